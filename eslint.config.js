@@ -1,0 +1,42 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'coverage/**', 'loadtest/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // The core is pure: no node: modules, no I/O, no clocks, no randomness (DESIGN.md, "compile is pure").
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^node:', message: 'src/core is pure: no node: imports.' },
+          { regex: '^(fs|path|os|net|http|https|http2|tls|crypto|child_process|worker_threads|dns|stream|timers|events|util|url)(/.*)?$', message: 'src/core is pure: no Node.js built-ins.' },
+          { regex: '^(undici|pino|@kubernetes/client-node|find-my-way|prom-client|http-proxy-3)$', message: 'src/core is pure: no I/O libraries.' },
+          { regex: '^(\\.\\./)+(sources|dataplane|control|observability)/', message: 'src/core must not depend on the outer layers.' },
+        ],
+      }],
+      'no-restricted-globals': ['error',
+        { name: 'process', message: 'src/core is pure.' },
+        { name: 'fetch', message: 'src/core is pure: no I/O.' },
+        { name: 'setTimeout', message: 'src/core is pure: no clocks.' },
+        { name: 'setInterval', message: 'src/core is pure: no clocks.' },
+        { name: 'require', message: 'src/core is pure.' },
+      ],
+      'no-restricted-properties': ['error',
+        { object: 'Date', property: 'now', message: 'src/core is pure: no clocks.' },
+        { object: 'Math', property: 'random', message: 'src/core is pure: no randomness.' },
+        { object: 'performance', property: 'now', message: 'src/core is pure: no clocks.' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,141 @@
+// The control plane: a source feeds the snapshot; after the initial sync, and then after a
+// short holdoff, compile runs and the pool gets the new table (only when its fingerprint
+// changed) and the endpoints (recomputed alone when only EndpointSlices changed).
+
+import type { Server } from 'node:http';
+import { compile } from '../core/compile.ts';
+import { resolveEndpoints } from '../core/endpoints.ts';
+import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
+import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
+import { startAdminServer } from '../observability/admin-server.ts';
+import type { Log } from '../observability/log.ts';
+import { compileOptions, type Options } from '../options.ts';
+import type { Source, SourceSink } from '../sources/source.ts';
+import { Holdoff } from './holdoff.ts';
+import { WorkerPool } from './worker-pool.ts';
+
+export interface Controller {
+  readonly pool: WorkerPool;
+  readonly adminPort: number;
+  table(): RouteTable | null;
+  endpoints(): EndpointTable | null;
+  conditions(): readonly Condition[];
+  /** Resolves once every worker serves the latest state; rejects if the pool failed. */
+  settled(): Promise<void>;
+  /** Rejects when the data plane cannot run (a port already in use). */
+  readonly failed: Promise<never>;
+  /** SIGTERM: not ready, drain in-flight requests, stop. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function conditionKey(c: Condition): string {
+  return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
+}
+
+export async function startController(options: Options, source: Source, rootLog: Log): Promise<Controller> {
+  const log = rootLog.child({ component: 'controller' });
+  const snapshot = new Snapshot();
+  const copts = compileOptions(options);
+  let table: RouteTable | null = null;
+  let endpoints: EndpointTable | null = null;
+  let conditions: readonly Condition[] = [];
+  let pending: Change = 'none';
+  let synced = false;
+
+  const pool = new WorkerPool(
+    {
+      httpPort: options.httpPort,
+      bindAddress: options.bindAddress,
+      connectTimeoutMs: options.proxyConnectTimeout * 1000,
+      readTimeoutMs: options.proxyReadTimeout * 1000,
+      logLevel: options.logLevel,
+    },
+    options.workers,
+    rootLog.child({ component: 'pool' }),
+  );
+
+  const recompute = () => {
+    const change = pending;
+    pending = 'none';
+    if (change === 'routes' || table === null) {
+      const started = performance.now();
+      const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
+      reportConditions(result.conditions);
+      if (result.table.fingerprint !== table?.fingerprint) {
+        table = result.table;
+        pool.publishTable(table);
+        log.info({ generation: table.generation, hosts: table.hosts.length, conditions: conditions.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
+      }
+    }
+    const next = resolveEndpoints(snapshot, table!.backends);
+    if (next.fingerprint !== endpoints?.fingerprint) {
+      endpoints = next;
+      pool.publishEndpoints(endpoints);
+      log.debug({ backends: Object.keys(endpoints.backends).length }, 'endpoints published');
+    }
+  };
+
+  const reportConditions = (next: readonly Condition[]) => {
+    const before = new Set(conditions.map(conditionKey));
+    for (const c of next) {
+      if (!before.has(conditionKey(c))) log.warn({ object: `${c.ref.kind}/${c.ref.namespace ? `${c.ref.namespace}/` : ''}${c.ref.name}`, code: c.code, field: c.field }, c.message);
+    }
+    conditions = next;
+  };
+
+  const holdoff = new Holdoff(recompute);
+  const mark = (change: Change) => {
+    if (change === 'none') return;
+    pending = mergeChange(pending, change);
+    if (synced) holdoff.trigger();
+  };
+  const sink: SourceSink = {
+    upsert: (o) => mark(snapshot.upsert(o)),
+    remove: (kind, ns, name) => mark(snapshot.remove(kind, ns, name)),
+    synced: () => {
+      if (synced) return;
+      synced = true;
+      recompute();
+    },
+  };
+
+  const failed = new Promise<never>((_, reject) => pool.once('fatal', reject));
+  failed.catch(() => undefined);
+
+  let admin: Server;
+  try {
+    await source.start(sink);
+    admin = await startAdminServer(
+      {
+        ready: () => pool.ready(),
+        readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
+        debugTable: () => ({ table, endpoints, conditions, workers: pool.status() }),
+      },
+      options.statusPort,
+      options.bindAddress,
+    );
+  } catch (err) {
+    await source.close();
+    await pool.drain(0);
+    throw err;
+  }
+
+  let closing: Promise<void> | null = null;
+  const controller: Controller = {
+    pool,
+    adminPort: (admin.address() as { port: number }).port,
+    table: () => table,
+    endpoints: () => endpoints,
+    conditions: () => conditions,
+    failed,
+    settled: () => Promise.race([pool.settled(), failed]),
+    close: () =>
+      (closing ??= (async () => {
+        holdoff.cancel();
+        await source.close();
+        await pool.drain(options.shutdownGracePeriod * 1000);
+        await new Promise<void>((r) => admin.close(() => r()));
+      })()),
+  };
+  return controller;
+}

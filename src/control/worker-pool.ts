@@ -1,0 +1,151 @@
+// The data-plane pool: N worker threads that each listen on the same port (reusePort).
+// The control plane sends each one the latest table and endpoints; each acks what it
+// serves. A worker that dies is replaced and handed the latest state; the others keep
+// serving. drain() implements the SIGTERM sequence.
+
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { EndpointTable, RouteTable } from '../core/model.ts';
+import type { Log } from '../observability/log.ts';
+import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
+
+const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
+
+export interface WorkerStatus {
+  readonly id: number;
+  readonly threadId: number;
+  /** Table generation the worker serves; 0 before its first. */
+  readonly generation: number;
+  /** Fingerprint of the endpoint table the worker serves. */
+  readonly endpoints: string;
+  readonly restarts: number;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  generation: number;
+  endpoints: string;
+  restarts: number;
+  /** Crashes in a row without serving; drives the restart backoff. */
+  crashes: number;
+  drained: boolean;
+}
+
+export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
+  private readonly slots: Slot[] = [];
+  private table: RouteTable | null = null;
+  private endpoints: EndpointTable | null = null;
+  private stopping = false;
+  private readonly config: Omit<WorkerConfig, 'id'>;
+  private readonly log: Log;
+
+  constructor(config: Omit<WorkerConfig, 'id'>, size: number, log: Log) {
+    super();
+    this.config = config;
+    this.log = log;
+    for (let id = 0; id < size; id++) this.slots.push(this.spawn(id, 0));
+  }
+
+  private spawn(id: number, restarts: number): Slot {
+    const worker = new Worker(WORKER_URL, { workerData: { ...this.config, id } satisfies WorkerConfig, name: `gatehouse-worker-${id}` });
+    const slot: Slot = { id, worker, generation: 0, endpoints: '', restarts, crashes: this.slots[id]?.crashes ?? 0, drained: false };
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
+    worker.on('exit', (code) => this.onExit(slot, code));
+    if (this.table) this.post(slot, { type: 'table', table: this.table });
+    if (this.endpoints) this.post(slot, { type: 'endpoints', endpoints: this.endpoints });
+    return slot;
+  }
+
+  private post(slot: Slot, m: ToWorker): void {
+    slot.worker.postMessage(m);
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    if (this.slots[slot.id] !== slot) return;
+    if (m.type === 'ack') {
+      slot.generation = m.generation;
+      slot.endpoints = m.endpoints;
+      slot.crashes = 0;
+      this.emit('ack');
+    } else if (m.type === 'drained') {
+      slot.drained = true;
+      this.emit('ack');
+    } else if (m.type === 'listen-failed') {
+      this.emit('fatal', new Error(m.message));
+    }
+  }
+
+  private onExit(slot: Slot, code: number): void {
+    if (this.slots[slot.id] !== slot) return;
+    slot.drained = true;
+    if (this.stopping) return void this.emit('ack');
+    slot.crashes++;
+    const delay = Math.min(100 * 2 ** (slot.crashes - 1), 5000);
+    this.log.error({ worker: slot.id, code, restartInMs: delay }, 'worker exited; replacing it');
+    setTimeout(() => {
+      if (!this.stopping && this.slots[slot.id] === slot) this.slots[slot.id] = this.spawn(slot.id, slot.restarts + 1);
+    }, delay).unref();
+  }
+
+  publishTable(table: RouteTable): void {
+    this.table = table;
+    for (const s of this.slots) this.post(s, { type: 'table', table });
+  }
+
+  publishEndpoints(endpoints: EndpointTable): void {
+    this.endpoints = endpoints;
+    for (const s of this.slots) this.post(s, { type: 'endpoints', endpoints });
+  }
+
+  status(): WorkerStatus[] {
+    return this.slots.map((s) => ({ id: s.id, threadId: s.worker.threadId, generation: s.generation, endpoints: s.endpoints, restarts: s.restarts }));
+  }
+
+  /** Every worker serves the latest table and endpoint table. */
+  current(): boolean {
+    return this.table !== null && this.endpoints !== null && this.slots.every((s) => s.generation === this.table!.generation && s.endpoints === this.endpoints!.fingerprint);
+  }
+
+  /** Every worker serves a complete generation (a table and its endpoints): /readyz. */
+  ready(): boolean {
+    return !this.stopping && this.slots.every((s) => s.generation > 0);
+  }
+
+  /** Resolves once every worker serves the latest table and endpoints. */
+  settled(): Promise<void> {
+    return this.until(() => this.current());
+  }
+
+  private until(done: () => boolean): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!done()) return;
+        this.off('ack', check);
+        resolve();
+      };
+      this.on('ack', check);
+    });
+  }
+
+  /** Terminate worker `id` as a crash would; the pool replaces it. */
+  kill(id: number): Promise<number> {
+    return this.slots[id]!.worker.terminate();
+  }
+
+  /**
+   * Stop accepting, let in-flight requests finish for up to graceMs, then stop every worker.
+   * Safe to call twice.
+   */
+  async drain(graceMs: number): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = true;
+      for (const s of this.slots) this.post(s, { type: 'drain', graceMs });
+    }
+    const timeout = new Promise<void>((r) => setTimeout(r, graceMs + 1000).unref());
+    await Promise.race([this.until(() => this.slots.every((s) => s.drained)), timeout]);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

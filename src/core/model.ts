@@ -1,0 +1,93 @@
+// The plain data that flows from compile to the workers. Everything here is JSON-safe
+// (it crosses postMessage) and frozen once built.
+
+import type { ErrorCode } from '../errors.ts';
+
+export type Kind = 'Ingress' | 'IngressClass' | 'Service' | 'EndpointSlice' | 'Secret';
+
+export interface ObjectRef {
+  readonly kind: Kind;
+  readonly namespace: string; // '' for cluster-scoped kinds (IngressClass)
+  readonly name: string;
+}
+
+/** A problem with one object; that object (or the one field) is left out, the rest is served. */
+export interface Condition {
+  readonly ref: ObjectRef;
+  readonly code: ErrorCode;
+  /** The field the condition is about, as a path (`spec.rules[0].http.paths[1].path`). */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Match types after compile: ImplementationSpecific is served as Prefix (DESIGN.md, "Paths"). */
+export type MatchType = 'Exact' | 'Prefix';
+
+export interface Route {
+  /** Exact: the whole path. Prefix: normalised without a trailing slash (`/` stays `/`). */
+  readonly path: string;
+  readonly match: MatchType;
+  /** Key into RouteTable.backends. */
+  readonly backend: string;
+  /** `namespace/name` of the Ingress that contributed the route. */
+  readonly ingress: string;
+}
+
+export interface VirtualHost {
+  /** Lower-case host; `*.example.com` for a one-label wildcard; '' for rules with no host. */
+  readonly host: string;
+  /** Sorted by path, then match type (Exact first). */
+  readonly routes: readonly Route[];
+  /** Backend for paths of this host that match no route (an Ingress's spec.defaultBackend). */
+  readonly defaultBackend: string | null;
+}
+
+/** Where a backend's endpoints come from. */
+export type BackendTarget =
+  | { readonly type: 'endpoints'; readonly portName: string; readonly targetPort: number | null }
+  | { readonly type: 'externalName'; readonly hostname: string; readonly port: number }
+  | { readonly type: 'missing' };
+
+export interface Backend {
+  /** `namespace/service:port`, port as written in the Ingress (number or name). */
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: number | string;
+  readonly target: BackendTarget;
+}
+
+export interface RouteTable {
+  /** Increases by one for every table the control plane publishes. */
+  readonly generation: number;
+  /** Hash of everything below; an unchanged fingerprint publishes nothing. */
+  readonly fingerprint: string;
+  /** Sorted by host. */
+  readonly hosts: readonly VirtualHost[];
+  /** --default-backend-service, for requests that nothing else matches; null: the built-in 404. */
+  readonly defaultBackend: string | null;
+  /** By id, sorted by id. */
+  readonly backends: Readonly<Record<string, Backend>>;
+}
+
+export interface Endpoint {
+  /** IP address, or a DNS name for ExternalName Services. */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** Ready endpoints per backend id. Travels apart from the route table. */
+export interface EndpointTable {
+  readonly fingerprint: string;
+  readonly backends: Readonly<Record<string, readonly Endpoint[]>>;
+}
+
+export interface CompileOptions {
+  /** Our IngressClass controller value (`--controller-class`). */
+  readonly controllerClass: string;
+  /** Legacy annotation value (`--ingress-class`). */
+  readonly ingressClass: string;
+  readonly watchIngressWithoutClass: boolean;
+  /** `namespace/name` (`--default-backend-service`), or null. */
+  readonly defaultBackendService: string | null;
+}

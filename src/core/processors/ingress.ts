@@ -1,0 +1,176 @@
+// Ingress rules and paths → candidate routes and default backends, with conditions for
+// what is malformed. Semantics: Kubernetes docs "Ingress" (path types, hostname wildcards)
+// and DESIGN.md "Kubernetes semantics".
+
+import type { Condition, MatchType } from '../model.ts';
+import type { KubeObject } from '../snapshot.ts';
+import type { ErrorCode } from '../../errors.ts';
+import { arr, isRecord, rec, str } from './fields.ts';
+
+export interface BackendRef {
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: number | string;
+}
+
+export interface RouteCandidate {
+  readonly host: string;
+  readonly path: string;
+  readonly match: MatchType;
+  readonly backend: BackendRef;
+  readonly ingress: KubeObject;
+  readonly field: string;
+}
+
+export interface DefaultCandidate {
+  readonly host: string;
+  readonly backend: BackendRef;
+  readonly ingress: KubeObject;
+  readonly field: string;
+}
+
+export interface IngressOutput {
+  routes: RouteCandidate[];
+  defaults: DefaultCandidate[];
+  /** Hosts named by rules, even rules with no paths: a named host owns its requests. */
+  hosts: Set<string>;
+}
+
+const LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
+const HOST = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+// RFC 3986 path characters (pchar and '/'); '*' is refused because it has no meaning in
+// Exact or Prefix paths and users write `/api/*` expecting a glob.
+const PATH = /^\/[A-Za-z0-9\-._~!$&'()+,;=:@%/]*$/;
+const PCT = /%(?![0-9A-Fa-f]{2})/;
+
+export function ingressRef(ing: KubeObject) {
+  return { kind: 'Ingress' as const, namespace: ing.metadata.namespace, name: ing.metadata.name };
+}
+
+export function condition(ing: KubeObject, code: ErrorCode, field: string, message: string): Condition {
+  return { ref: ingressRef(ing), code, field, message };
+}
+
+/** Lower-cases and validates a rule host (never ''); null when invalid. */
+export function normaliseHost(host: string): string | null {
+  const h = host.toLowerCase();
+  return h !== '' && h.length <= 253 && HOST.test(h) ? h : null;
+}
+
+/** Validates and normalises one path; a string is the reason it is invalid. */
+export function normalisePath(pathType: unknown, path: unknown): { path: string; match: MatchType } | string {
+  if (pathType !== 'Exact' && pathType !== 'Prefix' && pathType !== 'ImplementationSpecific') {
+    return pathType === undefined ? 'pathType is required' : `pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific`;
+  }
+  // ImplementationSpecific with no path means "/" (ingress-nginx); Exact and Prefix require one.
+  const p = path === undefined && pathType === 'ImplementationSpecific' ? '/' : path;
+  if (typeof p !== 'string' || p === '') return `path is required for pathType ${pathType}`;
+  if (!PATH.test(p)) {
+    return `path ${JSON.stringify(p)} must start with "/" and hold only RFC 3986 path characters (no "*", "?", "#" or spaces)`;
+  }
+  if (PCT.test(p)) return `path ${JSON.stringify(p)} has a "%" that does not start a percent-escape`;
+  if (pathType === 'Exact') return { path: p, match: 'Exact' };
+  // Prefix matching is element-wise and ignores a trailing slash (Kubernetes docs, "Examples").
+  const trimmed = p.replace(/\/+$/, '');
+  return { path: trimmed === '' ? '/' : trimmed, match: 'Prefix' };
+}
+
+/** Parses an IngressBackend; a string is the reason it is invalid. */
+export function parseBackend(namespace: string, backend: unknown): BackendRef | string {
+  if (!isRecord(backend)) return 'backend is missing';
+  if (backend.resource !== undefined) return 'resource backends are not supported; name a Service';
+  const service = rec(backend.service);
+  const name = str(service.name);
+  if (name === undefined || name === '') return 'backend.service.name is required';
+  const port = rec(service.port);
+  if (port.number !== undefined) {
+    const n = port.number;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) return `backend.service.port.number ${JSON.stringify(n)} is not a port (1-65535)`;
+    return { namespace, service: name, port: n };
+  }
+  const portName = str(port.name);
+  if (portName === undefined || portName === '') return 'backend.service.port needs a number or a name';
+  return { namespace, service: name, port: portName };
+}
+
+function absent(v: unknown): boolean {
+  return v === undefined || v === null;
+}
+
+/**
+ * The first structural field of the wrong type, or null. Such an Ingress is left out whole
+ * (GH_OBJECT_INVALID): reading `rules: "..."` as "no rules" would turn its defaultBackend
+ * into the cluster's catch-all, and `paths: {...}` as "no paths" would claim the host with
+ * no routes. null counts as absent, as in the Kubernetes API.
+ */
+function shapeProblem(ing: KubeObject): { field: string; message: string } | null {
+  if (!absent(ing.spec) && !isRecord(ing.spec)) return { field: 'spec', message: 'spec is not a mapping' };
+  const rules = rec(ing.spec).rules;
+  if (!absent(rules) && !Array.isArray(rules)) return { field: 'spec.rules', message: 'spec.rules is not a list' };
+  for (const [i, rule] of arr(rules).entries()) {
+    const field = `spec.rules[${i}]`;
+    if (!isRecord(rule)) return { field, message: `${field} is not a mapping` };
+    if (absent(rule.http)) continue;
+    if (!isRecord(rule.http)) return { field: `${field}.http`, message: `${field}.http is not a mapping` };
+    const paths = rule.http.paths;
+    if (!absent(paths) && !Array.isArray(paths)) return { field: `${field}.http.paths`, message: `${field}.http.paths is not a list` };
+    for (const [j, path] of arr(paths).entries()) {
+      if (!isRecord(path)) return { field: `${field}.http.paths[${j}]`, message: `${field}.http.paths[${j}] is not a mapping` };
+    }
+  }
+  return null;
+}
+
+/** Everything one owned Ingress asks for. */
+export function readIngress(ing: KubeObject, out: IngressOutput, conditions: Condition[]): void {
+  const problem = shapeProblem(ing);
+  if (problem !== null) {
+    conditions.push(condition(ing, 'GH_OBJECT_INVALID', problem.field, `${problem.message}; the Ingress is left out`));
+    return;
+  }
+  const ns = ing.metadata.namespace;
+  const spec = rec(ing.spec);
+  const rules = arr(spec.rules);
+  const ownHosts: string[] = [];
+
+  rules.forEach((rawRule, i) => {
+    const rule = rec(rawRule);
+    const field = `spec.rules[${i}]`;
+    const rawHost = rule.host ?? '';
+    const host = rawHost === '' ? '' : typeof rawHost === 'string' ? normaliseHost(rawHost) : null;
+    if (host === null) {
+      conditions.push(condition(ing, 'GH_INGRESS_HOST_INVALID', `${field}.host`, `host ${JSON.stringify(rawHost)} is not a DNS name or a one-label wildcard like *.example.com`));
+      return;
+    }
+    ownHosts.push(host);
+    out.hosts.add(host);
+    arr(rec(rule.http).paths).forEach((rawPath, j) => {
+      const p = rec(rawPath);
+      const pfield = `${field}.http.paths[${j}]`;
+      const norm = normalisePath(p.pathType, p.path);
+      if (typeof norm === 'string') {
+        const code = norm.startsWith('pathType') ? 'GH_INGRESS_PATH_TYPE_INVALID' : 'GH_INGRESS_PATH_INVALID';
+        conditions.push(condition(ing, code, code === 'GH_INGRESS_PATH_TYPE_INVALID' ? `${pfield}.pathType` : `${pfield}.path`, norm));
+        return;
+      }
+      const backend = parseBackend(ns, p.backend);
+      if (typeof backend === 'string') {
+        conditions.push(condition(ing, 'GH_INGRESS_BACKEND_INVALID', `${pfield}.backend`, backend));
+        return;
+      }
+      out.routes.push({ host, ...norm, backend, ingress: ing, field: pfield });
+    });
+  });
+
+  if (spec.defaultBackend !== undefined && spec.defaultBackend !== null) {
+    const backend = parseBackend(ns, spec.defaultBackend);
+    if (typeof backend === 'string') {
+      conditions.push(condition(ing, 'GH_INGRESS_BACKEND_INVALID', 'spec.defaultBackend', backend));
+    } else {
+      // With no rules, the default backend is the catch-all for requests no host matches.
+      const hosts = rules.length === 0 ? [''] : [...new Set(ownHosts)];
+      if (rules.length === 0) out.hosts.add('');
+      for (const host of hosts) out.defaults.push({ host, backend, ingress: ing, field: 'spec.defaultBackend' });
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// Backend references → Backends: which Service port, and where its endpoints come from
+// (EndpointSlice ports by the Service port's name, or an ExternalName's DNS name).
+
+import type { Backend, BackendTarget, Condition } from '../model.ts';
+import type { KubeObject, Snapshot } from '../snapshot.ts';
+import type { BackendRef } from './ingress.ts';
+import { arr, rec, str } from './fields.ts';
+
+export function backendId(ref: BackendRef): string {
+  return `${ref.namespace}/${ref.service}:${ref.port}`;
+}
+
+export type Resolution = { backend: Backend; problem: null } | { backend: Backend; problem: { code: 'GH_SERVICE_NOT_FOUND' | 'GH_SERVICE_PORT_NOT_FOUND'; message: string } };
+
+export function resolveBackend(snapshot: Snapshot, ref: BackendRef): Resolution {
+  const base = { id: backendId(ref), namespace: ref.namespace, service: ref.service, port: ref.port };
+  const missing = (target: BackendTarget) => ({ ...base, target });
+  const svc = snapshot.get('Service', ref.namespace, ref.service);
+  if (svc === undefined) {
+    return { backend: missing({ type: 'missing' }), problem: { code: 'GH_SERVICE_NOT_FOUND', message: `Service ${ref.namespace}/${ref.service} not found` } };
+  }
+  const spec = rec(svc.spec);
+  const ports = arr(spec.ports).map(rec);
+  const port = ports.find((p) => (typeof ref.port === 'number' ? p.port === ref.port : p.name === ref.port));
+
+  if (spec.type === 'ExternalName') {
+    const hostname = str(spec.externalName);
+    const number = typeof ref.port === 'number' ? ref.port : port?.port;
+    if (hostname !== undefined && hostname !== '' && typeof number === 'number') {
+      return { backend: { ...base, target: { type: 'externalName', hostname: hostname.toLowerCase(), port: number } }, problem: null };
+    }
+    if (hostname === undefined || hostname === '') {
+      return { backend: missing({ type: 'missing' }), problem: { code: 'GH_SERVICE_NOT_FOUND', message: `ExternalName Service ${ref.namespace}/${ref.service} has no spec.externalName` } };
+    }
+  } else if (port !== undefined) {
+    const targetPort = port.targetPort === undefined ? port.port : port.targetPort;
+    return {
+      backend: { ...base, target: { type: 'endpoints', portName: str(port.name) ?? '', targetPort: typeof targetPort === 'number' ? targetPort : null } },
+      problem: null,
+    };
+  }
+  return {
+    backend: missing({ type: 'missing' }),
+    problem: { code: 'GH_SERVICE_PORT_NOT_FOUND', message: `Service ${ref.namespace}/${ref.service} has no port ${JSON.stringify(ref.port)}` },
+  };
+}
+
+/** --default-backend-service NS/NAME: its first port, as ingress-nginx does. */
+export function resolveDefaultBackendService(snapshot: Snapshot, nsName: string, conditions: Condition[]): Backend {
+  const [namespace = '', name = ''] = nsName.split('/');
+  const svc: KubeObject | undefined = snapshot.get('Service', namespace, name);
+  const first = rec(arr(rec(svc?.spec).ports)[0]);
+  const port = typeof first.port === 'number' ? first.port : null;
+  if (svc !== undefined && port !== null) return resolveBackend(snapshot, { namespace, service: name, port }).backend;
+  conditions.push({
+    ref: { kind: 'Service', namespace, name },
+    code: 'GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND',
+    field: '',
+    message: svc === undefined ? `--default-backend-service ${nsName}: Service not found` : `--default-backend-service ${nsName}: Service has no ports`,
+  });
+  return { id: `${nsName}:default`, namespace, service: name, port: 0, target: { type: 'missing' } };
+}

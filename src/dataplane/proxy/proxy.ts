@@ -1,0 +1,133 @@
+// HTTP/1.1 forwarding over kept-alive upstream connections (undici Pool.stream, measured
+// about twice http-proxy-3's requests/s here) and WebSocket upgrades (http-proxy-3 `ws`).
+// Bodies stream both ways, never buffered. Errors answer like ingress-nginx: 502 on a
+// refused or reset connection, 503 with no ready endpoint, 504 on a timeout.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Endpoint, EndpointTable } from '../../core/model.ts';
+import { RoundRobin } from '../balancer/round-robin.ts';
+import { downstreamResponseHeaders, upstreamRequestHeaders, type Forwarded } from './headers.ts';
+import { origin, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** A small plain-text answer; never a stack trace. */
+export function sendError(res: ServerResponse, status: number, closeConnection = false): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
+  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  if (closeConnection) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function rawUpgradeError(socket: Duplex, status: number): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
+
+function errorCode(err: unknown): string {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** Which status a failed upstream exchange answers with. */
+export function statusForError(err: unknown): 502 | 504 {
+  return TIMEOUTS.has(errorCode(err)) ? 504 : 502;
+}
+
+/** Tries per request on connection failures, as nginx's proxy_next_upstream "error timeout" (3 tries). */
+const MAX_TRIES = 3;
+
+export class Proxy {
+  private readonly pools: UpstreamPools;
+  private readonly balancer = new RoundRobin();
+  private readonly ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
+  private endpoints: EndpointTable = { fingerprint: '', backends: {} };
+
+  constructor(options: PoolOptions) {
+    this.pools = new UpstreamPools(options);
+    this.ws.on('error', (_err, _req, res) => {
+      // `res` is the client socket for upgrades.
+      if (res && 'destroy' in res && !('writeHead' in res)) rawUpgradeError(res as Duplex, 502);
+    });
+  }
+
+  setEndpoints(table: EndpointTable): void {
+    this.endpoints = table;
+    const origins = new Set<string>();
+    for (const list of Object.values(table.backends)) for (const e of list) origins.add(origin(e));
+    this.pools.retain(origins);
+    this.balancer.retain(new Set(Object.keys(table.backends)));
+  }
+
+  /** Forward one request to a ready endpoint of `backend`. */
+  web(req: IncomingMessage, res: ServerResponse, backend: string, fwd: Forwarded): void {
+    const endpoints = this.endpoints.backends[backend] ?? [];
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
+    // Only a request without a body can be sent again: a body may be partly consumed.
+    this.attempt(req, res, backend, endpoints, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length));
+  }
+
+  private attempt(req: IncomingMessage, res: ServerResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number): void {
+    const endpoint = this.balancer.pick(backend, endpoints);
+    if (endpoint === undefined) return sendError(res, 503);
+    const ac = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) ac.abort();
+    };
+    res.once('close', onClose);
+    this.pools.get(endpoint).stream(
+      { path: req.url!, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal },
+      ({ statusCode, headers: upstreamHeaders }) => {
+        res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders));
+        return res;
+      },
+      (err) => {
+        res.off('close', onClose);
+        if (err === null) return;
+        if (ac.signal.aborted) return; // the client went away; nothing to answer
+        if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
+          return this.attempt(req, res, backend, endpoints, headers, hasBody, triesLeft - 1);
+        }
+        sendError(res, statusForError(err));
+      },
+    );
+  }
+
+  /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded): void {
+    const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
+    if (endpoint === undefined) return rawUpgradeError(socket, 503);
+    const flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!.toLowerCase();
+      headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
+    }
+    req.headers = headers;
+    this.ws.ws(req, socket, head, { target: origin(endpoint) });
+  }
+
+  async close(): Promise<void> {
+    this.ws.close();
+    await this.pools.close();
+  }
+}

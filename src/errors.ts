@@ -1,0 +1,30 @@
+// The one registry of error and condition codes. Callers check `code`, never message text.
+// docs/errors.md is kept in step with this table by test/errors-doc.test.ts.
+
+export const ERRORS = {
+  GH_FLAG_INVALID: 'A command-line flag is unknown, or its value does not parse.',
+  GH_MANIFEST_UNREADABLE: 'A manifest file could not be read or parsed; its last good contents stay in effect.',
+  GH_OBJECT_INVALID: 'An object lacks apiVersion, kind or metadata.name, or one of its fields has the wrong type; it is left out.',
+  GH_OBJECT_DUPLICATE: 'The same object (kind, namespace, name) appears in two manifest files; the first file in path order wins.',
+  GH_INGRESS_HOST_INVALID: 'A rule host is not a valid DNS name or one-label wildcard (`*.example.com`); the rule is left out.',
+  GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters; the path is left out.',
+  GH_INGRESS_PATH_TYPE_INVALID: 'A path has no pathType, or one other than Exact, Prefix or ImplementationSpecific; the path is left out.',
+  GH_INGRESS_BACKEND_INVALID: 'A backend names no Service with a port (number or name), or uses a `resource` backend, which Gatehouse does not serve; the path is left out.',
+  GH_ROUTE_CONFLICT: 'Another Ingress created earlier already routes the same host, path and path type; this one lost and is not served for it.',
+  GH_DEFAULT_BACKEND_CONFLICT: 'Another Ingress created earlier already sets spec.defaultBackend for the same host; this one lost.',
+  GH_SERVICE_NOT_FOUND: 'A backend names a Service that does not exist; requests routed to it answer 503 until it does.',
+  GH_SERVICE_PORT_NOT_FOUND: 'A backend names a port (number or name) that its Service does not have; requests routed to it answer 503.',
+  GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND: 'The Service named by --default-backend-service does not exist or has no port; unmatched requests answer 503.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error with a stable code, for failures that stop the program (bad flags) rather than conditions. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'GatehouseError';
+    this.code = code;
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Entry point: parse flags, start the control plane (which starts the worker pool), drain
+// on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
+
+import { startController } from './control/controller.ts';
+import { GatehouseError } from './errors.ts';
+import { createLog, flushLog } from './observability/log.ts';
+import { parseOptions, usage, type Options } from './options.ts';
+import { ManifestSource } from './sources/manifests/manifest-source.ts';
+
+function fail(message: string, code = 2): never {
+  process.stderr.write(`gatehouse: ${message}\n`);
+  process.exit(code);
+}
+
+export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(usage());
+    return;
+  }
+  let options: Options;
+  try {
+    options = parseOptions(argv);
+  } catch (err) {
+    if (err instanceof GatehouseError) fail(err.message);
+    throw err;
+  }
+  if (options.manifests === null) fail('--manifests: required for now (local mode); Kubernetes mode is not built yet');
+
+  const log = createLog(options.logLevel);
+  const source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
+  let controller;
+  try {
+    controller = await startController(options, source, log);
+    await controller.settled();
+  } catch (err) {
+    log.fatal({ err }, 'could not start');
+    flushLog(log);
+    fail((err as Error).message, 1);
+  }
+  log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: `${options.bindAddress}:${controller.adminPort}`, workers: options.workers }, 'gatehouse is serving');
+  onReady?.(options);
+
+  controller.failed.catch((err: Error) => {
+    log.fatal({ err }, 'data plane failed');
+    flushLog(log);
+    fail(err.message, 1);
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, gracePeriodS: options.shutdownGracePeriod }, 'draining');
+    controller.close().then(
+      () => {
+        log.info({}, 'stopped');
+        flushLog(log);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'drain failed');
+        flushLog(log);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.main) {
+  const argv = process.argv.slice(2);
+  if (argv.length === 0) {
+    const { runDemo } = await import('../examples/local/demo.ts');
+    await runDemo(run);
+  } else {
+    await run(argv);
+  }
+}

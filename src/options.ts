@@ -1,0 +1,152 @@
+// Command-line flags. Names follow ingress-nginx's controller flags where one exists
+// (https://kubernetes.github.io/ingress-nginx/user-guide/cli-arguments/). A bad flag or
+// value stops the program at start with one line naming the flag.
+
+import { availableParallelism } from 'node:os';
+import { GatehouseError } from './errors.ts';
+
+export interface Options {
+  manifests: string | null;
+  httpPort: number;
+  httpsPort: number;
+  statusPort: number;
+  bindAddress: string;
+  workers: number;
+  ingressClass: string;
+  controllerClass: string;
+  watchIngressWithoutClass: boolean;
+  defaultBackendService: string | null;
+  shutdownGracePeriod: number;
+  /** Seconds to wait for a TCP connection to an upstream (ingress-nginx proxy-connect-timeout). */
+  proxyConnectTimeout: number;
+  /** Seconds to wait for response headers and between body reads (ingress-nginx proxy-read-timeout). */
+  proxyReadTimeout: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+}
+
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level';
+
+interface Flag {
+  key: keyof Options;
+  kind: Kind;
+  help: string;
+}
+
+const FLAGS: Record<string, Flag> = {
+  manifests: { key: 'manifests', kind: 'string', help: 'local mode: read and watch the *.yaml, *.yml, *.json manifests under DIR' },
+  'http-port': { key: 'httpPort', kind: 'port', help: 'HTTP listener port (default 8080)' },
+  'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port, reserved for TLS termination (default 8443)' },
+  'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /debug/table (default 10254)' },
+  'bind-address': { key: 'bindAddress', kind: 'ip', help: 'address every listener binds to (default 0.0.0.0)' },
+  workers: { key: 'workers', kind: 'count', help: 'data-plane worker threads (default: CPU count)' },
+  'ingress-class': { key: 'ingressClass', kind: 'string', help: 'our IngressClass name and legacy annotation value (default gatehouse)' },
+  'controller-class': { key: 'controllerClass', kind: 'string', help: 'the IngressClass spec.controller we own (default gatehouse.io/ingress-controller)' },
+  'watch-ingress-without-class': { key: 'watchIngressWithoutClass', kind: 'bool', help: 'also take Ingresses with no class' },
+  'default-backend-service': { key: 'defaultBackendService', kind: 'nsname', help: 'NS/NAME of the Service for unmatched requests (default: built-in 404)' },
+  'shutdown-grace-period': { key: 'shutdownGracePeriod', kind: 'seconds', help: 'seconds to drain in-flight requests on SIGTERM (default 10)' },
+  'proxy-connect-timeout': { key: 'proxyConnectTimeout', kind: 'seconds', help: 'seconds to connect to an upstream (default 5)' },
+  'proxy-read-timeout': { key: 'proxyReadTimeout', kind: 'seconds', help: 'seconds to wait for upstream response data (default 60)' },
+  'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
+};
+
+export function defaults(): Options {
+  return {
+    manifests: null,
+    httpPort: 8080,
+    httpsPort: 8443,
+    statusPort: 10254,
+    bindAddress: '0.0.0.0',
+    workers: availableParallelism(),
+    ingressClass: 'gatehouse',
+    controllerClass: 'gatehouse.io/ingress-controller',
+    watchIngressWithoutClass: false,
+    defaultBackendService: null,
+    shutdownGracePeriod: 10,
+    proxyConnectTimeout: 5,
+    proxyReadTimeout: 60,
+    logLevel: 'info',
+  };
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const NSNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+
+function bad(flag: string, message: string): GatehouseError {
+  return new GatehouseError('GH_FLAG_INVALID', `--${flag}: ${message}`);
+}
+
+function convert(flag: string, kind: Kind, value: string): Options[keyof Options] {
+  switch (kind) {
+    case 'port': {
+      const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 0 && n <= 65535)) throw bad(flag, `expected a port number 0-65535, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'count': {
+      const n = /^\d{1,3}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1 && n <= 256)) throw bad(flag, `expected a whole number 1-256, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'seconds': {
+      const n = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 0 && n <= 86400)) throw bad(flag, `expected seconds 0-86400, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'bool':
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      throw bad(flag, `expected true or false, got ${JSON.stringify(value)}`);
+    case 'nsname':
+      if (!NSNAME.test(value)) throw bad(flag, `expected NAMESPACE/NAME, got ${JSON.stringify(value)}`);
+      return value;
+    case 'ip':
+      if (!IPV4.test(value) && !/^[0-9a-fA-F:]+$/.test(value)) throw bad(flag, `expected an IP address, got ${JSON.stringify(value)}`);
+      return value;
+    case 'level':
+      if (!['debug', 'info', 'warn', 'error', 'silent'].includes(value)) throw bad(flag, `expected debug, info, warn, error or silent, got ${JSON.stringify(value)}`);
+      return value;
+    case 'string':
+      if (value === '') throw bad(flag, 'expected a value');
+      return value;
+  }
+}
+
+/** Parses `--flag value`, `--flag=value` and bare booleans (`--flag`, `--flag=false`). */
+export function parseOptions(argv: readonly string[]): Options {
+  const options = defaults();
+  const record = options as unknown as Record<string, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) throw new GatehouseError('GH_FLAG_INVALID', `unexpected argument ${JSON.stringify(arg)} (flags start with --)`);
+    const body = arg.slice(2);
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    const flag = FLAGS[name];
+    if (!flag) throw new GatehouseError('GH_FLAG_INVALID', `--${name}: unknown flag (see --help)`);
+    let value: string;
+    if (eq !== -1) value = body.slice(eq + 1);
+    else if (flag.kind === 'bool') value = 'true';
+    else {
+      const next = argv[++i];
+      if (next === undefined) throw bad(name, 'expected a value');
+      value = next;
+    }
+    record[flag.key] = convert(name, flag.kind, value);
+  }
+  return options;
+}
+
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
+  return `Usage: gatehouse --manifests DIR [flags]\n\nFlags:\n${lines.join('\n')}\n`;
+}
+
+/** The part of the options the pure compile step reads. */
+export function compileOptions(o: Options) {
+  return {
+    controllerClass: o.controllerClass,
+    ingressClass: o.ingressClass,
+    watchIngressWithoutClass: o.watchIngressWithoutClass,
+    defaultBackendService: o.defaultBackendService,
+  };
+}
