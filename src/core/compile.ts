@@ -68,7 +68,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     const won = winners.get(key);
     if (won) {
       conditions.push(condition(c.ingress, 'GH_ROUTE_CONFLICT', c.field,
-        `host ${JSON.stringify(c.host)} ${c.match} path ${JSON.stringify(c.path)} is already routed by Ingress ${won.route.ingress} (${won.field}), which is older`));
+        `host ${JSON.stringify(c.host)} ${c.match} path ${JSON.stringify(c.path)} is already routed by ${won.route.ingress === ingressKey(c.ingress) ? `this Ingress at ${won.field}` : `Ingress ${won.route.ingress} (${won.field}), which is older`}`));
       continue;
     }
     const route: Route = { path: c.path, match: c.match, backend: useBackend(c.ingress, `${c.field}.backend.service`, c.backend), ingress: ingressKey(c.ingress) };
@@ -83,7 +83,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     const won = defaults.get(d.host);
     if (won) {
       conditions.push(condition(d.ingress, 'GH_DEFAULT_BACKEND_CONFLICT', d.field,
-        `${d.host === '' ? 'the catch-all default backend' : `the default backend of host ${JSON.stringify(d.host)}`} is already set by Ingress ${won.ingress}, which is older`));
+        `${d.host === '' ? 'the catch-all default backend' : `the default backend of host ${JSON.stringify(d.host)}`} is already set by Ingress ${won.ingress}, which ${won.ingress === ingressKey(d.ingress) ? 'is this one' : 'is older'}`));
       continue;
     }
     defaults.set(d.host, { backend: useBackend(d.ingress, `${d.field}.service`, d.backend), ingress: ingressKey(d.ingress) });

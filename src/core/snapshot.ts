@@ -84,9 +84,11 @@ export class Snapshot {
     const byKey = this.objects.get(object.kind)!;
     const key = objectKey(object.kind, object.metadata.namespace, object.metadata.name);
     const c = content(object);
-    if (byKey.get(key)?.content === c) return 'none';
+    const unchanged = byKey.get(key)?.content === c;
+    // Keep the newest object even when nothing that matters changed: get() must hand out
+    // the current resourceVersion (status writes use it for optimistic concurrency).
     byKey.set(key, { object, content: c });
-    return changeFor(object.kind);
+    return unchanged ? 'none' : changeFor(object.kind);
   }
 
   remove(kind: Kind, namespace: string, name: string): Change {

@@ -1,0 +1,226 @@
+// The per-request router: host → VirtualHost → Route, built once per RouteTable generation
+// (DESIGN.md, "Data flow" step 5) and then only read. Semantics follow DESIGN.md
+// "Kubernetes semantics" (Paths, Hosts, Default backend) and the Ingress spec
+// (https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types):
+//
+// 1. Host: the request host is normalised (lower case, port dropped, one trailing dot dropped).
+//    An exact VirtualHost wins; else `*.` + (host without its first label), which matches
+//    exactly one extra label; else the catch-all VirtualHost (host ''); else no host, and the
+//    table's defaultBackend answers.
+// 2. Path, inside the chosen VirtualHost only: Exact matches the whole path, case-sensitively;
+//    Prefix `/a/b` matches `/a/b`, `/a/b/` and `/a/b/…`, never `/a/bc`; Prefix `/` matches
+//    every path. The longest route path wins; at equal path, Exact beats Prefix.
+// 3. No route matches: the VirtualHost's defaultBackend, else the table's (null: built-in 404).
+// 4. A request-target that does not start with `/` (`*`, absolute-form) matches no route.
+//
+// Paths are matched by find-my-way, one instance per VirtualHost (it matches hosts with
+// the port and case-sensitively, and allows at most 31 constrained handlers per node, so host
+// selection is ours and no constraints are used). What find-my-way does to the request path,
+// and so what this router does (test/support/reference-matcher.ts restates it with plain loops):
+// - The path ends at the first `?` or `#`; the rest is never looked at.
+// - The path is percent-decoded like `decodeURI`, except that escapes of the reserved
+//   characters `# $ & + , / : ; = ? @` and of `%` itself stay encoded (RFC 3986 §6.2.2.2 only
+//   makes escapes of unreserved characters equivalent to the characters). So `/b%61r` is
+//   `/bar` and `/caf%C3%A9` is `/café`, but `/a%2Fb` is not `/a/b` and `/x%40` is not `/x@`.
+// - A malformed escape (`%zz`, a lone `%`, invalid UTF-8 like `%C3` alone) matches no route.
+// - Route paths are registered as written and find-my-way encodes a `%` in them as `%25`: a
+//   route written `/caf%C3%A9` therefore matches no decoded request (`/caf%C3%A9` decodes to
+//   `/café`), only the request `/caf%25C3%25A9`; a route written `/café` matches `/caf%C3%A9`.
+// - No collapsing of `//` and no trailing-slash folding (ignoreDuplicateSlashes and
+//   ignoreTrailingSlash are off): `/foo//bar` is under Prefix `/foo` but not under `/foo/bar`.
+
+import FindMyWay from 'find-my-way';
+import type { Route, RouteTable, VirtualHost } from '../../core/model.ts';
+
+/** What a request is routed to. */
+export interface Match {
+  /** Backend id (key into RouteTable.backends), or null: answer with the built-in 404. */
+  readonly backend: string | null;
+  /** The route that matched, or null when a default backend (or the 404) answers. */
+  readonly route: Route | null;
+  /** The VirtualHost chosen by the request host, or null when none applies. */
+  readonly host: VirtualHost | null;
+}
+
+export interface RouterOptions {
+  /**
+   * Run find-my-way's `compile()` (generated straight-line matchers; about twice as fast as
+   * the tree walk, measured here). Default true. False keeps the interpreted tree walk; the
+   * shared suite runs both against the reference matcher.
+   */
+  readonly compile?: boolean;
+}
+
+type FindMyWayInstance = ReturnType<typeof FindMyWay>;
+
+/** One VirtualHost, ready to serve: its path router (null when it has no routes) and its miss. */
+interface HostEntry {
+  readonly paths: FindMyWayInstance | null;
+  /** Answer when no route of this host matches (host defaultBackend, else table default). */
+  readonly miss: Match;
+}
+
+// Every route is registered under this one method and looked up with it: the HTTP method
+// plays no part in Ingress routing, and find-my-way keeps one tree per method.
+const METHOD = 'GET';
+// find-my-way wants a handler per route; we only ever read the route's `store`.
+const NO_HANDLER = (): void => {};
+// find-my-way parses the query string of every match with querystring.parse by default; we do
+// not need it (the proxy forwards the raw request-target), so skip that work on the hot path.
+const NO_SEARCH_PARAMS = Object.freeze({});
+const noSearchParams = (): object => NO_SEARCH_PARAMS;
+
+export class Router {
+  readonly #exact = new Map<string, HostEntry>();
+  /** Keyed by the suffix after `*.`: `*.foo.com` is under `foo.com`. */
+  readonly #wildcard = new Map<string, HostEntry>();
+  readonly #catchAll: HostEntry | null = null;
+  readonly #noHost: Match;
+
+  constructor(table: RouteTable, options: RouterOptions = {}) {
+    const compile = options.compile ?? true;
+    this.#noHost = freezeMatch(table.defaultBackend, null, null);
+    for (const vh of table.hosts) {
+      // The model promises lower-case hosts; lower-casing again costs nothing at build time
+      // and keeps a stray upper-case host from silently matching nothing.
+      const name = vh.host.toLowerCase();
+      // Hosts are unique after compile; should one repeat, the first (in table order) wins.
+      if (name === '') {
+        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile);
+      } else if (name.startsWith('*.')) {
+        const suffix = name.slice(2);
+        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile));
+      } else if (!this.#exact.has(name)) {
+        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile));
+      }
+    }
+  }
+
+  /**
+   * Routes one request. `host` is the raw Host header or `:authority` (any case, maybe a port,
+   * a trailing dot, an IPv6 literal in brackets); `path` is the raw request-target (maybe with a
+   * query string). Returns one of the Match objects precomputed at build time: nothing is
+   * allocated here beyond find-my-way's own result object, plus the normalised host string
+   * when the raw one was not already normal and the suffix when a wildcard host is looked for.
+   */
+  lookup(host: string, path: string): Match {
+    const name = normaliseHost(host);
+    let entry = this.#exact.get(name);
+    if (entry === undefined) {
+      if (this.#wildcard.size !== 0) {
+        // One extra label only: `a.foo.com` looks for `*.foo.com`, `a.b.foo.com` for
+        // `*.b.foo.com` (never `*.foo.com`), `foo.com` for `*.com`; `com` and `.foo.com` (empty
+        // first label) for no wildcard at all.
+        const dot = name.indexOf('.');
+        if (dot > 0 && dot < name.length - 1) entry = this.#wildcard.get(name.slice(dot + 1));
+      }
+      if (entry === undefined) {
+        if (this.#catchAll === null) return this.#noHost;
+        entry = this.#catchAll;
+      }
+    }
+    const paths = entry.paths;
+    // 47 is '/'. Checked here because find-my-way would otherwise parse an absolute-form
+    // target (`http://h/p`) itself, and `*` (OPTIONS) must match no route.
+    if (paths === null || path.charCodeAt(0) !== 47) return entry.miss;
+    const found = paths.find(METHOD, path);
+    return found === null ? entry.miss : (found.store as Match);
+  }
+}
+
+function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean): HostEntry {
+  const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh);
+
+  // find-my-way throws on a duplicate registration, and an Exact and a Prefix on the same path
+  // both need the static node for that path: merge them per path first.
+  const byPath = new Map<string, { exact: Route | null; prefix: Route | null }>();
+  for (const route of vh.routes) {
+    const path = routePath(route);
+    if (path === null) continue;
+    let slot = byPath.get(path);
+    if (slot === undefined) {
+      slot = { exact: null, prefix: null };
+      byPath.set(path, slot);
+    }
+    // One route per (path, match) after compile; should one repeat, the first wins.
+    if (route.match === 'Exact') slot.exact ??= route;
+    else slot.prefix ??= route;
+  }
+  if (byPath.size === 0) return { paths: null, miss };
+
+  const paths = FindMyWay({
+    caseSensitive: true, // Exact is case-sensitive (Ingress spec); so is Prefix, element-wise
+    ignoreTrailingSlash: false, // `/a/b/` is not Exact `/a/b`
+    ignoreDuplicateSlashes: false, // no collapsing: `//` is compared as written
+    querystringParser: noSearchParams,
+    // maxParamLength does not matter: no parametric nodes are ever registered (`:` is escaped).
+  });
+  for (const [path, slot] of byPath) {
+    // A `:` starts a parameter in find-my-way; `::` is a literal colon.
+    const pattern = path.replaceAll(':', '::');
+    // The path itself: Exact beats Prefix at equal path.
+    const whole = slot.exact ?? slot.prefix;
+    if (whole !== null) paths.on(METHOD, pattern, NO_HANDLER, freezeMatch(whole.backend, whole, vh));
+    if (slot.prefix !== null) {
+      // Prefix `/a/b` is the pair `/a/b` + `/a/b/*`. `/a/b/*` also matches `/a/b/` (the wildcard
+      // may be empty) and never `/a/bc`. find-my-way tries a static child before the wildcard
+      // and backtracks to the deepest wildcard passed on the way down, which is the longest
+      // matching prefix: `/a/b/*` and `/a/*` with request `/a/bx` gives `/a/*` (pinned in
+      // router.test.ts). Prefix `/` is `/*` (and `/`), which matches every path.
+      const tail = pattern === '/' ? '/*' : pattern + '/*';
+      paths.on(METHOD, tail, NO_HANDLER, freezeMatch(slot.prefix.backend, slot.prefix, vh));
+    }
+  }
+  if (compile) paths.compile();
+  return { paths, miss };
+}
+
+/**
+ * The path a route is registered under, or null for a route no request can reach here. Compile
+ * guarantees paths start with `/`, hold no `*` and that Prefix paths carry no trailing slash;
+ * this stays safe if one slips through: a path not starting with `/` can never equal or prefix
+ * a request path that does, and a `*` cannot be expressed to find-my-way (it would be a
+ * wildcard), so both are skipped rather than failing the whole table.
+ */
+function routePath(route: Route): string | null {
+  let path = route.path;
+  if (path.charCodeAt(0) !== 47 || path.includes('*')) return null;
+  if (route.match === 'Prefix') {
+    let end = path.length;
+    while (end > 1 && path.charCodeAt(end - 1) === 47) end--;
+    path = path.slice(0, end);
+  }
+  return path;
+}
+
+function freezeMatch(backend: string | null, route: Route | null, host: VirtualHost | null): Match {
+  return Object.freeze({ backend, route, host });
+}
+
+/**
+ * Lower case, port dropped (`[::1]:8080` keeps its brackets), one trailing dot dropped
+ * (`example.com.` is the same name as `example.com`). Returns `raw` itself, allocating
+ * nothing, when it is already normal, which is the common case.
+ */
+export function normaliseHost(raw: string): string {
+  let end = raw.length;
+  let lower = false;
+  if (raw.charCodeAt(0) === 91) {
+    // '[': an IPv6 literal; the port, if any, follows the ']'.
+    const close = raw.indexOf(']');
+    if (close !== -1) end = close + 1;
+    for (let i = 1; i < end; i++) {
+      const c = raw.charCodeAt(i);
+      if ((c >= 65 && c <= 90) || c > 127) lower = true;
+    }
+  } else {
+    for (let i = 0; i < end; i++) {
+      const c = raw.charCodeAt(i);
+      if (c === 58) end = i; // ':' starts the port (and ends the loop)
+      else if ((c >= 65 && c <= 90) || c > 127) lower = true;
+    }
+  }
+  if (end > 0 && raw.charCodeAt(end - 1) === 46) end--; // '.'
+  const host = end === raw.length ? raw : raw.slice(0, end);
+  return lower ? host.toLowerCase() : host;
+}
