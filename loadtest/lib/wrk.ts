@@ -1,0 +1,112 @@
+// Runs wrk (Debian's `wrk` package) for a bounded time and connection count, and reads its
+// figures from the one JSON line that report.lua prints in wrk's `done()` hook: exact
+// HdrHistogram percentiles in microseconds, not wrk's rounded text table.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { cpuDelta, reapedChildrenCpuTime, type CpuTime } from './cpu.ts';
+
+const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url));
+const MARKER = 'LOADTEST_WRK_JSON ';
+
+export interface WrkLoad {
+  url: string;
+  durationS: number;
+  connections: number;
+  threads: number;
+  /** Extra request headers, e.g. { Host: 'bench.local' }. */
+  headers?: Record<string, string>;
+}
+
+export interface WrkResult {
+  durationUs: number;
+  requests: number;
+  bytes: number;
+  /** status: responses that were not 2xx or 3xx. */
+  errors: { connect: number; read: number; write: number; status: number; timeout: number };
+  latencyUs: { min: number; mean: number; stdev: number; max: number; p50: number; p90: number; p99: number; p999: number };
+}
+
+export interface Figures {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+
+/** The wrk version line, or null when wrk is not on PATH. */
+export function wrkVersion(): string | null {
+  const r = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  if (r.error) return null;
+  // `wrk --version` prints its banner and usage and exits 1; the first line is what we want.
+  const first = `${r.stdout}${r.stderr}`.split('\n')[0]!;
+  return first.replace(/\s*Copyright.*$/, '').trim();
+}
+
+/** Exit with a clear message (non-zero) when wrk is missing. Call before starting anything. */
+export function requireWrk(): string {
+  const version = wrkVersion();
+  if (version === null) {
+    process.stderr.write(
+      'loadtest: wrk is not installed (not found on PATH).\n' +
+      '  Debian/Ubuntu: apt-get update && apt-get install -y wrk\n' +
+      '  macOS: brew install wrk\n',
+    );
+    process.exit(1);
+  }
+  return version;
+}
+
+/** Parses wrk's stdout; throws if report.lua's line is missing (wrk failed or was cut short). */
+export function parseWrkOutput(stdout: string): WrkResult {
+  const line = stdout.split('\n').find((l) => l.startsWith(MARKER));
+  if (line === undefined) throw new Error(`wrk printed no ${MARKER.trim()} line; its output was:\n${stdout}`);
+  return JSON.parse(line.slice(MARKER.length)) as WrkResult;
+}
+
+export function figures(r: WrkResult): Figures {
+  const e = r.errors;
+  return {
+    rps: r.requests / (r.durationUs / 1e6),
+    p50Ms: r.latencyUs.p50 / 1000,
+    p99Ms: r.latencyUs.p99 / 1000,
+    errors: e.connect + e.read + e.write + e.status + e.timeout,
+  };
+}
+
+export interface WrkRun {
+  result: WrkResult;
+  /** CPU seconds wrk itself used (user + system): how much of the machine the client took. */
+  wrkCpu: CpuTime | null;
+}
+
+/** Runs one wrk load; wrk is killed if it overruns its duration by 15 s. */
+export function runWrk(load: WrkLoad): Promise<WrkRun> {
+  if (!(load.connections >= load.threads)) throw new Error('wrk needs at least one connection per thread');
+  const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.durationS}s`, '--timeout', '5s', '-s', REPORT_LUA];
+  for (const [name, value] of Object.entries(load.headers ?? {})) args.push('-H', `${name}: ${value}`);
+  args.push(load.url);
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const cpuBefore = reapedChildrenCpuTime();
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (load.durationS + 15) * 1000);
+    child.once('error', (err) => {
+      clearTimeout(killer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      if (code !== 0) return reject(new Error(`wrk exited with ${code ?? signal}: ${stderr}${stdout}`));
+      try {
+        // Once reaped, wrk's CPU time is in our own cutime/cstime (the servers are still running).
+        resolve({ result: parseWrkOutput(stdout), wrkCpu: cpuDelta(cpuBefore, reapedChildrenCpuTime()) });
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
