@@ -23,7 +23,7 @@ let router: Router | null = null;
 let generation = 0;
 let endpointsFingerprint: string | null = null;
 let draining = false;
-const proxy = new Proxy({ connectTimeoutMs: config.connectTimeoutMs * 1000, readTimeoutMs: config.readTimeoutMs * 1000 });
+const proxy = new Proxy({ connectTimeoutMs: config.connectTimeoutMs, readTimeoutMs: config.readTimeoutMs });
 
 function forwarded(req: IncomingMessage): Forwarded {
   const socket = req.socket;
