@@ -57,22 +57,19 @@ export async function startController(options: Options, source: Source, rootLog:
   const recompute = () => {
     const change = pending;
     pending = 'none';
+    const update: { table?: RouteTable; endpoints?: EndpointTable } = {};
     if (change === 'routes' || table === null) {
       const started = performance.now();
       const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
       reportConditions(result.conditions);
       if (result.table.fingerprint !== table?.fingerprint) {
-        table = result.table;
-        pool.publishTable(table);
+        table = update.table = result.table;
         log.info({ generation: table.generation, hosts: table.hosts.length, conditions: conditions.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
       }
     }
     const next = resolveEndpoints(snapshot, table!.backends);
-    if (next.fingerprint !== endpoints?.fingerprint) {
-      endpoints = next;
-      pool.publishEndpoints(endpoints);
-      log.debug({ backends: Object.keys(endpoints.backends).length }, 'endpoints published');
-    }
+    if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
+    if (update.table || update.endpoints) pool.publish(update);
   };
 
   const reportConditions = (next: readonly Condition[]) => {

@@ -14,8 +14,12 @@ export interface WorkerConfig {
 }
 
 export type ToWorker =
-  | { readonly type: 'table'; readonly table: RouteTable }
-  | { readonly type: 'endpoints'; readonly endpoints: EndpointTable }
+  /**
+   * New state, applied as one step: a table that adds a backend travels with the endpoints
+   * of that backend, so no request sees the route before its endpoints. Either may be absent
+   * (unchanged).
+   */
+  | { readonly type: 'update'; readonly table?: RouteTable; readonly endpoints?: EndpointTable }
   | { readonly type: 'drain'; readonly graceMs: number };
 
 export type FromWorker =

@@ -37,6 +37,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private table: RouteTable | null = null;
   private endpoints: EndpointTable | null = null;
   private stopping = false;
+  private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
   private readonly log: Log;
 
@@ -53,8 +54,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
-    if (this.table) this.post(slot, { type: 'table', table: this.table });
-    if (this.endpoints) this.post(slot, { type: 'endpoints', endpoints: this.endpoints });
+    if (this.table && this.endpoints) this.post(slot, { type: 'update', table: this.table, endpoints: this.endpoints });
     return slot;
   }
 
@@ -89,14 +89,12 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     }, delay).unref();
   }
 
-  publishTable(table: RouteTable): void {
-    this.table = table;
-    for (const s of this.slots) this.post(s, { type: 'table', table });
-  }
-
-  publishEndpoints(endpoints: EndpointTable): void {
-    this.endpoints = endpoints;
-    for (const s of this.slots) this.post(s, { type: 'endpoints', endpoints });
+  /** Send what changed to every worker, in one message. */
+  publish(update: { table?: RouteTable; endpoints?: EndpointTable }): void {
+    if (update.table) this.table = update.table;
+    if (update.endpoints) this.endpoints = update.endpoints;
+    if (!this.table || !this.endpoints) return;
+    for (const s of this.slots) this.post(s, { type: 'update', ...update });
   }
 
   status(): WorkerStatus[] {
@@ -108,9 +106,15 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     return this.table !== null && this.endpoints !== null && this.slots.every((s) => s.generation === this.table!.generation && s.endpoints === this.endpoints!.fingerprint);
   }
 
-  /** Every worker serves a complete generation (a table and its endpoints): /readyz. */
+  /**
+   * /readyz: every worker has served the first complete generation (a table and its
+   * endpoints), and the pool is not draining. It stays true while a crashed worker is
+   * replaced: the others keep serving, and taking the replica out of its Service for that
+   * would only move load elsewhere.
+   */
   ready(): boolean {
-    return !this.stopping && this.slots.every((s) => s.generation > 0);
+    if (!this.started) this.started = this.slots.every((s) => s.generation > 0);
+    return this.started && !this.stopping;
   }
 
   /** Resolves once every worker serves the latest table and endpoints. */

@@ -8,10 +8,9 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { EndpointTable, RouteTable } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { clientIp, type Forwarded } from './proxy/headers.ts';
-import { Proxy, sendError } from './proxy/proxy.ts';
+import { Proxy, sendError, sendRawError } from './proxy/proxy.ts';
 import { Router } from './router/router.ts';
 
 const config = workerData as WorkerConfig;
@@ -40,23 +39,32 @@ function onRequest(req: IncomingMessage, res: ServerResponse): void {
   proxy.web(req, res, match.backend, forwarded(req));
 }
 
+/** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
+const upgraded = new Set<Duplex>();
+
 function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const url = req.url ?? '';
-  const match = url.charCodeAt(0) === 47 ? router!.lookup(req.headers.host ?? '', url) : null;
-  if (match?.backend == null) {
-    socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 14\r\nConnection: close\r\n\r\n404 Not Found\n');
-    return;
-  }
+  if (url.charCodeAt(0) !== 47 /* / */) return sendRawError(socket, 400);
+  const match = router!.lookup(req.headers.host ?? '', url);
+  if (match.backend === null) return sendRawError(socket, 404);
+  upgraded.add(socket);
+  socket.once('close', () => {
+    upgraded.delete(socket);
+    checkDrained();
+  });
   proxy.upgrade(req, socket, head, match.backend, forwarded(req));
 }
+
+// Node's own answers to requests it cannot parse, as ingress-nginx gives them.
+const CLIENT_ERRORS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
 const server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, onRequest);
 server.on('upgrade', onUpgrade);
 server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-  // Malformed requests get a 400 (Node's default), never a crash.
-  if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
-  socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\nConnection: close\r\n\r\n400 Bad Request\n');
+  // A request that does not parse gets a small error answer, never a crash.
+  if (err.code === 'ECONNRESET') return void socket.destroy();
+  sendRawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 400);
 });
 
 let listening = false;
@@ -72,37 +80,52 @@ function listen(): void {
   });
 }
 
-function applyTable(table: RouteTable): void {
-  router = new Router(table);
-  generation = table.generation;
-}
+let httpClosed = false;
+let drainDone: (() => void) | null = null;
 
-function applyEndpoints(endpoints: EndpointTable): void {
-  proxy.setEndpoints(endpoints);
-  endpointsFingerprint = endpoints.fingerprint;
+/** Drained once the HTTP server closed and every upgraded connection ended. */
+function checkDrained(): void {
+  if (drainDone !== null && httpClosed && upgraded.size === 0) drainDone();
 }
 
 function drain(graceMs: number): void {
   if (draining) return;
   draining = true;
-  const done = () => {
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const deadline = setTimeout(() => {
+    server.closeAllConnections();
+    for (const s of upgraded) s.destroy();
+  }, graceMs);
+  drainDone = () => {
+    drainDone = null;
     clearInterval(idle);
     clearTimeout(deadline);
     send({ type: 'drained' });
   };
   // Stop accepting; idle keep-alive connections close now, busy ones after their response
   // (which carries `Connection: close`); what is still open at the deadline is cut.
-  server.close(done);
-  const idle = setInterval(() => server.closeIdleConnections(), 100);
-  const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
-  if (!listening) done();
+  if (listening) {
+    server.close(() => {
+      httpClosed = true;
+      checkDrained();
+    });
+  } else httpClosed = true;
+  checkDrained();
 }
 
 port.on('message', (m: ToWorker) => {
   try {
-    if (m.type === 'table') applyTable(m.table);
-    else if (m.type === 'endpoints') applyEndpoints(m.endpoints);
-    else if (m.type === 'drain') return drain(m.graceMs);
+    if (m.type === 'drain') return drain(m.graceMs);
+    // Build first, then swap both references together.
+    const next = m.table ? new Router(m.table) : router;
+    if (m.endpoints) {
+      proxy.setEndpoints(m.endpoints);
+      endpointsFingerprint = m.endpoints.fingerprint;
+    }
+    if (m.table) {
+      router = next;
+      generation = m.table.generation;
+    }
   } catch (err) {
     // A table this worker cannot build must not take it down; it keeps the last good one.
     log.error({ err }, 'could not apply update; keeping the previous one');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'undici';
+import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { servedBy } from '../support/http-client.ts';
@@ -69,6 +70,8 @@ describe('a worker killed under load', () => {
       const threadBefore = gh.controller.pool.status()[0]!.threadId;
       killed = true;
       await gh.controller.pool.kill(0);
+      // The replica stays ready while the pool replaces the worker: the other one serves.
+      expect((await gh.admin('/readyz')).status).toBe(200);
 
       // Fresh connections right after the kill: only the surviving worker accepts them.
       for (let i = 0; i < 10; i++) {
@@ -223,6 +226,34 @@ describe('the CLI', () => {
     const exit = await within('the CLI to exit', run.exited, 10_000);
     expect(exit, `stderr: ${run.stderr()}`).toEqual({ code: 0, signal: null });
     expect(readyz.at(-1)).toBe(503);
+  });
+
+  it('keeps an open WebSocket through the drain until the grace period ends, then exits 0', async () => {
+    const reserved = await reservePort();
+    const httpPort = reserved.port;
+    const statusPort = await freePort();
+    const run = cli([
+      '--manifests', dir, '--http-port', String(httpPort), '--status-port', String(statusPort),
+      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', '2', '--log-level', 'silent',
+    ]);
+    await waitFor('the CLI to become ready', async () => (await probe(statusPort, '/readyz')) === 200, 20_000, 50).finally(() => reserved.release());
+
+    const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/chat`, { headers: { host: 'slow.test' } });
+    const messages: string[] = [];
+    ws.on('message', (m: Buffer) => messages.push(String(m)));
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    ws.send('still here');
+    await waitFor('the echo through the draining proxy', () => messages.includes('slow:still here'), 3_000);
+
+    await within('the WebSocket to be closed at the deadline', closed, 10_000);
+    expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);
+    const exit = await within('the CLI to exit', run.exited, 10_000);
+    expect(exit, `stderr: ${run.stderr()}`).toEqual({ code: 0, signal: null });
   });
 
   it('exits non-zero with one line on stderr naming a bad flag', async () => {

@@ -14,6 +14,8 @@ import { origin, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
@@ -32,7 +34,8 @@ export function sendError(res: ServerResponse, status: number, closeConnection =
   res.end(body);
 }
 
-function rawUpgradeError(socket: Duplex, status: number): void {
+/** The same answer written straight to a socket (upgrades, unparseable requests), then closed. */
+export function sendRawError(socket: Duplex, status: number): void {
   if (!socket.writable) return void socket.destroy();
   const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
   socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
@@ -65,7 +68,7 @@ export class Proxy {
     this.pools = new UpstreamPools(options);
     this.ws.on('error', (_err, _req, res) => {
       // `res` is the client socket for upgrades.
-      if (res && 'destroy' in res && !('writeHead' in res)) rawUpgradeError(res as Duplex, 502);
+      if (res && 'destroy' in res && !('writeHead' in res)) sendRawError(res as Duplex, 502);
     });
   }
 
@@ -115,7 +118,7 @@ export class Proxy {
   /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded): void {
     const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
-    if (endpoint === undefined) return rawUpgradeError(socket, 503);
+    if (endpoint === undefined) return sendRawError(socket, 503);
     const flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     const headers: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) {
