@@ -181,17 +181,23 @@ describe('the CLI', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('drains on SIGTERM: the slow request completes, new connections are refused, /readyz says 503, exit 0', async () => {
+  /** The CLI on the manifests of this suite, 2 workers, once /readyz says 200. */
+  async function readyCli(gracePeriod: string): Promise<{ run: Run; httpPort: number; statusPort: number }> {
     const reserved = await reservePort();
     const httpPort = reserved.port;
     const statusPort = await freePort();
     const run = cli([
       '--manifests', dir, '--http-port', String(httpPort), '--status-port', String(statusPort),
-      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', '5',
+      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', gracePeriod,
     ]);
     await waitFor('the CLI to become ready', async () => (await probe(statusPort, '/readyz')) === 200, 20_000, 50).catch((err: Error) => {
       throw new Error(`${err.message}\nstdout: ${run.stdout()}\nstderr: ${run.stderr()}`);
     }).finally(() => reserved.release());
+    return { run, httpPort, statusPort };
+  }
+
+  it('drains on SIGTERM: the slow request completes, new connections are refused, /readyz says 503, exit 0', async () => {
+    const { run, httpPort, statusPort } = await readyCli('5');
     expect(await probe(httpPort, '/', 'slow.test')).toBe(200);
 
     const slow = new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -229,14 +235,7 @@ describe('the CLI', () => {
   });
 
   it('keeps an open WebSocket through the drain until the grace period ends, then exits 0', async () => {
-    const reserved = await reservePort();
-    const httpPort = reserved.port;
-    const statusPort = await freePort();
-    const run = cli([
-      '--manifests', dir, '--http-port', String(httpPort), '--status-port', String(statusPort),
-      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', '2', '--log-level', 'silent',
-    ]);
-    await waitFor('the CLI to become ready', async () => (await probe(statusPort, '/readyz')) === 200, 20_000, 50).finally(() => reserved.release());
+    const { run, httpPort } = await readyCli('2');
 
     const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/chat`, { headers: { host: 'slow.test' } });
     const messages: string[] = [];
