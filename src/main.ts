@@ -7,6 +7,8 @@ import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
 import { parseOptions, usage, type Options } from './options.ts';
 import { ManifestSource } from './sources/manifests/manifest-source.ts';
+import { createKubeMode, type KubeMode } from './sources/kube/kube-mode.ts';
+import type { Source } from './sources/source.ts';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -25,14 +27,19 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     if (err instanceof GatehouseError) fail(err.message);
     throw err;
   }
-  if (options.manifests === null) fail('--manifests: required for now (local mode); Kubernetes mode is not built yet');
-
   const log = createLog(options.logLevel);
-  const source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
+  let kube: KubeMode | null = null;
   let controller;
   try {
-    controller = await startController(options, source, log);
+    let source: Source;
+    if (options.manifests !== null) source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
+    else {
+      kube = createKubeMode(options, log);
+      source = kube.source;
+    }
+    controller = await startController(options, source, log, kube?.hooks);
     await controller.settled();
+    kube?.start();
   } catch (err) {
     log.fatal({ err }, 'could not start');
     flushLog(log);
@@ -51,7 +58,7 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     if (stopping) return;
     stopping = true;
     log.info({ signal, gracePeriodS: options.shutdownGracePeriod }, 'draining');
-    controller.close().then(
+    controller.close().then(() => kube?.close()).then(
       () => {
         log.info({}, 'stopped');
         flushLog(log);

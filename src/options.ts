@@ -22,9 +22,18 @@ export interface Options {
   /** Seconds to wait for response headers and between body reads (ingress-nginx proxy-read-timeout). */
   proxyReadTimeout: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  // Kubernetes mode (no --manifests).
+  kubeconfig: string | null;
+  apiserverHost: string | null;
+  /** Limit to one namespace; null: all. */
+  watchNamespace: string | null;
+  publishService: string | null;
+  publishStatusAddress: string[] | null;
+  electionId: string;
+  updateStatus: boolean;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level';
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses';
 
 interface Flag {
   key: keyof Options;
@@ -46,6 +55,13 @@ const FLAGS: Record<string, Flag> = {
   'shutdown-grace-period': { key: 'shutdownGracePeriod', kind: 'seconds', help: 'seconds to drain in-flight requests on SIGTERM (default 10)' },
   'proxy-connect-timeout': { key: 'proxyConnectTimeout', kind: 'seconds', help: 'seconds to connect to an upstream (default 5)' },
   'proxy-read-timeout': { key: 'proxyReadTimeout', kind: 'seconds', help: 'seconds to wait for upstream response data (default 60)' },
+  kubeconfig: { key: 'kubeconfig', kind: 'string', help: 'Kubernetes mode: kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)' },
+  'apiserver-host': { key: 'apiserverHost', kind: 'url', help: 'Kubernetes API server URL, e.g. http://127.0.0.1:8001 through kubectl proxy' },
+  'watch-namespace': { key: 'watchNamespace', kind: 'namespace', help: 'watch only this namespace (default: all)' },
+  'publish-service': { key: 'publishService', kind: 'nsname', help: 'NS/NAME of the Service whose load-balancer addresses go into Ingress status' },
+  'publish-status-address': { key: 'publishStatusAddress', kind: 'addresses', help: 'comma-separated IPs or hostnames for Ingress status, instead of --publish-service' },
+  'election-id': { key: 'electionId', kind: 'string', help: 'name of the leader-election Lease, in $POD_NAMESPACE (default gatehouse-leader)' },
+  'update-status': { key: 'updateStatus', kind: 'bool', help: 'write Ingress status (default true; --update-status=false turns it off)' },
   'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
 };
 
@@ -65,10 +81,19 @@ export function defaults(): Options {
     proxyConnectTimeout: 5,
     proxyReadTimeout: 60,
     logLevel: 'info',
+    kubeconfig: null,
+    apiserverHost: null,
+    watchNamespace: null,
+    publishService: null,
+    publishStatusAddress: null,
+    electionId: 'gatehouse-leader',
+    updateStatus: true,
   };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
 const NSNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 function bad(flag: string, message: string): GatehouseError {
@@ -108,6 +133,18 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
     case 'string':
       if (value === '') throw bad(flag, 'expected a value');
       return value;
+    case 'url':
+      if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(value) || !URL.canParse(value)) throw bad(flag, `expected an http:// or https:// URL, got ${JSON.stringify(value)}`);
+      return value.replace(/\/+$/, '');
+    case 'namespace':
+      if (!NAMESPACE.test(value)) throw bad(flag, `expected a namespace name, got ${JSON.stringify(value)}`);
+      return value;
+    case 'addresses': {
+      const list = value.split(',').map((a) => a.trim()).filter((a) => a !== '');
+      const badOne = list.find((a) => !IPV4.test(a) && !/^[0-9a-fA-F:]+$/.test(a) && !HOSTNAME.test(a));
+      if (list.length === 0 || badOne !== undefined) throw bad(flag, `expected comma-separated IP addresses or hostnames, got ${JSON.stringify(badOne ?? value)}`);
+      return list;
+    }
   }
 }
 
@@ -138,7 +175,7 @@ export function parseOptions(argv: readonly string[]): Options {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
-  return `Usage: gatehouse --manifests DIR [flags]\n\nFlags:\n${lines.join('\n')}\n`;
+  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
 }
 
 /** The part of the options the pure compile step reads. */

@@ -3,7 +3,7 @@
 // changed) and the endpoints (recomputed alone when only EndpointSlices changed).
 
 import type { Server } from 'node:http';
-import { compile } from '../core/compile.ts';
+import { compile, type CompileResult } from '../core/compile.ts';
 import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
@@ -32,7 +32,12 @@ function conditionKey(c: Condition): string {
   return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
 }
 
-export async function startController(options: Options, source: Source, rootLog: Log): Promise<Controller> {
+/** What else wants each compile result (Kubernetes mode: status and Events). */
+export interface ControllerHooks {
+  onCompiled?(snapshot: Snapshot, result: CompileResult): void;
+}
+
+export async function startController(options: Options, source: Source, rootLog: Log, hooks: ControllerHooks = {}): Promise<Controller> {
   const log = rootLog.child({ component: 'controller' });
   const snapshot = new Snapshot();
   const copts = compileOptions(options);
@@ -62,6 +67,7 @@ export async function startController(options: Options, source: Source, rootLog:
       const started = performance.now();
       const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
       reportConditions(result.conditions);
+      hooks.onCompiled?.(snapshot, result);
       if (result.table.fingerprint !== table?.fingerprint) {
         table = update.table = result.table;
         log.info({ generation: table.generation, hosts: table.hosts.length, conditions: conditions.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
@@ -99,21 +105,26 @@ export async function startController(options: Options, source: Source, rootLog:
   const failed = new Promise<never>((_, reject) => pool.once('fatal', reject));
   failed.catch(() => undefined);
 
-  let admin: Server;
+  // The admin server comes first: /healthz answers (and /readyz says 503) while the source
+  // is still syncing, for instance while the API server is unreachable at start.
+  const admin: Server = await startAdminServer(
+    {
+      ready: () => pool.ready(),
+      readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
+      debugTable: () => ({ table, endpoints, conditions, workers: pool.status() }),
+    },
+    options.statusPort,
+    options.bindAddress,
+  ).catch(async (err: unknown) => {
+    await pool.drain(0);
+    throw err;
+  });
   try {
     await source.start(sink);
-    admin = await startAdminServer(
-      {
-        ready: () => pool.ready(),
-        readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
-        debugTable: () => ({ table, endpoints, conditions, workers: pool.status() }),
-      },
-      options.statusPort,
-      options.bindAddress,
-    );
   } catch (err) {
     await source.close();
     await pool.drain(0);
+    await new Promise<void>((r) => admin.close(() => r()));
     throw err;
   }
 

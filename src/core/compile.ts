@@ -12,6 +12,8 @@ import { deepFreeze, fingerprint } from './hash.ts';
 export interface CompileResult {
   readonly table: RouteTable;
   readonly conditions: readonly Condition[];
+  /** `namespace/name` of every Ingress this controller owns, sorted (for status writes). */
+  readonly ingresses: readonly string[];
 }
 
 function ingressKey(ing: KubeObject): string {
@@ -107,5 +109,5 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   const body = { hosts, defaultBackend, backends: sortedBackends };
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body)), ...body };
   conditions.sort((a, b) => cmp(`${a.ref.kind}/${a.ref.namespace}/${a.ref.name}`, `${b.ref.kind}/${b.ref.namespace}/${b.ref.name}`) || cmp(a.field, b.field) || cmp(a.code, b.code));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)) };
 }

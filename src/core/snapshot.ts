@@ -69,9 +69,12 @@ export function objectKey(kind: Kind, namespace: string, name: string): string {
 /** What a change to the snapshot calls for. */
 export type Change = 'routes' | 'endpoints' | 'none';
 
-/** The fields a change to which can alter output; resourceVersion and managedFields do not. */
+/**
+ * The fields a change to which can alter output; resourceVersion, managedFields and status
+ * do not (compile never reads status: our own Ingress status writes must not recompile).
+ */
 function content(o: KubeObject): string {
-  const { metadata, ...rest } = o;
+  const { metadata, status: _status, ...rest } = o;
   const { resourceVersion: _rv, ...meta } = metadata as ObjectMeta & { managedFields?: unknown };
   delete (meta as { managedFields?: unknown }).managedFields;
   return JSON.stringify([meta, rest]);
