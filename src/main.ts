@@ -2,13 +2,10 @@
 // Entry point: parse flags, start the control plane (which starts the worker pool), drain
 // on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
 
-import { startController } from './control/controller.ts';
+import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
 import { parseOptions, usage, type Options } from './options.ts';
-import { ManifestSource } from './sources/manifests/manifest-source.ts';
-import { createKubeMode, type KubeMode } from './sources/kube/kube-mode.ts';
-import type { Source } from './sources/source.ts';
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -28,23 +25,15 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     throw err;
   }
   const log = createLog(options.logLevel);
-  let kube: KubeMode | null = null;
-  let controller;
+  let launched: Launched;
   try {
-    let source: Source;
-    if (options.manifests !== null) source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
-    else {
-      kube = createKubeMode(options, log);
-      source = kube.source;
-    }
-    controller = await startController(options, source, log, kube?.hooks);
-    await controller.settled();
-    kube?.start();
+    launched = await launch(options, log);
   } catch (err) {
     log.fatal({ err }, 'could not start');
     flushLog(log);
     fail((err as Error).message, 1);
   }
+  const { controller } = launched;
   log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: `${options.bindAddress}:${controller.adminPort}`, workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 
@@ -58,7 +47,7 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     if (stopping) return;
     stopping = true;
     log.info({ signal, gracePeriodS: options.shutdownGracePeriod }, 'draining');
-    controller.close().then(() => kube?.close()).then(
+    launched.close().then(
       () => {
         log.info({}, 'stopped');
         flushLog(log);

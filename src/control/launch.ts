@@ -1,0 +1,41 @@
+// Starts Gatehouse from parsed options: the manifest source in local mode, or the
+// Kubernetes source with leader election, status and Events; then the controller.
+
+import type { Log } from '../observability/log.ts';
+import type { Options } from '../options.ts';
+import { createKubeMode, type KubeMode, type KubeModeTimings } from '../sources/kube/kube-mode.ts';
+import { ManifestSource } from '../sources/manifests/manifest-source.ts';
+import type { Source } from '../sources/source.ts';
+import { startController, type Controller } from './controller.ts';
+
+export interface Launched {
+  readonly controller: Controller;
+  /** Null in local mode. */
+  readonly kube: KubeMode | null;
+  /** Drain, then release the Lease. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface LaunchEnv {
+  env?: NodeJS.ProcessEnv;
+  timings?: KubeModeTimings;
+}
+
+export async function launch(options: Options, log: Log, { env = process.env, timings }: LaunchEnv = {}): Promise<Launched> {
+  let kube: KubeMode | null = null;
+  let source: Source;
+  if (options.manifests !== null) source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
+  else {
+    kube = createKubeMode(options, log, env, timings);
+    source = kube.source;
+  }
+  const controller = await startController(options, source, log, kube?.hooks);
+  await controller.settled();
+  kube?.start();
+  let closing: Promise<void> | null = null;
+  return {
+    controller,
+    kube,
+    close: () => (closing ??= controller.close().then(() => kube?.close())),
+  };
+}
