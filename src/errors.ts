@@ -15,6 +15,12 @@ export const ERRORS = {
   GH_SERVICE_NOT_FOUND: 'A backend names a Service that does not exist; requests routed to it answer 503 until it does.',
   GH_SERVICE_PORT_NOT_FOUND: 'A backend names a port (number or name) that its Service does not have; requests routed to it answer 503.',
   GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND: 'The Service named by --default-backend-service does not exist or has no port; unmatched requests answer 503.',
+  GH_ANNOTATION_INVALID: 'An annotation (under `gatehouse.io/` or `nginx.ingress.kubernetes.io/`) has a value its grammar refuses; the Ingress is left out.',
+  GH_TLS_CONFLICT: 'A spec.tls host is already bound to another Secret by an Ingress created earlier (or earlier in the same Ingress); this binding lost.',
+  GH_TLS_SECRET_NOT_FOUND: 'A spec.tls secretName (or --default-ssl-certificate) names a Secret that does not exist; its hosts get the default certificate until it does.',
+  GH_TLS_SECRET_INVALID: 'A TLS Secret is not of type kubernetes.io/tls, lacks tls.crt or tls.key, or they do not parse as a PEM certificate and private key; its hosts get the default certificate.',
+  GH_TLS_KEY_MISMATCH: 'In a TLS Secret, tls.key is not the private key of the certificate in tls.crt; its hosts get the default certificate.',
+  GH_TLS_CERT_EXPIRED: 'The certificate in a TLS Secret has expired (notAfter is past); its hosts get the default certificate.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -31,9 +31,20 @@ export interface Options {
   publishStatusAddress: string[] | null;
   electionId: string;
   updateStatus: boolean;
+  // TLS and redirects (ingress-nginx flag and ConfigMap names).
+  /** NS/NAME of the kubernetes.io/tls Secret for no SNI and unmatched names; null: self-signed. */
+  defaultSslCertificate: string | null;
+  /** The ssl-redirect annotation's default. */
+  defaultSslRedirect: boolean;
+  /** The port https redirects name (443: none in the URL). */
+  httpsRedirectPort: number;
+  hsts: boolean;
+  hstsMaxAge: number;
+  hstsIncludeSubdomains: boolean;
+  hstsPreload: boolean;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses';
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint';
 
 interface Flag {
   key: keyof Options;
@@ -44,7 +55,7 @@ interface Flag {
 const FLAGS: Record<string, Flag> = {
   manifests: { key: 'manifests', kind: 'string', help: 'local mode: read and watch the *.yaml, *.yml, *.json manifests under DIR' },
   'http-port': { key: 'httpPort', kind: 'port', help: 'HTTP listener port (default 8080)' },
-  'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port, reserved for TLS termination (default 8443)' },
+  'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port: TLS by SNI, HTTP/2 and HTTP/1.1 (default 8443)' },
   'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /debug/table (default 10254)' },
   'bind-address': { key: 'bindAddress', kind: 'ip', help: 'address every listener binds to (default 0.0.0.0)' },
   workers: { key: 'workers', kind: 'count', help: 'data-plane worker threads (default: CPU count)' },
@@ -62,6 +73,13 @@ const FLAGS: Record<string, Flag> = {
   'publish-status-address': { key: 'publishStatusAddress', kind: 'addresses', help: 'comma-separated IPs or hostnames for Ingress status, instead of --publish-service' },
   'election-id': { key: 'electionId', kind: 'string', help: 'name of the leader-election Lease, in $POD_NAMESPACE (default gatehouse-leader)' },
   'update-status': { key: 'updateStatus', kind: 'bool', help: 'write Ingress status (default true; --update-status=false turns it off)' },
+  'default-ssl-certificate': { key: 'defaultSslCertificate', kind: 'nsname', help: 'NS/NAME of the kubernetes.io/tls Secret served without SNI or for unmatched names (default: a self-signed one made at start)' },
+  'default-ssl-redirect': { key: 'defaultSslRedirect', kind: 'bool', help: 'redirect plain HTTP to https for hosts with TLS unless an Ingress says ssl-redirect: "false" (default true)' },
+  'https-redirect-port': { key: 'httpsRedirectPort', kind: 'port', help: 'the port https redirects name; 443 puts none in the URL (default 443)' },
+  hsts: { key: 'hsts', kind: 'bool', help: 'send Strict-Transport-Security on HTTPS responses (default false)' },
+  'hsts-max-age': { key: 'hstsMaxAge', kind: 'uint', help: 'HSTS max-age in seconds (default 31536000)' },
+  'hsts-include-subdomains': { key: 'hstsIncludeSubdomains', kind: 'bool', help: 'HSTS includeSubDomains (default true)' },
+  'hsts-preload': { key: 'hstsPreload', kind: 'bool', help: 'HSTS preload (default false)' },
   'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
 };
 
@@ -88,6 +106,13 @@ export function defaults(): Options {
     publishStatusAddress: null,
     electionId: 'gatehouse-leader',
     updateStatus: true,
+    defaultSslCertificate: null,
+    defaultSslRedirect: true,
+    httpsRedirectPort: 443,
+    hsts: false,
+    hstsMaxAge: 31_536_000,
+    hstsIncludeSubdomains: true,
+    hstsPreload: false,
   };
 }
 
@@ -110,6 +135,11 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
     case 'count': {
       const n = /^\d{1,3}$/.test(value) ? Number(value) : NaN;
       if (!(n >= 1 && n <= 256)) throw bad(flag, `expected a whole number 1-256, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'uint': {
+      const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
+      if (!(n <= 2 ** 31 - 1)) throw bad(flag, `expected a whole number 0-${2 ** 31 - 1}, got ${JSON.stringify(value)}`);
       return n;
     }
     case 'seconds': {
@@ -185,5 +215,7 @@ export function compileOptions(o: Options) {
     ingressClass: o.ingressClass,
     watchIngressWithoutClass: o.watchIngressWithoutClass,
     defaultBackendService: o.defaultBackendService,
+    defaultSslRedirect: o.defaultSslRedirect,
+    defaultSslCertificate: o.defaultSslCertificate,
   };
 }

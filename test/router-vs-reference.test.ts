@@ -22,17 +22,17 @@ const IMPLEMENTATIONS: ReadonlyArray<readonly [string, Build]> = [
 // ---- builders --------------------------------------------------------------------------------
 
 function route(match: MatchType, path: string, backend: string): Route {
-  return { path, match, backend, ingress: 'default/test' };
+  return { path, match, backend, ingress: 'default/test', sslRedirect: false };
 }
 const exact = (path: string, backend: string): Route => route('Exact', path, backend);
 const prefix = (path: string, backend: string): Route => route('Prefix', path, backend);
 
 function vhost(host: string, routes: Route[], defaultBackend: string | null = null): VirtualHost {
-  return { host, routes, defaultBackend };
+  return { host, routes, defaultBackend, tls: false, sslRedirect: false };
 }
 
 function table(hosts: VirtualHost[], defaultBackend: string | null = null): RouteTable {
-  return { generation: 1, fingerprint: 'test', hosts, defaultBackend, backends: {} };
+  return { generation: 1, fingerprint: 'test', hosts, defaultBackend, backends: {}, tls: [], defaultCertificate: null };
 }
 
 // ---- hand-written cases ------------------------------------------------------------------------

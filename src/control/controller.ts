@@ -50,10 +50,14 @@ export async function startController(options: Options, source: Source, rootLog:
   const pool = new WorkerPool(
     {
       httpPort: options.httpPort,
+      httpsPort: options.httpsPort,
       bindAddress: options.bindAddress,
       connectTimeoutMs: options.proxyConnectTimeout * 1000,
       readTimeoutMs: options.proxyReadTimeout * 1000,
       logLevel: options.logLevel,
+      httpsRedirectPort: options.httpsRedirectPort,
+      hsts: options.hsts ? { maxAge: options.hstsMaxAge, includeSubDomains: options.hstsIncludeSubdomains, preload: options.hstsPreload } : null,
+      secret: (namespace, name) => snapshot.get('Secret', namespace, name),
     },
     options.workers,
     rootLog.child({ component: 'pool' }),

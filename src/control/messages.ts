@@ -2,6 +2,8 @@
 // (DESIGN.md, habit 5). Each worker builds its own router from a table.
 
 import type { EndpointTable, RouteTable } from '../core/model.ts';
+import type { HstsPolicy } from '../dataplane/proxy/redirect.ts';
+import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import type { LogLevel } from '../observability/log.ts';
 
 export interface WorkerConfig {
@@ -11,6 +13,14 @@ export interface WorkerConfig {
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly logLevel: LogLevel;
+  /** HTTPS listener (--https-port): HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI. */
+  readonly httpsPort: number;
+  /** --https-redirect-port: the port https redirects name (443: none in the URL). */
+  readonly httpsRedirectPort: number;
+  /** Strict-Transport-Security on HTTPS responses (--hsts), or null. */
+  readonly hsts: HstsPolicy | null;
+  /** The pool's per-worker counters (dataplane/worker-stats.ts); the worker adds to row `id`. */
+  readonly stats: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -19,7 +29,15 @@ export type ToWorker =
    * of that backend, so no request sees the route before its endpoints. Either may be absent
    * (unchanged).
    */
-  | { readonly type: 'update'; readonly table?: RouteTable; readonly endpoints?: EndpointTable }
+  | {
+      readonly type: 'update';
+      readonly table?: RouteTable;
+      readonly endpoints?: EndpointTable;
+      /** The certificates of `table` (or re-checked ones); travels with the table that names them. */
+      readonly tls?: TlsMaterial;
+      /** Session-ticket keys, newest first (48 bytes each); the same in every worker. */
+      readonly ticketKeys?: readonly Uint8Array[];
+    }
   | { readonly type: 'drain'; readonly graceMs: number };
 
 export type FromWorker =

@@ -1,11 +1,17 @@
 // The data-plane pool: N worker threads that each listen on the same port (reusePort).
 // The control plane sends each one the latest table and endpoints; each acks what it
 // serves. A worker that dies is replaced and handed the latest state; the others keep
-// serving. drain() implements the SIGTERM sequence.
+// serving. drain() implements the SIGTERM sequence. Each table travels with its certificates
+// (TlsControl reads and checks the Secrets it names, here on the main thread), and every worker
+// gets the same session-ticket keys.
 
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { EndpointTable, RouteTable } from '../core/model.ts';
+import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
+import type { SecretLookup } from '../dataplane/tls/certificate-resolver.ts';
+import { TlsControl } from '../dataplane/tls/tls-control.ts';
+import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
+import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
 
@@ -19,7 +25,17 @@ export interface WorkerStatus {
   /** Fingerprint of the endpoint table the worker serves. */
   readonly endpoints: string;
   readonly restarts: number;
+  /** The worker's counters (TLS handshakes, resumed sessions), kept across its restarts. */
+  readonly counters: Readonly<Record<StatName, number>>;
 }
+
+/** What the pool is built with: the workers' config, and what the pool itself needs. */
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats'> & {
+  /** Reads a Secret from the snapshot (TLS certificates). Absent: every Secret is missing. */
+  readonly secret?: SecretLookup;
+  /** Session-ticket key rotation; default 1 h. */
+  readonly ticketKeyRotationMs?: number;
+};
 
 interface Slot {
   id: number;
@@ -40,12 +56,38 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
   private readonly log: Log;
+  private readonly tls: TlsControl;
+  private tlsMaterial: TlsMaterial | null = null;
+  /** Updates go out in order, each after the certificates of its table are resolved. */
+  private queue: Promise<void> = Promise.resolve();
 
-  constructor(config: Omit<WorkerConfig, 'id'>, size: number, log: Log) {
+  constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    this.config = config;
+    const { secret, ticketKeyRotationMs, ...workerConfig } = config;
+    this.config = { ...workerConfig, stats: createStatsBuffer(size) };
     this.log = log;
+    this.tls = new TlsControl({
+      secret: secret ?? (() => undefined),
+      log,
+      ticketKeyRotationMs,
+      onChange: (u) => this.enqueue(async () => this.broadcast({ type: 'update', ...u })),
+    });
     for (let id = 0; id < size; id++) this.slots.push(this.spawn(id, 0));
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.queue = this.queue.then(step).catch((err: unknown) => this.log.error({ err }, 'could not publish an update'));
+  }
+
+  private broadcast(m: ToWorker): void {
+    if (m.type === 'update' && m.tls) this.tlsMaterial = m.tls;
+    if (this.stopping) return;
+    for (const s of this.slots) this.post(s, m);
+  }
+
+  /** Conditions about TLS Secrets (not found, invalid, key mismatch, expired), from the last table. */
+  tlsConditions(): readonly Condition[] {
+    return this.tls.conditions();
   }
 
   private spawn(id: number, restarts: number): Slot {
@@ -54,7 +96,9 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
-    if (this.table && this.endpoints) this.post(slot, { type: 'update', table: this.table, endpoints: this.endpoints });
+    if (this.table && this.endpoints && this.tlsMaterial) {
+      this.post(slot, { type: 'update', table: this.table, endpoints: this.endpoints, tls: this.tlsMaterial, ticketKeys: this.tls.ticketKeys() });
+    }
     return slot;
   }
 
@@ -94,11 +138,31 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     if (update.table) this.table = update.table;
     if (update.endpoints) this.endpoints = update.endpoints;
     if (!this.table || !this.endpoints) return;
-    for (const s of this.slots) this.post(s, { type: 'update', ...update });
+    const table = this.table;
+    const endpoints = this.endpoints;
+    this.enqueue(async () => {
+      if (this.tlsMaterial === null) {
+        // The first complete state: everything, with the certificates and ticket keys.
+        const tls = await this.tls.resolve(table);
+        this.broadcast({ type: 'update', table, endpoints, tls, ticketKeys: this.tls.ticketKeys() });
+      } else if (update.table) {
+        const tls = await this.tls.resolve(update.table);
+        this.broadcast({ type: 'update', ...update, ...(tls.fingerprint !== this.tlsMaterial.fingerprint ? { tls } : {}) });
+      } else {
+        this.broadcast({ type: 'update', ...update });
+      }
+    });
   }
 
   status(): WorkerStatus[] {
-    return this.slots.map((s) => ({ id: s.id, threadId: s.worker.threadId, generation: s.generation, endpoints: s.endpoints, restarts: s.restarts }));
+    return this.slots.map((s) => ({
+      id: s.id,
+      threadId: s.worker.threadId,
+      generation: s.generation,
+      endpoints: s.endpoints,
+      restarts: s.restarts,
+      counters: new WorkerStats(this.config.stats, s.id).read(),
+    }));
   }
 
   /** Every worker serves the latest table and endpoint table. */
@@ -146,6 +210,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   async drain(graceMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
+      this.tls.close();
       for (const s of this.slots) this.post(s, { type: 'drain', graceMs });
     }
     const timeout = new Promise<void>((r) => setTimeout(r, graceMs + 1000).unref());

@@ -2,10 +2,12 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, Route, RouteTable, VirtualHost } from './model.ts';
+import type { Backend, CompileOptions, Condition, Route, RouteTable, TlsBinding, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
+import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
 import { condition, readIngress, type IngressOutput } from './processors/ingress.ts';
+import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 
@@ -45,7 +47,54 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   const conditions: Condition[] = [];
   const ingresses = ownedIngresses(snapshot, options).sort(age);
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
-  for (const ing of ingresses) readIngress(ing, read, conditions);
+  const policies = new Map<string, IngressAnnotations>();
+  const tlsRead: TlsCandidate[] = [];
+  /** The oldest Ingress naming each host: its annotations hold for the host's unmatched paths. */
+  const firstIngress = new Map<string, string>();
+  for (const ing of ingresses) {
+    // Annotations and spec.tls first: a bad value or shape leaves the whole Ingress out.
+    const tlsProblem = tlsShapeProblem(ing);
+    if (tlsProblem !== null) {
+      conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
+      continue;
+    }
+    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true }, conditions);
+    if (policy === null) continue;
+    const before = conditions.length;
+    readIngress(ing, read, conditions);
+    // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
+    if (conditions.slice(before).some((c) => c.code === 'GH_OBJECT_INVALID')) continue;
+    policies.set(ingressKey(ing), policy);
+    readTls(ing, tlsRead, conditions);
+    for (const host of ruleHosts(ing)) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
+  }
+
+  // TLS bindings: for the same host the oldest Ingress wins; one naming another Secret loses
+  // with a condition (the same Secret twice is no conflict).
+  const bindings = new Map<string, TlsBinding>();
+  for (const c of tlsRead) {
+    const won = bindings.get(c.host);
+    if (won) {
+      if (won.secret !== c.secret) {
+        conditions.push(condition(c.ingress, 'GH_TLS_CONFLICT', c.field,
+          `TLS host ${JSON.stringify(c.host)} is already bound to ${won.secret === null ? 'the default certificate' : `Secret ${won.secret}`} by ${won.ingress === ingressKey(c.ingress) ? `this Ingress at ${won.field}` : `Ingress ${won.ingress}, which is older`}`));
+      }
+      continue;
+    }
+    bindings.set(c.host, { host: c.host, secret: c.secret, ingress: ingressKey(c.ingress), field: c.field });
+  }
+  const hasTls = (host: string): boolean => {
+    if (host === '') return false;
+    if (bindings.has(host)) return true;
+    const dot = host.indexOf('.');
+    const wildcard = bindings.get(`*.${host.slice(dot + 1)}`);
+    return dot > 0 && wildcard !== undefined && tlsCovers(wildcard.host, host);
+  };
+  // ingress-nginx: redirect when force-ssl-redirect, or when the host has TLS and ssl-redirect.
+  const sslRedirect = (ingress: string | undefined, host: string): boolean => {
+    const p = ingress === undefined ? undefined : policies.get(ingress)?.sslRedirect;
+    return p !== undefined && (p.forceSslRedirect || (p.sslRedirect && hasTls(host)));
+  };
 
   // Backends, each resolved once; a problem is reported once per Ingress and backend.
   const backends: Record<string, Backend> = {};
@@ -73,7 +122,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
         `host ${JSON.stringify(c.host)} ${c.match} path ${JSON.stringify(c.path)} is already routed by ${won.route.ingress === ingressKey(c.ingress) ? `this Ingress at ${won.field}` : `Ingress ${won.route.ingress} (${won.field}), which is older`}`));
       continue;
     }
-    const route: Route = { path: c.path, match: c.match, backend: useBackend(c.ingress, `${c.field}.backend.service`, c.backend), ingress: ingressKey(c.ingress) };
+    const route: Route = { path: c.path, match: c.match, backend: useBackend(c.ingress, `${c.field}.backend.service`, c.backend), ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host) };
     winners.set(key, { route, field: c.field });
     const list = byHost.get(c.host);
     if (list) list.push(route);
@@ -95,6 +144,8 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     host,
     routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
     defaultBackend: defaults.get(host)?.backend ?? null,
+    tls: hasTls(host),
+    sslRedirect: sslRedirect(defaults.get(host)?.ingress ?? firstIngress.get(host), host),
   }));
 
   let defaultBackend: string | null = null;
@@ -106,8 +157,11 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
 
   const sortedBackends: Record<string, Backend> = {};
   for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
-  const body = { hosts, defaultBackend, backends: sortedBackends };
-  const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body)), ...body };
+  const tls = [...bindings.values()].sort((a, b) => cmp(a.host, b.host));
+  const defaultCertificate = options.defaultSslCertificate ?? null;
+  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate };
+  const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
+  const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   conditions.sort((a, b) => cmp(`${a.ref.kind}/${a.ref.namespace}/${a.ref.name}`, `${b.ref.kind}/${b.ref.namespace}/${b.ref.name}`) || cmp(a.field, b.field) || cmp(a.code, b.code));
   return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)) };
 }

@@ -31,6 +31,12 @@ export interface Route {
   readonly backend: string;
   /** `namespace/name` of the Ingress that contributed the route. */
   readonly ingress: string;
+  /**
+   * Plain-HTTP requests answer 308 to https: the Ingress's force-ssl-redirect, or its
+   * ssl-redirect (default --default-ssl-redirect) when the host has a TLS binding
+   * (ingress-nginx "Server-side HTTPS enforcement through redirect").
+   */
+  readonly sslRedirect: boolean;
 }
 
 export interface VirtualHost {
@@ -40,6 +46,27 @@ export interface VirtualHost {
   readonly routes: readonly Route[];
   /** Backend for paths of this host that match no route (an Ingress's spec.defaultBackend). */
   readonly defaultBackend: string | null;
+  /** A TLS binding covers the host (exactly, or by a one-label wildcard binding). */
+  readonly tls: boolean;
+  /**
+   * sslRedirect for requests of this host that match no route, from the Ingress that set its
+   * defaultBackend, else the oldest Ingress naming the host (ingress-nginx's root location).
+   */
+  readonly sslRedirect: boolean;
+}
+
+/** One spec.tls host after compile: which Secret serves it by SNI (DESIGN.md "TLS"). */
+export interface TlsBinding {
+  /** Lower-case host, or `*.example.com` for a one-label wildcard. */
+  readonly host: string;
+  /**
+   * `namespace/name` of the kubernetes.io/tls Secret, or null when spec.tls names none (the
+   * default certificate serves). The control plane reads and checks the Secret outside compile.
+   */
+  readonly secret: string | null;
+  /** `namespace/name` of the Ingress, and the field, that conditions about the Secret name. */
+  readonly ingress: string;
+  readonly field: string;
 }
 
 /** Where a backend's endpoints come from. */
@@ -60,7 +87,11 @@ export interface Backend {
 export interface RouteTable {
   /** Increases by one for every table the control plane publishes. */
   readonly generation: number;
-  /** Hash of everything below; an unchanged fingerprint publishes nothing. */
+  /**
+   * Hash of everything below and of the contents of the Secrets that `tls` and
+   * `defaultCertificate` name (their data is not in the table); an unchanged fingerprint
+   * publishes nothing.
+   */
   readonly fingerprint: string;
   /** Sorted by host. */
   readonly hosts: readonly VirtualHost[];
@@ -68,6 +99,10 @@ export interface RouteTable {
   readonly defaultBackend: string | null;
   /** By id, sorted by id. */
   readonly backends: Readonly<Record<string, Backend>>;
+  /** SNI bindings, one per host, sorted by host. */
+  readonly tls: readonly TlsBinding[];
+  /** --default-ssl-certificate `namespace/name`, or null: a self-signed certificate made at start. */
+  readonly defaultCertificate: string | null;
 }
 
 export interface Endpoint {
@@ -90,4 +125,8 @@ export interface CompileOptions {
   readonly watchIngressWithoutClass: boolean;
   /** `namespace/name` (`--default-backend-service`), or null. */
   readonly defaultBackendService: string | null;
+  /** `--default-ssl-redirect`: the ssl-redirect annotation's default. Absent: true (ingress-nginx). */
+  readonly defaultSslRedirect?: boolean;
+  /** `--default-ssl-certificate` `namespace/name`. Absent or null: the generated self-signed one. */
+  readonly defaultSslCertificate?: string | null;
 }

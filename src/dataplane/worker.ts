@@ -1,91 +1,233 @@
 // A data-plane worker thread: builds its own router from each table it is sent, swaps one
 // reference, and proxies. Requests in flight finish on the generation they started with.
 // It listens (with reusePort, so the kernel spreads connections over the pool) only once it
-// has a table, so it never answers from an empty one.
+// has a table, its endpoints and its certificates, so it never answers from an empty one.
+//
+// Two listeners: plain HTTP/1.1 (--http-port), and HTTPS (--https-port) on node:http2's secure
+// server with allowHTTP1, so ALPN picks h2 or http/1.1 per connection; certificates by SNI
+// from the cert store; session-ticket keys shared with the other workers.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
 import { createLog } from '../observability/log.ts';
 import { clientIp, type Forwarded } from './proxy/headers.ts';
-import { Proxy, sendError, sendRawError } from './proxy/proxy.ts';
-import { Router } from './router/router.ts';
+import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
+import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
+import { Router, type Match } from './router/router.ts';
+import { CertStore } from './tls/cert-store.ts';
+import { TicketKeyring } from './tls/ticket-keys.ts';
+import { TLS_SETTINGS } from './tls/tls-material.ts';
+import { WorkerStats } from './worker-stats.ts';
 
 const config = workerData as WorkerConfig;
 const log = createLog(config.logLevel, { component: 'worker', worker: config.id });
 const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(m);
+const stats = new WorkerStats(config.stats, config.id);
+const hsts = config.hsts === null ? null : hstsHeader(config.hsts);
 
 let router: Router | null = null;
 let generation = 0;
 let endpointsFingerprint: string | null = null;
 let draining = false;
 const proxy = new Proxy({ connectTimeoutMs: config.connectTimeoutMs, readTimeoutMs: config.readTimeoutMs });
+const keyring = new TicketKeyring();
+const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
 
-function forwarded(req: IncomingMessage): Forwarded {
-  const socket = req.socket;
-  return { clientIp: clientIp(socket.remoteAddress), proto: 'http', host: req.headers.host ?? '', port: socket.localPort ?? config.httpPort };
+type Scheme = 'http' | 'https';
+
+/** The request's host: `:authority` for HTTP/2 (RFC 9113 §8.3.1), else Host. */
+function requestHost(req: ProxyRequest): string {
+  return (req.httpVersionMajor === 2 ? (req as Http2ServerRequest).authority : undefined) ?? req.headers.host ?? '';
 }
 
-function onRequest(req: IncomingMessage, res: ServerResponse): void {
-  if (draining) res.setHeader('connection', 'close');
+function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
+  const socket = req.socket as Socket | undefined;
+  return { clientIp: clientIp(socket?.remoteAddress), proto: scheme, host, port: socket?.localPort ?? (scheme === 'https' ? config.httpsPort : config.httpPort) };
+}
+
+/** ssl-redirect / force-ssl-redirect, compiled into the route (or the host, for its unmatched paths). */
+function wantsHttps(match: Match): boolean {
+  return match.route?.sslRedirect ?? match.host?.sslRedirect ?? false;
+}
+
+function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void {
+  const h2 = req.httpVersionMajor === 2;
+  // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
+  if (draining && !h2) res.setHeader('connection', 'close');
+  if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
   const url = req.url ?? '';
   // Origin-form only; absolute-form and `*` have no route (RFC 9112 §3.2).
   if (url.charCodeAt(0) !== 47 /* / */) return sendError(res, 400);
-  const match = router!.lookup(req.headers.host ?? '', url);
+  const host = requestHost(req);
+  const match = router!.lookup(host, url);
+  if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
+    const location = httpsLocation(host, url, config.httpsRedirectPort);
+    return location === null ? sendError(res, 400) : sendRedirect(res, location);
+  }
   if (match.backend === null) return sendError(res, 404);
-  proxy.web(req, res, match.backend, forwarded(req));
+  forward(req, res, match, forwarded(req, scheme, host));
+}
+
+/**
+ * Hands a routed request to its backend. Every backend speaks HTTP/1.1 today, whatever the
+ * client spoke; the backend-protocol annotation (GRPC, GRPCS, H2C, HTTPS: issue 4, item 4)
+ * branches here on the backend's protocol.
+ */
+function forward(req: ProxyRequest, res: ProxyResponse, match: Match, fwd: Forwarded): void {
+  proxy.web(req, res, match.backend!, fwd);
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
 const upgraded = new Set<Duplex>();
 
-function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void {
   socket.on('error', () => socket.destroy());
   const url = req.url ?? '';
   if (url.charCodeAt(0) !== 47 /* / */) return sendRawError(socket, 400);
-  const match = router!.lookup(req.headers.host ?? '', url);
+  const host = req.headers.host ?? '';
+  const match = router!.lookup(host, url);
   if (match.backend === null) return sendRawError(socket, 404);
   upgraded.add(socket);
   socket.once('close', () => {
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, forwarded(req));
+  proxy.upgrade(req, socket, head, match.backend, forwarded(req, scheme, host));
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.
 const CLIENT_ERRORS: Record<string, number> = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408 };
 
-const server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, onRequest);
-server.on('upgrade', onUpgrade);
-server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   // A request that does not parse gets a small error answer, never a crash.
   if (err.code === 'ECONNRESET') return void socket.destroy();
   sendRawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 400);
+}
+
+// ---- plain HTTP ------------------------------------------------------------------------
+
+const server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, (req, res) => onRequest(req, res, 'http'));
+server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
+server.on('clientError', onClientError);
+
+// ---- HTTPS: HTTP/2 and HTTP/1.1 --------------------------------------------------------
+
+/** Idle HTTP/2 sessions are closed gracefully (GOAWAY) after this, as nginx's keepalive_timeout. */
+const H2_IDLE_MS = 75_000;
+
+const secure: Http2SecureServer = createSecureServer(
+  {
+    // Node sets ALPN to exactly ['h2', 'http/1.1'] from allowHTTP1; clients without ALPN get HTTP/1.1.
+    allowHTTP1: true,
+    ...TLS_SETTINGS,
+    // No SNI: the server's own context, which holds the default certificate (setDefault below).
+    SNICallback: (servername, cb) => cb(null, certs.contextFor(servername)),
+    // nginx's http2_max_concurrent_streams; more streams wait in the client.
+    settings: { maxConcurrentStreams: 128 },
+    // Memory a session may hold for queued frames before it is refused (ENHANCE_YOUR_CALM): many
+    // concurrent streams with bodies in flight need more than the 10 MB default.
+    maxSessionMemory: 64,
+  },
+  (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
+);
+// HTTP/1.1 over TLS goes through Node's HTTP/1 server code, which reads these from the server.
+Object.assign(secure, { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 });
+secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
+secure.on('clientError', onClientError);
+secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+
+const sessions = new Set<ServerHttp2Session>();
+/** HTTP/1.1-over-TLS connections and how many requests each has in flight (for the drain). */
+const http1Tls = new Map<TLSSocket, number>();
+
+secure.on('secureConnection', (socket: TLSSocket) => {
+  stats.add('tlsHandshakes');
+  if (socket.isSessionReused()) stats.add('tlsResumed');
+  if (socket.alpnProtocol === 'h2') return;
+  http1Tls.set(socket, 0);
+  socket.once('close', () => http1Tls.delete(socket));
+  if (draining) socket.end();
 });
+secure.on('session', (session: ServerHttp2Session) => {
+  sessions.add(session);
+  session.once('close', () => sessions.delete(session));
+  session.setTimeout(H2_IDLE_MS, () => session.close());
+  session.on('error', () => undefined);
+  if (draining) session.close();
+});
+
+function onHttpsRequest(req: ProxyRequest, res: ProxyResponse): void {
+  const socket = req.httpVersionMajor === 2 ? undefined : (req.socket as TLSSocket);
+  if (socket !== undefined && http1Tls.has(socket)) {
+    http1Tls.set(socket, http1Tls.get(socket)! + 1);
+    res.once('close', () => {
+      const left = (http1Tls.get(socket) ?? 1) - 1;
+      if (http1Tls.has(socket)) http1Tls.set(socket, left);
+      if (draining && left === 0) socket.end();
+    });
+  }
+  onRequest(req, res, 'https');
+}
+
+/** The certificate for clients that send no SNI, on the server's own context. */
+let defaultCertId: string | null = null;
+function applyDefaultCertificate(): void {
+  const id = certs.idFor('');
+  const pem = certs.defaultPem();
+  if (pem === null || id === defaultCertId) return;
+  // A new server context: it needs the ticket keys again.
+  secure.setSecureContext({ ...TLS_SETTINGS, cert: pem.cert, key: pem.key });
+  defaultCertId = id;
+  ticketCallback = false;
+  applyTicketKeys();
+}
+
+/** The server's context decrypts tickets with the current and previous keys (ticket-keys.ts). */
+let ticketCallback = false;
+function applyTicketKeys(): void {
+  if (keyring.current === undefined || defaultCertId === null) return;
+  if (ticketCallback) return; // the callback reads the keyring, which already holds the new keys
+  // Node keeps the listening context in `_sharedCreds`, not a public API: without it, or without
+  // the callback, setTicketKeys shares the newest key alone.
+  const native = (secure as unknown as { _sharedCreds?: { context?: unknown } })._sharedCreds?.context;
+  ticketCallback = keyring.install(native);
+  if (!ticketCallback) secure.setTicketKeys(keyring.current);
+}
+
+// ---- listening and draining ------------------------------------------------------------
 
 let listening = false;
 function listen(): void {
   listening = true;
-  server.once('error', (err) => {
-    log.error({ err }, 'listen failed');
-    send({ type: 'listen-failed', message: `cannot listen on ${config.bindAddress}:${config.httpPort}: ${err.message}` });
-  });
-  server.listen({ port: config.httpPort, host: config.bindAddress, reusePort: true, backlog: 1024 }, () => {
-    log.debug({ port: config.httpPort }, 'listening');
-    send({ type: 'ack', generation, endpoints: endpointsFingerprint ?? '' });
-  });
+  let pending = 2;
+  const listened = () => {
+    if (--pending === 0) send({ type: 'ack', generation, endpoints: endpointsFingerprint ?? '' });
+  };
+  for (const [s, p] of [[server, config.httpPort], [secure, config.httpsPort]] as const) {
+    s.once('error', (err: Error) => {
+      log.error({ err }, 'listen failed');
+      send({ type: 'listen-failed', message: `cannot listen on ${config.bindAddress}:${p}: ${err.message}` });
+    });
+    s.listen({ port: p, host: config.bindAddress, reusePort: true, backlog: 1024 }, () => {
+      log.debug({ port: p }, 'listening');
+      listened();
+    });
+  }
 }
 
 let httpClosed = false;
+let httpsClosed = false;
 let drainDone: (() => void) | null = null;
 
-/** Drained once the HTTP server closed and every upgraded connection ended. */
+/** Drained once both servers closed and every upgraded connection ended. */
 function checkDrained(): void {
-  if (drainDone !== null && httpClosed && upgraded.size === 0) drainDone();
+  if (drainDone !== null && httpClosed && httpsClosed && upgraded.size === 0) drainDone();
 }
 
 function drain(graceMs: number): void {
@@ -94,6 +236,8 @@ function drain(graceMs: number): void {
   const idle = setInterval(() => server.closeIdleConnections(), 100);
   const deadline = setTimeout(() => {
     server.closeAllConnections();
+    for (const s of sessions) s.destroy();
+    for (const s of http1Tls.keys()) s.destroy();
     for (const s of upgraded) s.destroy();
   }, graceMs);
   drainDone = () => {
@@ -103,21 +247,39 @@ function drain(graceMs: number): void {
     send({ type: 'drained' });
   };
   // Stop accepting; idle keep-alive connections close now, busy ones after their response
-  // (which carries `Connection: close`); what is still open at the deadline is cut.
+  // (which carries `Connection: close`; HTTP/2 sessions get GOAWAY and finish their streams);
+  // what is still open at the deadline is cut.
   if (listening) {
     server.close(() => {
       httpClosed = true;
       checkDrained();
     });
-  } else httpClosed = true;
+    secure.close(() => {
+      httpsClosed = true;
+      checkDrained();
+    });
+    for (const s of sessions) s.close();
+    for (const [s, inFlight] of http1Tls) if (inFlight === 0) s.end();
+  } else {
+    httpClosed = true;
+    httpsClosed = true;
+  }
   checkDrained();
 }
 
 port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
-    // Build first, then swap both references together.
+    // Build first, then swap the references together.
     const next = m.table ? new Router(m.table) : router;
+    if (m.ticketKeys) {
+      keyring.set(m.ticketKeys);
+      applyTicketKeys();
+    }
+    if (m.tls) {
+      certs.update(m.tls);
+      applyDefaultCertificate();
+    }
     if (m.endpoints) {
       proxy.setEndpoints(m.endpoints);
       endpointsFingerprint = m.endpoints.fingerprint;
@@ -127,11 +289,11 @@ port.on('message', (m: ToWorker) => {
       generation = m.table.generation;
     }
   } catch (err) {
-    // A table this worker cannot build must not take it down; it keeps the last good one.
+    // An update this worker cannot apply must not take it down; it keeps the last good state.
     log.error({ err }, 'could not apply update; keeping the previous one');
     return;
   }
-  if (router === null || endpointsFingerprint === null) return;
+  if (router === null || endpointsFingerprint === null || !certs.ready || keyring.current === undefined) return;
   if (!listening) listen();
   else send({ type: 'ack', generation, endpoints: endpointsFingerprint });
 });

@@ -81,6 +81,8 @@ export interface WriteOptions {
 
 export interface Gatehouse {
   readonly httpPort: number;
+  /** The HTTPS listener (reserved like the HTTP one unless options.httpsPort is given). */
+  readonly httpsPort: number;
   readonly adminPort: number;
   /** `http://127.0.0.1:<httpPort>` */
   readonly origin: string;
@@ -118,10 +120,12 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
 
   const reserved = start.options?.httpPort === undefined ? await reservePort() : null;
+  const reservedHttps = start.options?.httpsPort === undefined ? await reservePort() : null;
   const options: Options = {
     ...defaults(),
     manifests: dir,
     httpPort: reserved?.port ?? 0,
+    httpsPort: reservedHttps?.port ?? 0,
     // 0: the admin server takes an ephemeral port; controller.adminPort says which.
     statusPort: 0,
     bindAddress: '127.0.0.1',
@@ -142,6 +146,7 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
     throw err;
   } finally {
     await reserved?.release();
+    await reservedHttps?.release();
   }
   const origin = `http://127.0.0.1:${options.httpPort}`;
   const agent = new Agent({ keepAliveTimeout: 10_000, connections: 16 });
@@ -162,6 +167,7 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
   let closing: Promise<void> | null = null;
   const gh: Gatehouse = {
     httpPort: options.httpPort,
+    httpsPort: options.httpsPort,
     adminPort: controller.adminPort,
     origin,
     dir,

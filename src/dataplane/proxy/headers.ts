@@ -55,6 +55,11 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
     }
     out.push(name, rawHeaders[i + 1]!);
   }
+  pushForwarding(out, fwd);
+  return out;
+}
+
+function pushForwarding(out: string[], fwd: Forwarded): void {
   out.push(
     'x-forwarded-for', fwd.clientIp,
     'x-real-ip', fwd.clientIp,
@@ -62,7 +67,36 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
     'x-forwarded-host', fwd.host,
     'x-forwarded-port', String(fwd.port),
   );
-  return out;
+}
+
+/**
+ * The upstream request headers of an HTTP/2 request, for an HTTP/1.1 upstream (RFC 9113 §8.3.1):
+ * pseudo-headers dropped, `:authority` becomes Host (first, as HTTP/1.1 wants it; a Host header
+ * sent as well is dropped, §8.3.1 says they must agree), cookie crumbs joined with "; " into one
+ * header (§8.2.3), connection-specific headers (which h2 forbids, §8.2.2) and TE dropped as
+ * hop-by-hop, forwarding headers set.
+ */
+export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd: Forwarded): string[] {
+  let authority: string | undefined;
+  let host: string | undefined;
+  const cookies: string[] = [];
+  const out: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    const value = rawHeaders[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
+    const lower = name.toLowerCase();
+    if (lower === 'host') host ??= value;
+    else if (lower === 'cookie') cookies.push(value);
+    else if (!REPLACED.has(lower) && !HOP_BY_HOP.has(lower)) out.push(name, value);
+  }
+  if (cookies.length > 0) out.push('cookie', cookies.join('; '));
+  pushForwarding(out, fwd);
+  const h = authority ?? host;
+  return h === undefined ? out : ['host', h, ...out];
 }
 
 /** The response headers to send to the client: hop-by-hop removed. Mutates and returns `headers`. */

@@ -3,13 +3,18 @@
 // Bodies stream both ways, never buffered. Errors answer like ingress-nginx: 502 on a
 // refused or reset connection, 503 with no ready endpoint, 504 on a timeout.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Duplex, Writable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Endpoint, EndpointTable } from '../../core/model.ts';
 import { RoundRobin } from '../balancer/round-robin.ts';
-import { downstreamResponseHeaders, upstreamRequestHeaders, type Forwarded } from './headers.ts';
+import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from './headers.ts';
 import { origin, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
+
+/** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
+export type ProxyRequest = IncomingMessage | Http2ServerRequest;
+export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
@@ -21,16 +26,22 @@ const REASONS: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
+/** writeHead on either kind of response (their overloads do not unify; both take these arguments). */
+export function writeHead(res: ProxyResponse, status: number, headers: OutgoingHttpHeaders): void {
+  (res as ServerResponse).writeHead(status, headers);
+}
+
 /** A small plain-text answer; never a stack trace. */
-export function sendError(res: ServerResponse, status: number, closeConnection = false): void {
+export function sendError(res: ProxyResponse, status: number, closeConnection = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
   const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
-  if (closeConnection) headers.connection = 'close';
-  res.writeHead(status, headers);
+  // HTTP/2 has no Connection header (RFC 9113 §8.2.2); Node refuses one.
+  if (closeConnection && !(res instanceof Http2ServerResponse)) headers.connection = 'close';
+  writeHead(res, status, headers);
   res.end(body);
 }
 
@@ -81,15 +92,24 @@ export class Proxy {
   }
 
   /** Forward one request to a ready endpoint of `backend`. */
-  web(req: IncomingMessage, res: ServerResponse, backend: string, fwd: Forwarded): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
+    let hasBody: boolean;
+    let headers: string[];
+    if (req instanceof Http2ServerRequest) {
+      // HTTP/2 to an HTTP/1.1 upstream: a body is whatever DATA frames follow (its length may be
+      // unknown: undici sends it chunked); it streams with h2 flow control, never buffered.
+      hasBody = !req.stream.endAfterHeaders;
+      headers = upstreamRequestHeadersFromH2(req.rawHeaders, fwd);
+    } else {
+      hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
+    }
     // Only a request without a body can be sent again: a body may be partly consumed.
     this.attempt(req, res, backend, endpoints, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length));
   }
 
-  private attempt(req: IncomingMessage, res: ServerResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number): void {
+  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number): void {
     const endpoint = this.balancer.pick(backend, endpoints);
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
@@ -100,8 +120,12 @@ export class Proxy {
     this.pools.get(endpoint).stream(
       { path: req.url!, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal },
       ({ statusCode, headers: upstreamHeaders }) => {
-        res.writeHead(statusCode, downstreamResponseHeaders(upstreamHeaders));
-        return res;
+        const out = downstreamResponseHeaders(upstreamHeaders);
+        // Headers the handler set before proxying (HSTS) win over the upstream's.
+        for (const name of res.getHeaderNames()) delete out[name];
+        writeHead(res, statusCode, out);
+        // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
+        return res as Writable;
       },
       (err) => {
         res.off('close', onClose);

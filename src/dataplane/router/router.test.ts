@@ -9,13 +9,13 @@ import type { MatchType, Route, RouteTable, VirtualHost } from '../../core/model
 import { normaliseHost, Router } from './router.ts';
 
 function route(match: MatchType, path: string, backend: string): Route {
-  return { path, match, backend, ingress: 'default/test' };
+  return { path, match, backend, ingress: 'default/test', sslRedirect: false };
 }
 function vhost(host: string, routes: Route[], defaultBackend: string | null = null): VirtualHost {
-  return { host, routes, defaultBackend };
+  return { host, routes, defaultBackend, tls: false, sslRedirect: false };
 }
 function table(hosts: VirtualHost[], defaultBackend: string | null = null): RouteTable {
-  return { generation: 7, fingerprint: 'f', hosts, defaultBackend, backends: {} };
+  return { generation: 7, fingerprint: 'f', hosts, defaultBackend, backends: {}, tls: [], defaultCertificate: null };
 }
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null) {

@@ -1,0 +1,41 @@
+// Every annotation family an Ingress may carry, read into one typed policy (DESIGN.md
+// "Annotations"). One family per file: grammar, defaults, typed policy. A value that fails its
+// grammar leaves the Ingress out, with one condition per bad annotation naming it. A new family
+// adds one `take(readX(...))` line here and one field to IngressAnnotations.
+
+import type { Condition } from '../model.ts';
+import type { KubeObject } from '../snapshot.ts';
+import type { AnnotationProblem, AnnotationResult } from './read-annotation.ts';
+import { readSslRedirect, type SslRedirectPolicy } from './ssl-redirect.ts';
+
+export interface IngressAnnotations {
+  readonly sslRedirect: SslRedirectPolicy;
+}
+
+export interface AnnotationDefaults {
+  /** --default-ssl-redirect. */
+  readonly sslRedirect: boolean;
+}
+
+/** The Ingress's policy, or null after pushing its conditions (the Ingress is left out). */
+export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefaults, conditions: Condition[]): IngressAnnotations | null {
+  const problems: AnnotationProblem[] = [];
+  const take = <T>(r: AnnotationResult<T>): T | undefined => {
+    if (r.ok) return r.value;
+    problems.push(...r.problems);
+    return undefined;
+  };
+  const sslRedirect = take(readSslRedirect(ing, { sslRedirect: defaults.sslRedirect }));
+  if (problems.length > 0 || sslRedirect === undefined) {
+    for (const p of problems) {
+      conditions.push({
+        ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
+        code: 'GH_ANNOTATION_INVALID',
+        field: `metadata.annotations[${JSON.stringify(p.key)}]`,
+        message: `${p.message}; the Ingress is left out`,
+      });
+    }
+    return null;
+  }
+  return { sslRedirect };
+}

@@ -1,0 +1,102 @@
+// Main thread: everything TLS the pool ships to its workers. Resolves each table's bindings into
+// certificates (CertificateResolver), keeps the session-ticket keys and rotates them, re-checks
+// when the next served certificate expires, and logs each new condition once. Changes that do
+// not come with a table (a rotation, an expiry) are handed to `onChange` for every worker.
+
+import type { Condition, RouteTable } from '../../core/model.ts';
+import type { Log } from '../../observability/log.ts';
+import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
+import { TicketKeyRotation } from './ticket-keys.ts';
+import type { TlsMaterial } from './tls-material.ts';
+
+export interface TlsControlOptions {
+  readonly secret: SecretLookup;
+  readonly log: Log;
+  /** A rotation (ticketKeys) or an expiry re-check (tls) changed what the workers serve. */
+  readonly onChange: (update: { tls?: TlsMaterial; ticketKeys?: readonly Buffer[] }) => void;
+  /** Session-ticket key rotation; the previous key stays valid for one more interval. Default 1 h. */
+  readonly ticketKeyRotationMs?: number;
+}
+
+/** setTimeout's limit; a later expiry is re-checked then, and scheduled again. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function conditionKey(c: Condition): string {
+  return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
+}
+
+export class TlsControl {
+  private readonly resolver: CertificateResolver;
+  private readonly rotation: TicketKeyRotation;
+  private readonly log: Log;
+  private readonly onChange: TlsControlOptions['onChange'];
+  private table: Pick<RouteTable, 'tls' | 'defaultCertificate'> | null = null;
+  private last: TlsMaterial | null = null;
+  private current: readonly Condition[] = [];
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(options: TlsControlOptions) {
+    this.resolver = new CertificateResolver(options.secret);
+    this.log = options.log;
+    this.onChange = options.onChange;
+    this.rotation = new TicketKeyRotation((keys) => {
+      this.log.info({ keys: keys.length }, 'TLS session-ticket keys rotated');
+      this.onChange({ ticketKeys: keys });
+    }, options.ticketKeyRotationMs);
+  }
+
+  /** The certificates for `table`; conditions for the Secrets that cannot serve. */
+  async resolve(table: Pick<RouteTable, 'tls' | 'defaultCertificate'>): Promise<TlsMaterial> {
+    this.table = table;
+    const { material, conditions, nextExpiry } = await this.resolver.resolve(table);
+    const before = new Set(this.current.map(conditionKey));
+    for (const c of conditions) {
+      if (!before.has(conditionKey(c))) this.log.warn({ object: `${c.ref.kind}/${c.ref.namespace}/${c.ref.name}`, code: c.code, field: c.field }, c.message);
+    }
+    this.current = conditions;
+    this.last = material;
+    this.schedule(nextExpiry);
+    return material;
+  }
+
+  material(): TlsMaterial | null {
+    return this.last;
+  }
+
+  ticketKeys(): readonly Buffer[] {
+    return this.rotation.current();
+  }
+
+  conditions(): readonly Condition[] {
+    return this.current;
+  }
+
+  /** When the earliest served certificate expires, check again: its hosts fall back to the default. */
+  private schedule(nextExpiry: number | null): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (nextExpiry === null || this.closed) return;
+    const delay = Math.min(Math.max(nextExpiry - Date.now() + 1000, 1000), MAX_TIMER_MS);
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      const table = this.table;
+      if (table === null) return;
+      const previous = this.last?.fingerprint;
+      this.resolve(table).then(
+        (material) => {
+          if (material.fingerprint !== previous && this.table === table) this.onChange({ tls: material });
+        },
+        (err: unknown) => this.log.error({ err }, 'TLS re-check failed'),
+      );
+    }, delay);
+    this.expiryTimer.unref();
+  }
+
+  /** Safe to call twice. */
+  close(): void {
+    this.closed = true;
+    this.rotation.close();
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+  }
+}
