@@ -12,7 +12,8 @@ import type { Log } from '../observability/log.ts';
 import { compileOptions, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
 import { Holdoff } from './holdoff.ts';
-import { WorkerPool } from './worker-pool.ts';
+import { TlsControl } from './tls/tls-control.ts';
+import { WorkerPool, type WorkerState } from './worker-pool.ts';
 
 export interface Controller {
   readonly pool: WorkerPool;
@@ -57,32 +58,57 @@ export async function startController(options: Options, source: Source, rootLog:
       logLevel: options.logLevel,
       httpsRedirectPort: options.httpsRedirectPort,
       hsts: options.hsts ? { maxAge: options.hstsMaxAge, includeSubDomains: options.hstsIncludeSubdomains, preload: options.hstsPreload } : null,
-      secret: (namespace, name) => snapshot.get('Secret', namespace, name),
     },
     options.workers,
     rootLog.child({ component: 'pool' }),
   );
 
-  const recompute = () => {
-    const change = pending;
-    pending = 'none';
-    const update: { table?: RouteTable; endpoints?: EndpointTable } = {};
-    if (change === 'routes' || table === null) {
-      const started = performance.now();
-      const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
-      reportConditions(result.conditions);
-      hooks.onCompiled?.(snapshot, result);
-      if (result.table.fingerprint !== table?.fingerprint) {
-        table = update.table = result.table;
-        log.info({ generation: table.generation, hosts: table.hosts.length, conditions: conditions.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
-      }
-    }
-    const next = resolveEndpoints(snapshot, table!.backends);
-    if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
-    if (update.table || update.endpoints) pool.publish(update);
+  // Certificates: each table's TLS Secrets are read and checked here, off the workers; the
+  // material, and the rotating session-ticket keys, travel to the workers as data.
+  let compiled: readonly Condition[] = [];
+  const tls = new TlsControl({
+    secret: (namespace, name) => snapshot.get('Secret', namespace, name),
+    log,
+    onChange: (update) =>
+      enqueue(async () => {
+        if (update.tls) setConditions(compiled);
+        pool.publish(update);
+      }),
+  });
+  pool.publish({ ticketKeys: tls.ticketKeys() });
+
+  // Updates go out in order, each once the certificates of its table are resolved.
+  let queue = Promise.resolve();
+  const enqueue = (step: () => Promise<void>) => {
+    queue = queue.then(step).catch((err: unknown) => log.error({ err }, 'could not publish an update'));
   };
 
-  const reportConditions = (next: readonly Condition[]) => {
+  const recompute = () =>
+    enqueue(async () => {
+      const change = pending;
+      pending = 'none';
+      const update: Partial<WorkerState> = {};
+      if (change === 'routes' || table === null) {
+        const started = performance.now();
+        const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
+        if (result.table.fingerprint !== table?.fingerprint) {
+          const material = await tls.resolve(result.table);
+          update.tls = material;
+          table = update.table = result.table;
+          log.info({ generation: table.generation, hosts: table.hosts.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
+        }
+        compiled = result.conditions;
+        setConditions(compiled);
+        hooks.onCompiled?.(snapshot, { ...result, conditions });
+      }
+      const next = resolveEndpoints(snapshot, table!.backends);
+      if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
+      if (update.table || update.endpoints) pool.publish(update);
+    });
+
+  /** Compile's conditions and the TLS checks' together, sorted; new ones are logged once. */
+  const setConditions = (fromCompile: readonly Condition[]) => {
+    const next = [...fromCompile, ...tls.conditions()].sort((a, b) => (conditionKey(a) < conditionKey(b) ? -1 : conditionKey(a) > conditionKey(b) ? 1 : 0));
     const before = new Set(conditions.map(conditionKey));
     for (const c of next) {
       if (!before.has(conditionKey(c))) log.warn({ object: `${c.ref.kind}/${c.ref.namespace ? `${c.ref.namespace}/` : ''}${c.ref.name}`, code: c.code, field: c.field }, c.message);
@@ -144,6 +170,7 @@ export async function startController(options: Options, source: Source, rootLog:
     close: () =>
       (closing ??= (async () => {
         holdoff.cancel();
+        tls.close();
         await source.close();
         await pool.drain(options.shutdownGracePeriod * 1000);
         await new Promise<void>((r) => admin.close(() => r()));

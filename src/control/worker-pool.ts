@@ -1,15 +1,12 @@
 // The data-plane pool: N worker threads that each listen on the same port (reusePort).
 // The control plane sends each one the latest table and endpoints; each acks what it
 // serves. A worker that dies is replaced and handed the latest state; the others keep
-// serving. drain() implements the SIGTERM sequence. Each table travels with its certificates
-// (TlsControl reads and checks the Secrets it names, here on the main thread), and every worker
-// gets the same session-ticket keys.
+// serving. drain() implements the SIGTERM sequence. Every worker gets the same certificates
+// and session-ticket keys.
 
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
-import type { SecretLookup } from '../dataplane/tls/certificate-resolver.ts';
-import { TlsControl } from '../dataplane/tls/tls-control.ts';
+import type { EndpointTable, RouteTable } from '../core/model.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
@@ -29,13 +26,16 @@ export interface WorkerStatus {
   readonly counters: Readonly<Record<StatName, number>>;
 }
 
-/** What the pool is built with: the workers' config, and what the pool itself needs. */
-export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats'> & {
-  /** Reads a Secret from the snapshot (TLS certificates). Absent: every Secret is missing. */
-  readonly secret?: SecretLookup;
-  /** Session-ticket key rotation; default 1 h. */
-  readonly ticketKeyRotationMs?: number;
-};
+/** What the pool is built with: the workers' config, less what the pool fills in. */
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats'>;
+
+/** What the workers serve; a worker starts listening once it has all of it. */
+export interface WorkerState {
+  table: RouteTable;
+  endpoints: EndpointTable;
+  tls: TlsMaterial;
+  ticketKeys: readonly Uint8Array[];
+}
 
 interface Slot {
   id: number;
@@ -50,44 +50,22 @@ interface Slot {
 
 export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
-  private table: RouteTable | null = null;
-  private endpoints: EndpointTable | null = null;
+  private state: Partial<WorkerState> = {};
   private stopping = false;
   private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
   private readonly log: Log;
-  private readonly tls: TlsControl;
-  private tlsMaterial: TlsMaterial | null = null;
-  /** Updates go out in order, each after the certificates of its table are resolved. */
-  private queue: Promise<void> = Promise.resolve();
 
   constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    const { secret, ticketKeyRotationMs, ...workerConfig } = config;
-    this.config = { ...workerConfig, stats: createStatsBuffer(size) };
+    this.config = { ...config, stats: createStatsBuffer(size) };
     this.log = log;
-    this.tls = new TlsControl({
-      secret: secret ?? (() => undefined),
-      log,
-      ticketKeyRotationMs,
-      onChange: (u) => this.enqueue(async () => this.broadcast({ type: 'update', ...u })),
-    });
     for (let id = 0; id < size; id++) this.slots.push(this.spawn(id, 0));
   }
 
-  private enqueue(step: () => Promise<void>): void {
-    this.queue = this.queue.then(step).catch((err: unknown) => this.log.error({ err }, 'could not publish an update'));
-  }
-
-  private broadcast(m: ToWorker): void {
-    if (m.type === 'update' && m.tls) this.tlsMaterial = m.tls;
-    if (this.stopping) return;
-    for (const s of this.slots) this.post(s, m);
-  }
-
-  /** Conditions about TLS Secrets (not found, invalid, key mismatch, expired), from the last table. */
-  tlsConditions(): readonly Condition[] {
-    return this.tls.conditions();
+  private complete(): WorkerState | null {
+    const { table, endpoints, tls, ticketKeys } = this.state;
+    return table && endpoints && tls && ticketKeys ? { table, endpoints, tls, ticketKeys } : null;
   }
 
   private spawn(id: number, restarts: number): Slot {
@@ -96,9 +74,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
-    if (this.table && this.endpoints && this.tlsMaterial) {
-      this.post(slot, { type: 'update', table: this.table, endpoints: this.endpoints, tls: this.tlsMaterial, ticketKeys: this.tls.ticketKeys() });
-    }
+    const state = this.complete();
+    if (state) this.post(slot, { type: 'update', ...state });
     return slot;
   }
 
@@ -133,25 +110,17 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     }, delay).unref();
   }
 
-  /** Send what changed to every worker, in one message. */
-  publish(update: { table?: RouteTable; endpoints?: EndpointTable }): void {
-    if (update.table) this.table = update.table;
-    if (update.endpoints) this.endpoints = update.endpoints;
-    if (!this.table || !this.endpoints) return;
-    const table = this.table;
-    const endpoints = this.endpoints;
-    this.enqueue(async () => {
-      if (this.tlsMaterial === null) {
-        // The first complete state: everything, with the certificates and ticket keys.
-        const tls = await this.tls.resolve(table);
-        this.broadcast({ type: 'update', table, endpoints, tls, ticketKeys: this.tls.ticketKeys() });
-      } else if (update.table) {
-        const tls = await this.tls.resolve(update.table);
-        this.broadcast({ type: 'update', ...update, ...(tls.fingerprint !== this.tlsMaterial.fingerprint ? { tls } : {}) });
-      } else {
-        this.broadcast({ type: 'update', ...update });
-      }
-    });
+  /**
+   * Send what changed to every worker, in one message; nothing goes out until the state is
+   * complete, and then the first message carries all of it.
+   */
+  publish(update: Partial<WorkerState>): void {
+    const wasComplete = this.complete() !== null;
+    Object.assign(this.state, update);
+    const state = this.complete();
+    if (state === null || this.stopping) return;
+    const m: ToWorker = { type: 'update', ...(wasComplete ? update : state) };
+    for (const s of this.slots) this.post(s, m);
   }
 
   status(): WorkerStatus[] {
@@ -167,7 +136,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
 
   /** Every worker serves the latest table and endpoint table. */
   current(): boolean {
-    return this.table !== null && this.endpoints !== null && this.slots.every((s) => s.generation === this.table!.generation && s.endpoints === this.endpoints!.fingerprint);
+    const { table, endpoints } = this.state;
+    return table !== undefined && endpoints !== undefined && this.slots.every((s) => s.generation === table.generation && s.endpoints === endpoints.fingerprint);
   }
 
   /**
@@ -210,7 +180,6 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   async drain(graceMs: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.tls.close();
       for (const s of this.slots) this.post(s, { type: 'drain', graceMs });
     }
     const timeout = new Promise<void>((r) => setTimeout(r, graceMs + 1000).unref());

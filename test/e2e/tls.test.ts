@@ -91,7 +91,7 @@ describe('TLS by SNI', () => {
   });
 
   it('gives each Secret that cannot serve a condition naming the Ingress field and the reason', () => {
-    const got = gh.controller.pool.tlsConditions().map((c) => [c.ref.name, c.field, c.code]);
+    const got = gh.controller.conditions().map((c) => [c.ref.name, c.field, c.code]);
     expect(got).toEqual(expect.arrayContaining([
       ['bad', 'spec.tls[0].secretName', 'GH_TLS_CERT_EXPIRED'],
       ['bad', 'spec.tls[1].secretName', 'GH_TLS_KEY_MISMATCH'],
@@ -100,7 +100,7 @@ describe('TLS by SNI', () => {
       ['bad', 'spec.tls[4].secretName', 'GH_TLS_SECRET_INVALID'],
     ]));
     expect(got).toHaveLength(5);
-    const text = JSON.stringify(gh.controller.pool.tlsConditions());
+    const text = JSON.stringify(gh.controller.conditions());
     expect(text).not.toContain('PRIVATE KEY');
     expect(text).not.toContain('BEGIN CERTIFICATE');
   });
@@ -162,7 +162,7 @@ describe('TLS by SNI', () => {
       // A Secret that turns bad: its hosts fall back to the default certificate, with a condition.
       await gh.write('secret-a.yaml', manifest(tlsSecret('a', mismatched(renewed, pairs.other!))));
       expect((await handshake(gh.httpsPort, { servername: 'a.tls.test' })).subjectAltName).toBe(SELF_SIGNED_SAN);
-      expect(gh.controller.pool.tlsConditions().some((c) => c.ref.name === 'a' && c.code === 'GH_TLS_KEY_MISMATCH')).toBe(true);
+      expect(gh.controller.conditions().some((c) => c.ref.name === 'a' && c.code === 'GH_TLS_KEY_MISMATCH')).toBe(true);
       await gh.write('secret-a.yaml', manifest(tlsSecret('a', renewed)));
       expect((await handshake(gh.httpsPort, { servername: 'a.tls.test', ca: ca.cert })).fingerprint).toBe(fingerprintOf(renewed.cert));
     } finally {
@@ -222,6 +222,6 @@ describe('--default-ssl-certificate', () => {
     expect((await handshake(gh.httpsPort, { servername: null })).fingerprint).toBe(fingerprintOf(fallback.cert));
     expect((await handshake(gh.httpsPort, { servername: 'nothing.test' })).fingerprint).toBe(fingerprintOf(fallback.cert));
     expect((await handshake(gh.httpsPort, { servername: 'site.test', ca: ca.cert })).fingerprint).toBe(fingerprintOf(site.cert));
-    expect(gh.controller.pool.tlsConditions()).toEqual([]);
+    expect(gh.controller.conditions()).toEqual([]);
   });
 });

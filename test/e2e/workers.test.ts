@@ -184,15 +184,16 @@ describe('the CLI', () => {
   /** The CLI on the manifests of this suite, 2 workers, once /readyz says 200. */
   async function readyCli(gracePeriod: string): Promise<{ run: Run; httpPort: number; statusPort: number }> {
     const reserved = await reservePort();
+    const reservedHttps = await reservePort();
     const httpPort = reserved.port;
     const statusPort = await freePort();
     const run = cli([
-      '--manifests', dir, '--http-port', String(httpPort), '--status-port', String(statusPort),
+      '--manifests', dir, '--http-port', String(httpPort), '--https-port', String(reservedHttps.port), '--status-port', String(statusPort),
       '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', gracePeriod,
     ]);
     await waitFor('the CLI to become ready', async () => (await probe(statusPort, '/readyz')) === 200, 20_000, 50).catch((err: Error) => {
       throw new Error(`${err.message}\nstdout: ${run.stdout()}\nstderr: ${run.stderr()}`);
-    }).finally(() => reserved.release());
+    }).finally(() => Promise.all([reserved.release(), reservedHttps.release()]));
     return { run, httpPort, statusPort };
   }
 
@@ -278,7 +279,7 @@ describe('the CLI', () => {
     const busy = (blocker.address() as { port: number }).port;
     try {
       const statusPort = await freePort();
-      const run = cli(['--manifests', dir, '--http-port', String(busy), '--status-port', String(statusPort), '--bind-address', '127.0.0.1', '--workers', '2', '--log-level', 'silent']);
+      const run = cli(['--manifests', dir, '--http-port', String(busy), '--https-port', String(await freePort()), '--status-port', String(statusPort), '--bind-address', '127.0.0.1', '--workers', '2', '--log-level', 'silent']);
       const exit = await within('the CLI to exit', run.exited, 15_000);
       expect(exit.code).not.toBe(0);
       expect(exit.code).not.toBeNull();

@@ -9,7 +9,7 @@ import { request as httpsRequestRaw } from 'node:https';
 import { Readable } from 'node:stream';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { pkcs8Pem } from '../../src/dataplane/tls/self-signed.ts';
+import { pkcs8Pem } from '../../src/control/tls/self-signed.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 

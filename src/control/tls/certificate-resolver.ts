@@ -12,7 +12,7 @@ import type { Condition, RouteTable } from '../../core/model.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
 import type { ErrorCode } from '../../errors.ts';
 import { generateSelfSigned } from './self-signed.ts';
-import { TLS_SETTINGS, type CertificatePem, type TlsMaterial } from './tls-material.ts';
+import { TLS_SETTINGS, type CertificatePem, type TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
 export type SecretLookup = (namespace: string, name: string) => KubeObject | undefined;
 

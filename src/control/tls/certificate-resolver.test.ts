@@ -7,7 +7,7 @@ import type { TlsBinding } from '../../core/model.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
 import { createCa, expired, mismatched, tlsSecret, type KeyPair, type TestCa } from '../../../test/support/certs.ts';
 import { CertificateResolver, certificateId } from './certificate-resolver.ts';
-import { CertStore } from './cert-store.ts';
+import { CertStore } from '../../dataplane/tls/cert-store.ts';
 
 function binding(host: string, secret: string | null, field = 'spec.tls[0].secretName'): TlsBinding {
   return { host, secret, ingress: 'shop/web', field };

@@ -6,8 +6,8 @@
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
-import { TicketKeyRotation } from './ticket-keys.ts';
-import type { TlsMaterial } from './tls-material.ts';
+import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
+import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
 export interface TlsControlOptions {
   readonly secret: SecretLookup;

@@ -6,7 +6,7 @@
 
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import type { CertificatePem } from './tls-material.ts';
+import type { CertificatePem } from '../../dataplane/tls/tls-material.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
