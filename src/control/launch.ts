@@ -12,7 +12,7 @@ export interface Launched {
   readonly controller: Controller;
   /** Null in local mode. */
   readonly kube: KubeMode | null;
-  /** Drain, then release the Lease. Safe to call twice. */
+  /** Drain, and release the Lease. Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -36,6 +36,7 @@ export async function launch(options: Options, log: Log, { env = process.env, ti
   return {
     controller,
     kube,
-    close: () => (closing ??= controller.close().then(() => kube?.close())),
+    // The Lease is released while the workers drain, so another replica takes over at once.
+    close: () => (closing ??= Promise.all([controller.close(), kube?.close()]).then(() => undefined)),
   };
 }

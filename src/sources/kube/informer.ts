@@ -39,6 +39,7 @@ export class Informer {
   private retry: NodeJS.Timeout | null = null;
   private stopped = false;
   private listed = false;
+  private failures = 0;
   private syncedResolve!: () => void;
   /** Resolves once the first list has been delivered. */
   readonly synced = new Promise<void>((r) => (this.syncedResolve = r));
@@ -70,6 +71,7 @@ export class Informer {
 
   private failed(err: unknown): void {
     if (this.stopped) return; // stop() aborts the watch, which reports an AbortError
+    this.failures++;
     const e = err as { message?: string; statusCode?: number; code?: unknown };
     this.log.warn({ resource: this.spec.plural, status: e.statusCode, code: e.code, err: e.message, retryInMs: this.delayMs }, 'list/watch failed; restarting it');
     this.schedule();
@@ -87,11 +89,14 @@ export class Informer {
 
   private async run(): Promise<void> {
     if (this.stopped) return;
+    const failuresBefore = this.failures;
     try {
       await this.lw.start();
     } catch (err) {
       this.failed(err);
     }
+    // Listed (or resumed) and watching again: the next failure starts from the base delay.
+    if (this.failures === failuresBefore) this.delayMs = BASE_DELAY_MS;
     if (this.listed) this.syncedResolve();
   }
 

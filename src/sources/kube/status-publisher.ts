@@ -44,7 +44,11 @@ export class StatusPublisher {
   private owned = new Set<string>();
   /** Owned at some point in this process: stops being ours → cleared. */
   private everOwned = new Set<string>();
-  private readonly written = new Map<string, string>();
+  /**
+   * What we wrote to each Ingress, and the resourceVersion it had before: until the snapshot
+   * holds a newer version the watch has not caught up, and writing again would only repeat us.
+   */
+  private readonly written = new Map<string, { target: string; before: string | undefined }>();
   private service: Informer | null = null;
   private syncing: Promise<void> | null = null;
   private again = false;
@@ -113,13 +117,16 @@ export class StatusPublisher {
         this.written.delete(key);
         continue;
       }
-      if (this.written.get(key) === target) continue; // written; the watch has not caught up yet
+      // Written, and the watch has not delivered a newer version yet. Once it has, a status that
+      // still differs was changed by someone else since, and is put back.
+      const w = this.written.get(key);
+      if (w?.target === target && w.before === ing.metadata.resourceVersion) continue;
       try {
         const ingress = target === '[]' ? null : (JSON.parse(target) as LoadBalancerIngress[]);
         await this.o.http.request('PATCH', `/apis/networking.k8s.io/v1/namespaces/${ing.metadata.namespace}/ingresses/${ing.metadata.name}/status`, {
           body: { status: { loadBalancer: { ingress } } },
         });
-        this.written.set(key, target);
+        this.written.set(key, { target, before: ing.metadata.resourceVersion });
         this.o.log.info({ ingress: key, addresses: ingress ?? [] }, ingress ? 'status updated' : 'status cleared');
       } catch (err) {
         this.o.log.warn({ ingress: key, err: (err as Error).message }, 'status write failed; retrying on the next sync');
