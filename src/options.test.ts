@@ -32,6 +32,19 @@ describe('parseOptions', () => {
       shutdownGracePeriod: 2.5, bindAddress: '127.0.0.1', ingressClass: 'edge', controllerClass: 'example.com/x' });
   });
 
+  it('reads the Kubernetes-mode flags', () => {
+    const o = parseOptions(['--kubeconfig', '/k', '--apiserver-host', 'http://127.0.0.1:8001/', '--watch-namespace', 'team-a',
+      '--publish-service', 'gatehouse/gatehouse', '--publish-status-address', '192.0.2.1, lb.example.com', '--election-id', 'x', '--update-status=false']);
+    expect(o).toMatchObject({ kubeconfig: '/k', apiserverHost: 'http://127.0.0.1:8001', watchNamespace: 'team-a', publishService: 'gatehouse/gatehouse',
+      publishStatusAddress: ['192.0.2.1', 'lb.example.com'], electionId: 'x', updateStatus: false });
+    expect(parseOptions([])).toMatchObject({ kubeconfig: null, apiserverHost: null, watchNamespace: null, electionId: 'gatehouse-leader', updateStatus: true });
+  });
+
+  it('reads the TLS flags', () => {
+    const o = parseOptions(['--default-ssl-certificate', 'ns/cert', '--default-ssl-redirect=false', '--https-redirect-port', '8443', '--hsts', '--hsts-max-age', '60', '--hsts-preload']);
+    expect(o).toMatchObject({ defaultSslCertificate: 'ns/cert', defaultSslRedirect: false, httpsRedirectPort: 8443, hsts: true, hstsMaxAge: 60, hstsPreload: true, hstsIncludeSubdomains: true });
+  });
+
   it('reads booleans bare or with =true/=false', () => {
     expect(parseOptions(['--watch-ingress-without-class']).watchIngressWithoutClass).toBe(true);
     expect(parseOptions(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
@@ -47,6 +60,10 @@ describe('parseOptions', () => {
     [['--manifests'], '--manifests'],
     [['--bind-address', 'localhost'], '--bind-address'],
     [['stray'], 'stray'],
+    [['--apiserver-host', 'ftp://x'], '--apiserver-host'],
+    [['--watch-namespace', 'Bad_NS'], '--watch-namespace'],
+    [['--publish-status-address', 'a b'], '--publish-status-address'],
+    [['--hsts-max-age', '-1'], '--hsts-max-age'],
   ])('refuses %j with a one-line error naming the flag', (argv, flag) => {
     const err = failure(argv);
     expect(err.code).toBe('GH_FLAG_INVALID');
