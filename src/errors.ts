@@ -21,6 +21,12 @@ export const ERRORS = {
   GH_TLS_SECRET_INVALID: 'A TLS Secret is not of type kubernetes.io/tls, lacks tls.crt or tls.key, or they do not parse as a PEM certificate and private key; its hosts get the default certificate.',
   GH_TLS_KEY_MISMATCH: 'In a TLS Secret, tls.key is not the private key of the certificate in tls.crt; its hosts get the default certificate.',
   GH_TLS_CERT_EXPIRED: 'The certificate in a TLS Secret has expired (notAfter is past); its hosts get the default certificate.',
+  GH_PROXY_SSL_SECRET_NOT_FOUND: 'The Secret named by proxy-ssl-secret does not exist; requests to the HTTPS or GRPCS backends of that Ingress answer 502 (never an unverified connection) until it does.',
+  GH_PROXY_SSL_SECRET_INVALID: 'The proxy-ssl-secret Secret lacks ca.crt while proxy-ssl-verify is on, has only one of tls.crt and tls.key, or they do not parse (or the key is not the certificate\'s); requests to the HTTPS or GRPCS backends of that Ingress answer 502.',
+  GH_ACME_NOT_CONFIGURED: 'An Ingress is annotated `gatehouse.io/acme`, but ACME is not configured (no --acme-directory); its Secrets are served as they are and nothing is ordered.',
+  GH_ACME_TLS_INVALID: 'An Ingress annotated `gatehouse.io/acme` has a spec.tls entry ACME HTTP-01 cannot serve (a wildcard host, or no secretName), or no spec.tls host at all; nothing is ordered for it.',
+  GH_ACME_ORDER_FAILED: 'Ordering a certificate from the ACME CA failed (directory unreachable, account refused, challenge invalid, order not issued); the Secret keeps what it holds and the order is retried with exponential backoff.',
+  GH_ACME_STORAGE_FAILED: 'A certificate was issued but could not be written into its Secret (or the ACME account key could not be read or stored); the write is retried with backoff, without ordering again.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof ERRORS;

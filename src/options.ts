@@ -42,9 +42,18 @@ export interface Options {
   hstsMaxAge: number;
   hstsIncludeSubdomains: boolean;
   hstsPreload: boolean;
+  // ACME HTTP-01 (gatehouse.io/acme Ingresses).
+  /** The ACME directory URL; null: ACME off. */
+  acmeDirectory: string | null;
+  /** Account contact (mailto:), or null. */
+  acmeEmail: string | null;
+  /** Local mode: where certificates (as Secret manifests) and the account key are kept. */
+  acmeStorage: string | null;
+  /** PEM file of extra CAs to trust for the ACME directory's HTTPS (a test CA such as pebble's). */
+  acmeCaFile: string | null;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint';
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email';
 
 interface Flag {
   key: keyof Options;
@@ -80,6 +89,10 @@ const FLAGS: Record<string, Flag> = {
   'hsts-max-age': { key: 'hstsMaxAge', kind: 'uint', help: 'HSTS max-age in seconds (default 31536000)' },
   'hsts-include-subdomains': { key: 'hstsIncludeSubdomains', kind: 'bool', help: 'HSTS includeSubDomains (default true)' },
   'hsts-preload': { key: 'hstsPreload', kind: 'bool', help: 'HSTS preload (default false)' },
+  'acme-directory': { key: 'acmeDirectory', kind: 'url', help: 'ACME directory URL: Ingresses annotated gatehouse.io/acme: "true" get certificates for their spec.tls hosts by HTTP-01 (default: ACME off)' },
+  'acme-email': { key: 'acmeEmail', kind: 'email', help: 'contact address of the ACME account' },
+  'acme-storage': { key: 'acmeStorage', kind: 'string', help: 'local mode: DIR for the ACME certificates (as kubernetes.io/tls Secret manifests) and account key; required with --acme-directory and --manifests' },
+  'acme-ca-file': { key: 'acmeCaFile', kind: 'string', help: 'PEM file of CA certificates to trust, besides the system ones, for the ACME directory\'s HTTPS (a test CA)' },
   'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
 };
 
@@ -113,12 +126,18 @@ export function defaults(): Options {
     hstsMaxAge: 31_536_000,
     hstsIncludeSubdomains: true,
     hstsPreload: false,
+    acmeDirectory: null,
+    acmeEmail: null,
+    acmeStorage: null,
+    acmeCaFile: null,
   };
 }
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i;
+// An address the ACME CA takes as a mailto: contact: local@domain, no spaces, commas or angle brackets.
+const EMAIL = /^[^\s@,<>]+@[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/i;
 const NSNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 function bad(flag: string, message: string): GatehouseError {
@@ -166,6 +185,9 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
     case 'url':
       if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(value) || !URL.canParse(value)) throw bad(flag, `expected an http:// or https:// URL, got ${JSON.stringify(value)}`);
       return value.replace(/\/+$/, '');
+    case 'email':
+      if (!EMAIL.test(value)) throw bad(flag, `expected an email address, got ${JSON.stringify(value)}`);
+      return value;
     case 'namespace':
       if (!NAMESPACE.test(value)) throw bad(flag, `expected a namespace name, got ${JSON.stringify(value)}`);
       return value;
@@ -176,6 +198,17 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
       return list;
     }
   }
+}
+
+/** The ACME flags that only make sense together. */
+function checkAcme(o: Options): void {
+  if (o.acmeDirectory === null) {
+    const stray = (['acmeEmail', 'acmeStorage', 'acmeCaFile'] as const).find((k) => o[k] !== null);
+    if (stray !== undefined) throw bad(Object.keys(FLAGS).find((n) => FLAGS[n]!.key === stray)!, 'needs --acme-directory');
+    return;
+  }
+  if (o.manifests !== null && o.acmeStorage === null) throw bad('acme-storage', 'required with --acme-directory in local mode (--manifests): certificates and the account key are kept there');
+  if (o.manifests === null && o.acmeStorage !== null) throw bad('acme-storage', 'only in local mode (--manifests); in Kubernetes mode certificates go into their Secrets');
 }
 
 /** Parses `--flag value`, `--flag=value` and bare booleans (`--flag`, `--flag=false`). */
@@ -200,6 +233,7 @@ export function parseOptions(argv: readonly string[]): Options {
     }
     record[flag.key] = convert(name, flag.kind, value);
   }
+  checkAcme(options);
   return options;
 }
 
@@ -217,5 +251,6 @@ export function compileOptions(o: Options) {
     defaultBackendService: o.defaultBackendService,
     defaultSslRedirect: o.defaultSslRedirect,
     defaultSslCertificate: o.defaultSslCertificate,
+    acme: o.acmeDirectory !== null,
   };
 }

@@ -1,6 +1,7 @@
 // Golden tests for compile: each test/fixtures/compile/<case>/ holds in.yaml (the objects,
 // multi-document), an optional options.json (CompileOptions overrides) and want.json (the
-// table, endpoints and conditions). UPDATE_GOLDEN=1 rewrites want.json; review the diff.
+// table, endpoints and conditions, and the ACME requests when there are any). UPDATE_GOLDEN=1
+// rewrites want.json; review the diff.
 
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,10 +23,11 @@ function run(dir: string) {
   }
   const optionsFile = join(dir, 'options.json');
   const options = { ...BASE, ...(existsSync(optionsFile) ? JSON.parse(readFileSync(optionsFile, 'utf8')) : {}) };
-  const { table, conditions } = compile(snapshot, options, 1);
+  const { table, conditions, acme } = compile(snapshot, options, 1);
   const endpoints = resolveEndpoints(snapshot, table.backends);
   const { fingerprint: _t, generation: _g, ...routes } = table;
-  return { routes, endpoints: endpoints.backends, conditions };
+  // ACME requests (gatehouse.io/acme) only where there are some, so the other cases stay as they were.
+  return { routes, endpoints: endpoints.backends, conditions, ...(acme.length > 0 ? { acme } : {}) };
 }
 
 const cases = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();

@@ -66,6 +66,8 @@ export function freePort(): Promise<number> {
 export interface Gatehouse {
   child: Child;
   httpPort: number;
+  /** The HTTPS listener (h2 and http/1.1 by ALPN, the generated self-signed certificate). */
+  httpsPort: number;
   statusPort: number;
   manifestsDir: string;
   /** Stops the process by PID (SIGTERM: it drains and exits) and removes the manifests. */
@@ -97,8 +99,8 @@ async function waitForReady(statusPort: number, gaveUp: () => boolean): Promise<
 export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
   const manifestsDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   writeFileSync(join(manifestsDir, 'bench.yaml'), benchManifests(o.host, o.upstreamPort));
-  const [httpPort, statusPort] = [await freePort(), await freePort()];
-  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2'];
+  const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
+  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2'];
   const child = startChild('gatehouse', MAIN, args, { execArgv: o.execArgv });
   const stop = async () => {
     await child.stop(10_000);
@@ -112,5 +114,5 @@ export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
     await stop();
     throw err;
   }
-  return { child, httpPort, statusPort, manifestsDir, stop };
+  return { child, httpPort, httpsPort, statusPort, manifestsDir, stop };
 }

@@ -11,6 +11,7 @@ import { startAdminServer } from '../observability/admin-server.ts';
 import type { Log } from '../observability/log.ts';
 import { compileOptions, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
+import type { AcmeService } from './acme/acme-service.ts';
 import { Holdoff } from './holdoff.ts';
 import { TlsControl } from './tls/tls-control.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
@@ -36,9 +37,11 @@ function conditionKey(c: Condition): string {
 /** What else wants each compile result (Kubernetes mode: status and Events). */
 export interface ControllerHooks {
   onCompiled?(snapshot: Snapshot, result: CompileResult): void;
+  /** The conditions changed between compiles (an ACME order failed or recovered). */
+  onConditions?(snapshot: Snapshot, conditions: readonly Condition[]): void;
 }
 
-export async function startController(options: Options, source: Source, rootLog: Log, hooks: ControllerHooks = {}): Promise<Controller> {
+export async function startController(options: Options, source: Source, rootLog: Log, hooks: ControllerHooks = {}, acme: AcmeService | null = null): Promise<Controller> {
   const log = rootLog.child({ component: 'controller' });
   const snapshot = new Snapshot();
   const copts = compileOptions(options);
@@ -98,6 +101,7 @@ export async function startController(options: Options, source: Source, rootLog:
           log.info({ generation: table.generation, hosts: table.hosts.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
         }
         compiled = result.conditions;
+        acme?.update(result.acme);
         setConditions(compiled);
         hooks.onCompiled?.(snapshot, { ...result, conditions });
       }
@@ -108,12 +112,24 @@ export async function startController(options: Options, source: Source, rootLog:
 
   /** Compile's conditions and the TLS checks' together, sorted; new ones are logged once. */
   const setConditions = (fromCompile: readonly Condition[]) => {
-    const next = [...fromCompile, ...tls.conditions()].sort((a, b) => (conditionKey(a) < conditionKey(b) ? -1 : conditionKey(a) > conditionKey(b) ? 1 : 0));
+    const next = [...fromCompile, ...tls.conditions(), ...(acme?.conditions() ?? [])].sort((a, b) => (conditionKey(a) < conditionKey(b) ? -1 : conditionKey(a) > conditionKey(b) ? 1 : 0));
     const before = new Set(conditions.map(conditionKey));
     for (const c of next) {
       if (!before.has(conditionKey(c))) log.warn({ object: `${c.ref.kind}/${c.ref.namespace ? `${c.ref.namespace}/` : ''}${c.ref.name}`, code: c.code, field: c.field }, c.message);
     }
     conditions = next;
+  };
+
+  // ACME HTTP-01 tokens travel to every worker as data, versioned; resolves once all serve them.
+  let challengeVersion = 0;
+  const serveChallenges = (tokens: Readonly<Record<string, string>>): Promise<void> => {
+    const challenges = { version: ++challengeVersion, tokens: { ...tokens } };
+    return new Promise<void>((resolve) =>
+      enqueue(async () => {
+        pool.publish({ challenges });
+        resolve();
+      }),
+    ).then(() => Promise.race([pool.settled(), failed]));
   };
 
   const holdoff = new Holdoff(recompute);
@@ -150,8 +166,19 @@ export async function startController(options: Options, source: Source, rootLog:
     throw err;
   });
   try {
+    // ACME first: the certificates it keeps (local mode) are in the snapshot for the first table.
+    await acme?.start({
+      upsert: sink.upsert,
+      secret: (namespace, name) => snapshot.get('Secret', namespace, name),
+      serveChallenges,
+      conditionsChanged: () => {
+        setConditions(compiled);
+        hooks.onConditions?.(snapshot, conditions);
+      },
+    });
     await source.start(sink);
   } catch (err) {
+    await acme?.close();
     await source.close();
     await pool.drain(0);
     await new Promise<void>((r) => admin.close(() => r()));
@@ -171,6 +198,7 @@ export async function startController(options: Options, source: Source, rootLog:
       (closing ??= (async () => {
         holdoff.cancel();
         tls.close();
+        await acme?.close();
         await source.close();
         await pool.drain(options.shutdownGracePeriod * 1000);
         await new Promise<void>((r) => admin.close(() => r()));

@@ -6,12 +6,16 @@ import type { Options } from '../options.ts';
 import { createKubeMode, type KubeMode, type KubeModeTimings } from '../sources/kube/kube-mode.ts';
 import { ManifestSource } from '../sources/manifests/manifest-source.ts';
 import type { Source } from '../sources/source.ts';
+import { createAcme } from './acme/create-acme.ts';
+import type { AcmeService, AcmeTimings } from './acme/acme-service.ts';
 import { startController, type Controller } from './controller.ts';
 
 export interface Launched {
   readonly controller: Controller;
   /** Null in local mode. */
   readonly kube: KubeMode | null;
+  /** The ACME manager; null without --acme-directory. */
+  readonly acme: AcmeService | null;
   /** Drain, and release the Lease. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -19,9 +23,10 @@ export interface Launched {
 export interface LaunchEnv {
   env?: NodeJS.ProcessEnv;
   timings?: KubeModeTimings;
+  acmeTimings?: AcmeTimings;
 }
 
-export async function launch(options: Options, log: Log, { env = process.env, timings }: LaunchEnv = {}): Promise<Launched> {
+export async function launch(options: Options, log: Log, { env = process.env, timings, acmeTimings }: LaunchEnv = {}): Promise<Launched> {
   let kube: KubeMode | null = null;
   let source: Source;
   if (options.manifests !== null) source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
@@ -29,13 +34,15 @@ export async function launch(options: Options, log: Log, { env = process.env, ti
     kube = createKubeMode(options, log, env, timings);
     source = kube.source;
   }
-  const controller = await startController(options, source, log, kube?.hooks);
+  const acme = await createAcme(options, log, kube, acmeTimings);
+  const controller = await startController(options, source, log, kube?.hooks, acme);
   await controller.settled();
   kube?.start();
   let closing: Promise<void> | null = null;
   return {
     controller,
     kube,
+    acme,
     // The Lease is released while the workers drain, so another replica takes over at once.
     close: () => (closing ??= Promise.all([controller.close(), kube?.close()]).then(() => undefined)),
   };

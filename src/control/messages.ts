@@ -2,6 +2,7 @@
 // (DESIGN.md, habit 5). Each worker builds its own router from a table.
 
 import type { EndpointTable, RouteTable } from '../core/model.ts';
+import type { AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { HstsPolicy } from '../dataplane/proxy/redirect.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import type { LogLevel } from '../observability/log.ts';
@@ -37,11 +38,13 @@ export type ToWorker =
       readonly tls?: TlsMaterial;
       /** Session-ticket keys, newest first (48 bytes each); the same in every worker. */
       readonly ticketKeys?: readonly Uint8Array[];
+      /** ACME HTTP-01 tokens to answer (token → key authorization); replaces the previous set. */
+      readonly challenges?: AcmeChallenges;
     }
   | { readonly type: 'drain'; readonly graceMs: number };
 
 export type FromWorker =
-  /** The worker serves this table generation and endpoint table (and listens). */
-  | { readonly type: 'ack'; readonly generation: number; readonly endpoints: string }
+  /** The worker serves this table generation, endpoint table and challenge version (and listens). */
+  | { readonly type: 'ack'; readonly generation: number; readonly endpoints: string; readonly challenges: number }
   | { readonly type: 'listen-failed'; readonly message: string }
   | { readonly type: 'drained' };

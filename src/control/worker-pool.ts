@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { EndpointTable, RouteTable } from '../core/model.ts';
+import { NO_CHALLENGES, type AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
@@ -21,6 +22,8 @@ export interface WorkerStatus {
   readonly generation: number;
   /** Fingerprint of the endpoint table the worker serves. */
   readonly endpoints: string;
+  /** Version of the ACME challenge tokens the worker serves. */
+  readonly challenges: number;
   readonly restarts: number;
   /** The worker's counters (TLS handshakes, resumed sessions), kept across its restarts. */
   readonly counters: Readonly<Record<StatName, number>>;
@@ -35,6 +38,8 @@ export interface WorkerState {
   endpoints: EndpointTable;
   tls: TlsMaterial;
   ticketKeys: readonly Uint8Array[];
+  /** ACME HTTP-01 tokens; none until the ACME manager publishes some. */
+  challenges: AcmeChallenges;
 }
 
 interface Slot {
@@ -42,6 +47,7 @@ interface Slot {
   worker: Worker;
   generation: number;
   endpoints: string;
+  challenges: number;
   restarts: number;
   /** Crashes in a row without serving; drives the restart backoff. */
   crashes: number;
@@ -50,7 +56,7 @@ interface Slot {
 
 export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
-  private state: Partial<WorkerState> = {};
+  private state: Partial<WorkerState> = { challenges: NO_CHALLENGES };
   private stopping = false;
   private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
@@ -64,13 +70,13 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   }
 
   private complete(): WorkerState | null {
-    const { table, endpoints, tls, ticketKeys } = this.state;
-    return table && endpoints && tls && ticketKeys ? { table, endpoints, tls, ticketKeys } : null;
+    const { table, endpoints, tls, ticketKeys, challenges } = this.state;
+    return table && endpoints && tls && ticketKeys && challenges ? { table, endpoints, tls, ticketKeys, challenges } : null;
   }
 
   private spawn(id: number, restarts: number): Slot {
     const worker = new Worker(WORKER_URL, { workerData: { ...this.config, id } satisfies WorkerConfig, name: `gatehouse-worker-${id}` });
-    const slot: Slot = { id, worker, generation: 0, endpoints: '', restarts, crashes: this.slots[id]?.crashes ?? 0, drained: false };
+    const slot: Slot = { id, worker, generation: 0, endpoints: '', challenges: 0, restarts, crashes: this.slots[id]?.crashes ?? 0, drained: false };
     worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
@@ -88,6 +94,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     if (m.type === 'ack') {
       slot.generation = m.generation;
       slot.endpoints = m.endpoints;
+      slot.challenges = m.challenges;
       slot.crashes = 0;
       this.emit('ack');
     } else if (m.type === 'drained') {
@@ -129,15 +136,16 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
       threadId: s.worker.threadId,
       generation: s.generation,
       endpoints: s.endpoints,
+      challenges: s.challenges,
       restarts: s.restarts,
       counters: new WorkerStats(this.config.stats, s.id).read(),
     }));
   }
 
-  /** Every worker serves the latest table and endpoint table. */
+  /** Every worker serves the latest table, endpoint table and ACME challenge tokens. */
   current(): boolean {
-    const { table, endpoints } = this.state;
-    return table !== undefined && endpoints !== undefined && this.slots.every((s) => s.generation === table.generation && s.endpoints === endpoints.fingerprint);
+    const { table, endpoints, challenges } = this.state;
+    return table !== undefined && endpoints !== undefined && this.slots.every((s) => s.generation === table.generation && s.endpoints === endpoints.fingerprint && s.challenges === (challenges?.version ?? 0));
   }
 
   /**
@@ -151,7 +159,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     return this.started && !this.stopping;
   }
 
-  /** Resolves once every worker serves the latest table and endpoints. */
+  /** Resolves once every worker serves the latest table, endpoints and challenge tokens. */
   settled(): Promise<void> {
     return this.until(() => this.current());
   }

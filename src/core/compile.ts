@@ -2,7 +2,7 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, Route, RouteTable, TlsBinding, VirtualHost } from './model.ts';
+import type { Backend, CompileOptions, Condition, Route, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
@@ -10,12 +10,17 @@ import { condition, readIngress, type IngressOutput } from './processors/ingress
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
+import { upstreamPolicy } from './annotations/backend-protocol.ts';
+import { acmeRequests } from './annotations/acme.ts';
+import type { AcmeRequest } from './model.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
   readonly conditions: readonly Condition[];
   /** `namespace/name` of every Ingress this controller owns, sorted (for status writes). */
   readonly ingresses: readonly string[];
+  /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
+  readonly acme: readonly AcmeRequest[];
 }
 
 function ingressKey(ing: KubeObject): string {
@@ -83,6 +88,11 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     }
     bindings.set(c.host, { host: c.host, secret: c.secret, ingress: ingressKey(c.ingress), field: c.field });
   }
+  // gatehouse.io/acme: the certificates to keep, from the bindings that won.
+  const annotated = [...policies].filter(([, p]) => p.acme.acme).map(([k]) => k).sort(cmp);
+  const acmeCandidates = tlsRead.filter((c) => policies.get(ingressKey(c.ingress))?.acme.acme === true).map((c) => ({ host: c.host, secret: c.secret, ingress: ingressKey(c.ingress), field: c.field }));
+  const acme = acmeRequests(annotated, acmeCandidates, bindings, options.acme ?? false, conditions);
+
   const hasTls = (host: string): boolean => {
     if (host === '') return false;
     if (bindings.has(host)) return true;
@@ -110,6 +120,12 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     return id;
   };
 
+  // backend-protocol and proxy-ssl-* of the Ingress, on each of its routes (absent: HTTP/1.1).
+  const upstreamFor = (ingress: string | undefined, backend: string) => {
+    const p = ingress === undefined ? undefined : policies.get(ingress);
+    return p === undefined ? undefined : upstreamPolicy(p.backendProtocol, p.proxySsl, backends[backend]!);
+  };
+
   // Routes: for the same host, path and match type the oldest Ingress wins (stable sort
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
@@ -122,7 +138,9 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
         `host ${JSON.stringify(c.host)} ${c.match} path ${JSON.stringify(c.path)} is already routed by ${won.route.ingress === ingressKey(c.ingress) ? `this Ingress at ${won.field}` : `Ingress ${won.route.ingress} (${won.field}), which is older`}`));
       continue;
     }
-    const route: Route = { path: c.path, match: c.match, backend: useBackend(c.ingress, `${c.field}.backend.service`, c.backend), ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host) };
+    const backend = useBackend(c.ingress, `${c.field}.backend.service`, c.backend);
+    const upstream = upstreamFor(ingressKey(c.ingress), backend);
+    const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}) };
     winners.set(key, { route, field: c.field });
     const list = byHost.get(c.host);
     if (list) list.push(route);
@@ -140,12 +158,18 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     defaults.set(d.host, { backend: useBackend(d.ingress, `${d.field}.service`, d.backend), ingress: ingressKey(d.ingress) });
   }
 
+  const defaultUpstream = (host: string): { defaultUpstream?: UpstreamPolicy } => {
+    const d = defaults.get(host);
+    const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
+    return upstream === undefined ? {} : { defaultUpstream: upstream };
+  };
   const hosts: VirtualHost[] = [...read.hosts].sort(cmp).map((host) => ({
     host,
     routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
     defaultBackend: defaults.get(host)?.backend ?? null,
     tls: hasTls(host),
     sslRedirect: sslRedirect(defaults.get(host)?.ingress ?? firstIngress.get(host), host),
+    ...defaultUpstream(host),
   }));
 
   let defaultBackend: string | null = null;
@@ -161,7 +185,9 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   const defaultCertificate = options.defaultSslCertificate ?? null;
   const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
+  // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
+  for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) secretRefs.push(u.tls.secret.ref);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   conditions.sort((a, b) => cmp(`${a.ref.kind}/${a.ref.namespace}/${a.ref.name}`, `${b.ref.kind}/${b.ref.namespace}/${b.ref.name}`) || cmp(a.field, b.field) || cmp(a.code, b.code));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme) };
 }

@@ -37,6 +37,46 @@ export interface Route {
    * (ingress-nginx "Server-side HTTPS enforcement through redirect").
    */
   readonly sslRedirect: boolean;
+  /**
+   * How requests of this route reach the backend (backend-protocol, proxy-ssl-*); absent: plain
+   * HTTP/1.1, the default. It lives on the route, not in the backend's identity, as in
+   * ingress-nginx (a location setting): two Ingresses may send the same Service port different
+   * protocols, and its endpoints, balancer and health stay one.
+   */
+  readonly upstream?: UpstreamPolicy;
+}
+
+/** backend-protocol values Gatehouse serves (ingress-nginx's, less AUTO_HTTP/FCGI/AJP, plus H2C). */
+export type BackendProtocol = 'HTTP' | 'HTTPS' | 'GRPC' | 'GRPCS' | 'H2C';
+
+export interface UpstreamPolicy {
+  /** HTTP and HTTPS: HTTP/1.1; H2C and GRPC: HTTP/2 cleartext (prior knowledge); GRPCS: HTTP/2 over TLS. */
+  readonly protocol: BackendProtocol;
+  /** TLS to the backend (HTTPS, GRPCS); null for the cleartext protocols. */
+  readonly tls: UpstreamTlsPolicy | null;
+}
+
+/** proxy-ssl-* for one route (ingress-nginx "Backend Certificate Authentication"). */
+export interface UpstreamTlsPolicy {
+  /** proxy-ssl-verify: check the backend's certificate (chain and name); default false. */
+  readonly verify: boolean;
+  /**
+   * proxy-ssl-secret (ca.crt to verify with; tls.crt + tls.key: the client certificate), or
+   * null. The control plane reads and checks it; its PEM travels apart from the table.
+   */
+  readonly secret: UpstreamSecretRef | null;
+  /** The name the certificate is checked against: proxy-ssl-name, else the Service's DNS name. */
+  readonly name: string;
+  /** proxy-ssl-server-name: send `name` as SNI; off: no SNI to an IP endpoint (nginx's default). */
+  readonly serverName: boolean;
+}
+
+export interface UpstreamSecretRef {
+  /** `namespace/name` of the Secret. */
+  readonly ref: string;
+  /** `namespace/name` of the Ingress, and the annotation, that conditions about the Secret name. */
+  readonly ingress: string;
+  readonly field: string;
 }
 
 export interface VirtualHost {
@@ -53,6 +93,8 @@ export interface VirtualHost {
    * defaultBackend, else the oldest Ingress naming the host (ingress-nginx's root location).
    */
   readonly sslRedirect: boolean;
+  /** The upstream policy of the Ingress that set defaultBackend; absent: plain HTTP/1.1. */
+  readonly defaultUpstream?: UpstreamPolicy;
 }
 
 /** One spec.tls host after compile: which Secret serves it by SNI (DESIGN.md "TLS"). */
@@ -117,6 +159,20 @@ export interface EndpointTable {
   readonly backends: Readonly<Record<string, readonly Endpoint[]>>;
 }
 
+/**
+ * A certificate the ACME manager keeps (gatehouse.io/acme, issue 4 item 6): the hosts that the
+ * annotated Ingresses bind to one Secret, which the certificate goes into. Not part of the
+ * table: the control plane reads it, the workers never need it.
+ */
+export interface AcmeRequest {
+  /** `namespace/name` of the kubernetes.io/tls Secret. */
+  readonly secret: string;
+  /** Lower-case DNS names (no wildcards), sorted, at least one. */
+  readonly hosts: readonly string[];
+  /** `namespace/name` of the annotated Ingresses that bind hosts to the Secret, sorted (conditions go to them). */
+  readonly ingresses: readonly string[];
+}
+
 export interface CompileOptions {
   /** Our IngressClass controller value (`--controller-class`). */
   readonly controllerClass: string;
@@ -129,4 +185,6 @@ export interface CompileOptions {
   readonly defaultSslRedirect?: boolean;
   /** `--default-ssl-certificate` `namespace/name`. Absent or null: the generated self-signed one. */
   readonly defaultSslCertificate?: string | null;
+  /** ACME is configured (`--acme-directory`): gatehouse.io/acme Ingresses yield AcmeRequests. Absent: false. */
+  readonly acme?: boolean;
 }

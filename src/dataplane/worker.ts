@@ -14,7 +14,9 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
+import type { RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
+import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { clientIp, type Forwarded } from './proxy/headers.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
@@ -34,6 +36,11 @@ const hsts = config.hsts === null ? null : hstsHeader(config.hsts);
 let router: Router | null = null;
 let generation = 0;
 let endpointsFingerprint: string | null = null;
+/** The hosts of the table served, for the TLS configurations of its HTTPS and GRPCS routes. */
+let upstreamHosts: RouteTable['hosts'] = [];
+/** ACME HTTP-01 tokens (token → key authorization) and the version the control plane gave them. */
+let challenges: ReadonlyMap<string, string> = new Map();
+let challengesVersion = 0;
 let draining = false;
 const proxy = new Proxy({ connectTimeoutMs: config.connectTimeoutMs, readTimeoutMs: config.readTimeoutMs });
 const keyring = new TicketKeyring();
@@ -64,6 +71,9 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
   const url = req.url ?? '';
   // Origin-form only; absolute-form and `*` have no route (RFC 9112 §3.2).
   if (url.charCodeAt(0) !== 47 /* / */) return sendError(res, 400);
+  // ACME HTTP-01 tokens we published: answered before routing, on any host, never redirected.
+  const keyAuthorization = challengeAnswer(req.method, url, challenges);
+  if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
   const host = requestHost(req);
   const match = router!.lookup(host, url);
   if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
@@ -75,12 +85,17 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
 }
 
 /**
- * Hands a routed request to its backend. Every backend speaks HTTP/1.1 today, whatever the
- * client spoke; the backend-protocol annotation (GRPC, GRPCS, H2C, HTTPS: issue 4, item 4)
- * branches here on the backend's protocol.
+ * Hands a routed request to its backend, the way its route says (backend-protocol, proxy-ssl-*:
+ * HTTP/1.1 by default, HTTPS, H2C, GRPC, GRPCS; proxy.ts branches on it). A host's default
+ * backend goes the way of the Ingress that set it; the table's default backend over HTTP/1.1.
  */
 function forward(req: ProxyRequest, res: ProxyResponse, match: Match, fwd: Forwarded): void {
-  proxy.web(req, res, match.backend!, fwd);
+  proxy.web(req, res, match.backend!, fwd, upstreamOf(match));
+}
+
+function upstreamOf(match: Match): UpstreamPolicy | undefined {
+  if (match.route !== null) return match.route.upstream;
+  return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultUpstream : undefined;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
@@ -98,7 +113,7 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: S
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, forwarded(req, scheme, host));
+  proxy.upgrade(req, socket, head, match.backend, forwarded(req, scheme, host), upstreamOf(match));
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.
@@ -207,7 +222,7 @@ function listen(): void {
   listening = true;
   let pending = 2;
   const listened = () => {
-    if (--pending === 0) send({ type: 'ack', generation, endpoints: endpointsFingerprint ?? '' });
+    if (--pending === 0) send({ type: 'ack', generation, endpoints: endpointsFingerprint ?? '', challenges: challengesVersion });
   };
   for (const [s, p] of [[server, config.httpPort], [secure, config.httpsPort]] as const) {
     s.once('error', (err: Error) => {
@@ -280,6 +295,10 @@ port.on('message', (m: ToWorker) => {
       certs.update(m.tls);
       applyDefaultCertificate();
     }
+    if (m.challenges) {
+      challenges = new Map(Object.entries(m.challenges.tokens));
+      challengesVersion = m.challenges.version;
+    }
     if (m.endpoints) {
       proxy.setEndpoints(m.endpoints);
       endpointsFingerprint = m.endpoints.fingerprint;
@@ -288,6 +307,10 @@ port.on('message', (m: ToWorker) => {
       router = next;
       generation = m.table.generation;
     }
+    if (m.tls || m.table) {
+      if (m.table) upstreamHosts = m.table.hosts;
+      proxy.setUpstreamTls(m.tls ? (m.tls.upstream ?? {}) : undefined, upstreamHosts);
+    }
   } catch (err) {
     // An update this worker cannot apply must not take it down; it keeps the last good state.
     log.error({ err }, 'could not apply update; keeping the previous one');
@@ -295,5 +318,5 @@ port.on('message', (m: ToWorker) => {
   }
   if (router === null || endpointsFingerprint === null || !certs.ready || keyring.current === undefined) return;
   if (!listening) listen();
-  else send({ type: 'ack', generation, endpoints: endpointsFingerprint });
+  else send({ type: 'ack', generation, endpoints: endpointsFingerprint, challenges: challengesVersion });
 });

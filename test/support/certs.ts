@@ -32,8 +32,12 @@ export interface TestCa {
 export interface IssueOptions {
   /** subjectAltName DNS names; the first is also the CN. */
   readonly dnsNames: readonly string[];
+  /** subjectAltName IP addresses (a server reached by address, like an ACME test CA on 127.0.0.1). */
+  readonly ipAddresses?: readonly string[];
   readonly notBefore?: Date;
   readonly notAfter?: Date;
+  /** Extended key usage: a server certificate (default) or a client one (mTLS to a backend). */
+  readonly usage?: 'server' | 'client';
 }
 
 let serial = 1;
@@ -75,8 +79,11 @@ export async function createCa(name = 'Gatehouse Test CA'): Promise<TestCa> {
         signingAlgorithm: ALG,
         extensions: [
           new x509.BasicConstraintsExtension(false, undefined, true),
-          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-          new x509.SubjectAlternativeNameExtension(o.dnsNames.map((value) => ({ type: 'dns' as const, value }))),
+          new x509.ExtendedKeyUsageExtension([o.usage === 'client' ? x509.ExtendedKeyUsage.clientAuth : x509.ExtendedKeyUsage.serverAuth]),
+          new x509.SubjectAlternativeNameExtension([
+            ...o.dnsNames.map((value) => ({ type: 'dns' as const, value })),
+            ...(o.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
+          ]),
         ],
       });
       return { cert: cert.toString('pem'), key: await keyPem(keys) };

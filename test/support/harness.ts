@@ -208,9 +208,13 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
 
 type Obj = Record<string, unknown>;
 
-/** Multi-document YAML from objects (and arrays of objects). */
+/**
+ * Multi-document YAML from objects (and arrays of objects). Written as YAML 1.1, which the
+ * manifest source reads (as Kubernetes does), so strings like "on" or "yes" come out quoted and
+ * read back as strings.
+ */
 export function manifest(...objects: (Obj | readonly Obj[])[]): string {
-  return objects.flat().map((o) => stringify(o)).join('---\n');
+  return objects.flat().map((o) => stringify(o, { version: '1.1' })).join('---\n');
 }
 
 export const OUR_CONTROLLER = 'gatehouse.io/ingress-controller';

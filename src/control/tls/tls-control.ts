@@ -6,6 +6,7 @@
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
+import { ProxySslResolver, withUpstream } from './proxy-ssl-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -25,12 +26,16 @@ function conditionKey(c: Condition): string {
   return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
 }
 
+/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret. */
+type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<RouteTable, 'hosts'>>;
+
 export class TlsControl {
   private readonly resolver: CertificateResolver;
+  private readonly proxySsl: ProxySslResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
-  private table: Pick<RouteTable, 'tls' | 'defaultCertificate'> | null = null;
+  private table: TlsTable | null = null;
   private last: TlsMaterial | null = null;
   private current: readonly Condition[] = [];
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -38,6 +43,7 @@ export class TlsControl {
 
   constructor(options: TlsControlOptions) {
     this.resolver = new CertificateResolver(options.secret);
+    this.proxySsl = new ProxySslResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
     this.rotation = new TicketKeyRotation((keys) => {
@@ -46,10 +52,17 @@ export class TlsControl {
     }, options.ticketKeyRotationMs);
   }
 
-  /** The certificates for `table`; conditions for the Secrets that cannot serve. */
-  async resolve(table: Pick<RouteTable, 'tls' | 'defaultCertificate'>): Promise<TlsMaterial> {
+  /**
+   * The certificates for `table`, and the proxy-ssl-secret PEM its routes name (TLS to HTTPS and
+   * GRPCS backends); conditions for the Secrets that cannot serve.
+   */
+  async resolve(table: TlsTable): Promise<TlsMaterial> {
     this.table = table;
-    const { material, conditions, nextExpiry } = await this.resolver.resolve(table);
+    const served = await this.resolver.resolve(table);
+    const upstream = this.proxySsl.resolve(table.hosts ?? []);
+    const material = withUpstream(served.material, upstream.upstream);
+    const conditions = [...served.conditions, ...upstream.conditions];
+    const nextExpiry = served.nextExpiry;
     const before = new Set(this.current.map(conditionKey));
     for (const c of conditions) {
       if (!before.has(conditionKey(c))) this.log.warn({ object: `${c.ref.kind}/${c.ref.namespace}/${c.ref.name}`, code: c.code, field: c.field }, c.message);

@@ -7,9 +7,16 @@ import type { Condition } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import type { AnnotationProblem, AnnotationResult } from './read-annotation.ts';
 import { readSslRedirect, type SslRedirectPolicy } from './ssl-redirect.ts';
+import { readAcme, type AcmePolicy } from './acme.ts';
+import { readBackendProtocol } from './backend-protocol.ts';
+import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
+import type { BackendProtocol } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
+  readonly acme: AcmePolicy;
+  readonly backendProtocol: BackendProtocol;
+  readonly proxySsl: ProxySslPolicy;
 }
 
 export interface AnnotationDefaults {
@@ -26,7 +33,10 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
     return undefined;
   };
   const sslRedirect = take(readSslRedirect(ing, { sslRedirect: defaults.sslRedirect }));
-  if (problems.length > 0 || sslRedirect === undefined) {
+  const acme = take(readAcme(ing));
+  const backendProtocol = take(readBackendProtocol(ing));
+  const proxySsl = take(readProxySsl(ing));
+  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined) {
     for (const p of problems) {
       conditions.push({
         ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
@@ -37,5 +47,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
     }
     return null;
   }
-  return { sslRedirect };
+  return { sslRedirect, backendProtocol, proxySsl, acme };
 }

@@ -49,6 +49,6 @@ describe('ssl-redirect family', () => {
     expect(conditions).toEqual([
       { ref: { kind: 'Ingress', namespace: 'shop', name: 'web' }, code: 'GH_ANNOTATION_INVALID', field: 'metadata.annotations["gatehouse.io/ssl-redirect"]', message: expect.stringMatching(/"nope" is not a boolean.*left out/) },
     ]);
-    expect(readIngressAnnotations(ing({ 'gatehouse.io/ssl-redirect': 'false' }), defaults, conditions)).toEqual({ sslRedirect: { sslRedirect: false, forceSslRedirect: false } });
+    expect(readIngressAnnotations(ing({ 'gatehouse.io/ssl-redirect': 'false' }), defaults, conditions)).toMatchObject({ sslRedirect: { sslRedirect: false, forceSslRedirect: false } });
   });
 });

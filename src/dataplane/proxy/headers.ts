@@ -3,7 +3,7 @@
 // set from the connection, never trusted from the client (ingress-nginx's default,
 // use-forwarded-headers: false).
 
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
@@ -97,6 +97,60 @@ export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd:
   pushForwarding(out, fwd);
   const h = authority ?? host;
   return h === undefined ? out : ['host', h, ...out];
+}
+
+/**
+ * The request headers for an HTTP/2 upstream (backend-protocol H2C, GRPC, GRPCS), from an HTTP/2
+ * or an HTTP/1.1 request, as the object node:http2 takes: pseudo-headers built here (`:authority`
+ * is the client's `:authority`, else its Host, which is dropped: RFC 9113 §8.3.1), hop-by-hop and
+ * connection-specific headers dropped (§8.2.2: an h2 peer must treat them as malformed), TE kept
+ * only as `trailers`, the one value h2 allows, and set to it whatever the client sent when
+ * `teTrailers` (gRPC requires it: "TE: trailers" in gRPC's PROTOCOL-HTTP2.md, and HTTP/1.1
+ * clients cannot send it across a hop), forwarding headers set. Names lower case; repeated ones
+ * become arrays (cookie crumbs stay crumbs, §8.2.3 allows them).
+ */
+export function upstreamH2RequestHeaders(
+  req: { readonly method?: string; readonly url?: string; readonly rawHeaders: readonly string[] },
+  h2: boolean,
+  connection: string | string[] | undefined,
+  scheme: 'http' | 'https',
+  fwd: Forwarded,
+  teTrailers: boolean,
+): OutgoingHttpHeaders {
+  const named = h2 ? null : connectionTokens(connection);
+  const out: Record<string, string | string[]> = { ':method': req.method ?? 'GET', ':scheme': scheme, ':path': req.url ?? '/' };
+  let authority: string | undefined;
+  let host: string | undefined;
+  let te = teTrailers;
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      if (name === ':authority') authority = value;
+      continue;
+    }
+    if (name === 'host') {
+      host ??= value;
+      continue;
+    }
+    if (name === 'te') {
+      if (value.split(',').some((t) => t.trim().toLowerCase().split(';')[0] === 'trailers')) te = true;
+      continue;
+    }
+    if (REPLACED.has(name) || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    const had = out[name];
+    out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  const a = authority ?? host;
+  if (a !== undefined) out[':authority'] = a;
+  if (te) out.te = 'trailers';
+  out['x-forwarded-for'] = fwd.clientIp;
+  out['x-real-ip'] = fwd.clientIp;
+  out['x-forwarded-proto'] = fwd.proto;
+  out['x-forwarded-host'] = fwd.host;
+  out['x-forwarded-port'] = String(fwd.port);
+  return out;
 }
 
 /** The response headers to send to the client: hop-by-hop removed. Mutates and returns `headers`. */

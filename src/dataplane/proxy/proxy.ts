@@ -2,15 +2,23 @@
 // about twice http-proxy-3's requests/s here) and WebSocket upgrades (http-proxy-3 `ws`).
 // Bodies stream both ways, never buffered. Errors answer like ingress-nginx: 502 on a
 // refused or reset connection, 503 with no ready endpoint, 504 on a timeout.
+// The route's backend-protocol picks the way: HTTP (default) and HTTPS over undici (HTTPS: a
+// Pool per origin and TLS configuration, upstream-tls.ts); H2C, GRPC and GRPCS over node:http2
+// (h2-upstream.ts).
 
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Writable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
-import type { Endpoint, EndpointTable } from '../../core/model.ts';
+import type { Endpoint, EndpointTable, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import type { UpstreamTlsPem } from '../tls/tls-material.ts';
 import { RoundRobin } from '../balancer/round-robin.ts';
-import { downstreamResponseHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from './headers.ts';
-import { origin, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
+import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
+import { H2Upstream } from './h2-upstream.ts';
+import { downstreamResponseHeaders, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from './headers.ts';
+import { authority, origin, POOL_SERVERNAME, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
+import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
+import { Agent as HttpsAgent } from 'node:https';
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -71,12 +79,25 @@ const MAX_TRIES = 3;
 
 export class Proxy {
   private readonly pools: UpstreamPools;
+  private readonly h2: H2Upstream;
+  private readonly tls = new UpstreamTlsConfigs();
   private readonly balancer = new RoundRobin();
+  /**
+   * https.Agents for upgrades to HTTPS backends, by TLS configuration and host: they carry the
+   * route's TLS options (CA, client certificate, name check) and SNI (none to an IP unless
+   * proxy-ssl-server-name; https.Agent would send the request's Host). Upgraded sockets leave the
+   * agent, so nothing is kept alive in them.
+   */
+  private readonly upgradeAgents = new Map<string, HttpsAgent>();
   private readonly ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   private endpoints: EndpointTable = { fingerprint: '', backends: {} };
 
   constructor(options: PoolOptions) {
     this.pools = new UpstreamPools(options);
+    this.h2 = new H2Upstream(options, (x, status, reason) => {
+      if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
+      else sendError(x.res, status);
+    });
     this.ws.on('error', (_err, _req, res) => {
       // `res` is the client socket for upgrades.
       if (res && 'destroy' in res && !('writeHead' in res)) sendRawError(res as Duplex, 502);
@@ -85,15 +106,55 @@ export class Proxy {
 
   setEndpoints(table: EndpointTable): void {
     this.endpoints = table;
-    const origins = new Set<string>();
-    for (const list of Object.values(table.backends)) for (const e of list) origins.add(origin(e));
-    this.pools.retain(origins);
+    const authorities = new Set<string>();
+    for (const list of Object.values(table.backends)) for (const e of list) authorities.add(authority(e));
+    this.pools.retain(authorities);
+    this.h2.retain(authorities);
     this.balancer.retain(new Set(Object.keys(table.backends)));
   }
 
-  /** Forward one request to a ready endpoint of `backend`. */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded): void {
+  /**
+   * The proxy-ssl-secret PEM (with a new table's certificates), or a new table: the TLS
+   * configurations of its routes are computed now, and connections of ones no longer used close.
+   */
+  setUpstreamTls(pem: Readonly<Record<string, UpstreamTlsPem>> | undefined, hosts: readonly VirtualHost[]): void {
+    const ids = this.tls.update(pem, hosts);
+    const authorities = new Set<string>();
+    for (const list of Object.values(this.endpoints.backends)) for (const e of list) authorities.add(authority(e));
+    this.pools.retain(authorities, ids);
+    this.h2.retain(authorities, ids);
+  }
+
+  /**
+   * Forward one request to a ready endpoint of `backend`, the way `upstream` (the route's
+   * backend-protocol and proxy-ssl-*) says; absent: HTTP/1.1.
+   */
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream?: UpstreamPolicy): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
+    let tls: UpstreamTls | null = null;
+    if (upstream !== undefined && upstream.tls !== null) {
+      tls = this.tls.get(upstream.tls);
+      // Its proxy-ssl-secret is missing or invalid (a condition says which): never connect
+      // without the verification or client certificate the Ingress asked for.
+      if (tls === null) {
+        if (upstream.protocol === 'GRPCS' && isGrpcRequest(req)) return sendGrpcError(res, GRPC_UNAVAILABLE, 'gatehouse: the proxy-ssl-secret of this route is missing or invalid');
+        return sendError(res, 502);
+      }
+    }
+    const protocol = upstream?.protocol ?? 'HTTP';
+    if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
+      const h2 = req instanceof Http2ServerRequest;
+      const grpc = protocol !== 'H2C';
+      return this.h2.forward({
+        req,
+        res,
+        headers: upstreamH2RequestHeaders(req, h2, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc),
+        hasBody: h2 ? !req.stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined,
+        tls,
+        grpc: grpc && isGrpcRequest(req),
+        pick: () => this.balancer.pick(backend, endpoints),
+      });
+    }
     let hasBody: boolean;
     let headers: string[];
     if (req instanceof Http2ServerRequest) {
@@ -106,10 +167,10 @@ export class Proxy {
       headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     }
     // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length));
+    this.attempt(req, res, backend, endpoints, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls);
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number): void {
+  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null): void {
     const endpoint = this.balancer.pick(backend, endpoints);
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
@@ -117,8 +178,9 @@ export class Proxy {
       if (!res.writableFinished) ac.abort();
     };
     res.once('close', onClose);
-    this.pools.get(endpoint).stream(
-      { path: req.url!, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal },
+    this.pools.get(endpoint, tls).stream(
+      // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
+      { path: req.url!, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
       ({ statusCode, headers: upstreamHeaders }) => {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's.
@@ -132,7 +194,7 @@ export class Proxy {
         if (err === null) return;
         if (ac.signal.aborted) return; // the client went away; nothing to answer
         if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, headers, hasBody, triesLeft - 1);
+          return this.attempt(req, res, backend, endpoints, headers, hasBody, triesLeft - 1, tls);
         }
         sendError(res, statusForError(err));
       },
@@ -140,7 +202,14 @@ export class Proxy {
   }
 
   /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream?: UpstreamPolicy): void {
+    // Over TLS to HTTPS backends (wss), with the route's proxy-ssl-*; the h2 protocols have no
+    // HTTP/1.1 Upgrade, so their backends get it in cleartext HTTP/1.1 like HTTP ones.
+    let tls: UpstreamTls | null = null;
+    if (upstream?.protocol === 'HTTPS' && upstream.tls !== null) {
+      tls = this.tls.get(upstream.tls);
+      if (tls === null) return sendRawError(socket, 502);
+    }
     const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
     if (endpoint === undefined) return sendRawError(socket, 503);
     const flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
@@ -150,11 +219,25 @@ export class Proxy {
       headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
     }
     req.headers = headers;
-    this.ws.ws(req, socket, head, { target: origin(endpoint) });
+    if (tls === null) return void this.ws.ws(req, socket, head, { target: origin(endpoint) });
+    this.ws.ws(req, socket, head, { target: { protocol: 'https:', host: endpoint.address, port: endpoint.port }, agent: this.upgradeAgent(tls, endpoint.address), secure: tls.options.rejectUnauthorized });
+  }
+
+  /** An https.Agent for upgrades with this TLS configuration to `host` (see upgradeAgents). */
+  private upgradeAgent(tls: UpstreamTls, host: string): HttpsAgent {
+    const key = `${tls.id} ${host}`;
+    let agent = this.upgradeAgents.get(key);
+    if (agent === undefined) {
+      if (this.upgradeAgents.size > 1000) this.upgradeAgents.clear();
+      agent = new HttpsAgent({ ...tls.options, servername: sniFor(tls, host) ?? '', keepAlive: false });
+      this.upgradeAgents.set(key, agent);
+    }
+    return agent;
   }
 
   async close(): Promise<void> {
     this.ws.close();
+    this.h2.close();
     await this.pools.close();
   }
 }

@@ -19,8 +19,21 @@ export interface TlsMaterial {
   readonly hosts: Readonly<Record<string, string>>;
   /** Id of the certificate for no SNI and for names nothing else covers. */
   readonly defaultCertificate: string;
+  /**
+   * proxy-ssl-secret Secrets by `namespace/name`, for TLS to HTTPS and GRPCS backends; only those
+   * that passed the control plane's checks (a route naming another one answers 502). Absent: none.
+   */
+  readonly upstream?: Readonly<Record<string, UpstreamTlsPem>>;
   /** Changes whenever anything above does. */
   readonly fingerprint: string;
+}
+
+/** A proxy-ssl-secret's PEM: the CAs to verify the backend with, and the client certificate. */
+export interface UpstreamTlsPem {
+  readonly ca: string | null;
+  /** tls.crt and tls.key, both or neither. */
+  readonly cert: string | null;
+  readonly key: string | null;
 }
 
 /**

@@ -17,6 +17,9 @@ export interface KubeMode {
   readonly source: KubeSource;
   readonly hooks: ControllerHooks;
   readonly elector: LeaderElector;
+  /** The API client, and $POD_NAMESPACE (the Lease's; ACME keeps its account and tokens there). */
+  readonly http: KubeHttp;
+  readonly namespace: string;
   /** Start campaigning for leadership (after the controller serves). */
   start(): void;
   /** Release the Lease and stop the writers. Safe to call twice. */
@@ -32,9 +35,10 @@ export interface KubeModeTimings {
 export function createKubeMode(options: Options, log: Log & { child(b: object): Log }, env: NodeJS.ProcessEnv = process.env, timings: KubeModeTimings = {}): KubeMode {
   const http = new KubeHttp(loadKubeConfig(options, env));
   const identity = env.POD_NAME ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+  const namespace = env.POD_NAMESPACE ?? 'default';
   const elector = new LeaderElector({
     http,
-    namespace: env.POD_NAMESPACE ?? 'default',
+    namespace,
     name: options.electionId,
     identity,
     log: log.child({ component: 'leader-election' }),
@@ -53,11 +57,14 @@ export function createKubeMode(options: Options, log: Log & { child(b: object): 
   return {
     source,
     elector,
+    http,
+    namespace,
     hooks: {
       onCompiled: (snapshot, result) => {
         status?.update(snapshot, result.ingresses);
         events.update(snapshot, result.conditions);
       },
+      onConditions: (snapshot, conditions) => events.update(snapshot, conditions),
     },
     start: () => {
       status?.start();

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { upstreamH2RequestHeaders } from './headers.ts';
+
+const fwd = { clientIp: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
+
+describe('upstreamH2RequestHeaders', () => {
+  it('from HTTP/2: pseudo-headers rebuilt, :authority kept, forwarding headers replaced, cookie crumbs kept', () => {
+    const h = upstreamH2RequestHeaders(
+      { method: 'POST', url: '/svc/Method?x', rawHeaders: [':method', 'POST', ':path', '/svc/Method?x', ':scheme', 'https', ':authority', 'a.test', 'content-type', 'application/grpc', 'te', 'trailers', 'cookie', 'a=1', 'cookie', 'b=2', 'x-forwarded-for', '6.6.6.6', 'grpc-timeout', '1S'] },
+      true, undefined, 'http', fwd, false,
+    );
+    expect(h).toEqual({
+      ':method': 'POST', ':scheme': 'http', ':path': '/svc/Method?x', ':authority': 'a.test',
+      'content-type': 'application/grpc', cookie: ['a=1', 'b=2'], 'grpc-timeout': '1S', te: 'trailers',
+      'x-forwarded-for': '10.1.2.3', 'x-real-ip': '10.1.2.3', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'a.test', 'x-forwarded-port': '8443',
+    });
+  });
+
+  it('from HTTP/1.1: Host becomes :authority, hop-by-hop and Connection-named headers dropped, names lower-cased', () => {
+    const h = upstreamH2RequestHeaders(
+      { method: 'GET', url: '/', rawHeaders: ['Host', 'a.test:8080', 'Connection', 'keep-alive, X-Drop', 'X-Drop', '1', 'Keep-Alive', 'timeout=5', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'X-Keep', 'yes', 'TE', 'gzip'] },
+      false, 'keep-alive, X-Drop', 'https', fwd, false,
+    );
+    expect(h[':authority']).toBe('a.test:8080');
+    expect(h[':scheme']).toBe('https');
+    expect(h['x-keep']).toBe('yes');
+    for (const gone of ['host', 'connection', 'x-drop', 'keep-alive', 'transfer-encoding', 'upgrade', 'te']) expect(h[gone]).toBeUndefined();
+  });
+
+  it('te: trailers for gRPC backends whatever the client sent; only "trailers" ever goes (RFC 9113 §8.2.2)', () => {
+    const raw = { method: 'POST', url: '/', rawHeaders: ['host', 'a.test'] };
+    expect(upstreamH2RequestHeaders(raw, false, undefined, 'http', fwd, true).te).toBe('trailers');
+    expect(upstreamH2RequestHeaders({ ...raw, rawHeaders: ['host', 'a.test', 'te', 'trailers, deflate;q=0.5'] }, false, undefined, 'http', fwd, false).te).toBe('trailers');
+    expect(upstreamH2RequestHeaders({ ...raw, rawHeaders: ['host', 'a.test', 'te', 'deflate'] }, false, undefined, 'http', fwd, false).te).toBeUndefined();
+  });
+});
