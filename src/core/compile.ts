@@ -21,6 +21,11 @@ export interface CompileResult {
   readonly ingresses: readonly string[];
   /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
   readonly acme: readonly AcmeRequest[];
+  /**
+   * `namespace/name` of the Secrets annotations name (proxy-ssl-secret), sorted: they need
+   * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
+   */
+  readonly annotationSecrets: readonly string[];
 }
 
 function ingressKey(ing: KubeObject): string {
@@ -186,8 +191,10 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
   // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
-  for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) secretRefs.push(u.tls.secret.ref);
+  const annotationSecrets = new Set<string>();
+  for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
+  secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   conditions.sort((a, b) => cmp(`${a.ref.kind}/${a.ref.namespace}/${a.ref.name}`, `${b.ref.kind}/${b.ref.namespace}/${b.ref.name}`) || cmp(a.field, b.field) || cmp(a.code, b.code));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)) };
 }

@@ -61,6 +61,7 @@ export function createKubeMode(options: Options, log: Log & { child(b: object): 
     namespace,
     hooks: {
       onCompiled: (snapshot, result) => {
+        source.watchSecrets(result.annotationSecrets, snapshot);
         status?.update(snapshot, result.ingresses);
         events.update(snapshot, result.conditions);
       },
