@@ -4,6 +4,7 @@
 
 import type { Server } from 'node:http';
 import { compile, type CompileResult } from '../core/compile.ts';
+import { conditionKey, sortConditions } from '../core/conditions.ts';
 import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
@@ -28,10 +29,6 @@ export interface Controller {
   readonly failed: Promise<never>;
   /** SIGTERM: not ready, drain in-flight requests, stop. Safe to call twice. */
   close(): Promise<void>;
-}
-
-function conditionKey(c: Condition): string {
-  return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
 }
 
 /** What else wants each compile result (Kubernetes mode: status and Events). */
@@ -74,8 +71,12 @@ export async function startController(options: Options, source: Source, rootLog:
     log,
     onChange: (update) =>
       enqueue(async () => {
-        if (update.tls) setConditions(compiled);
         pool.publish(update);
+        if (update.tls) {
+          // A certificate expired between compiles: its condition goes out like any other.
+          setConditions(compiled);
+          hooks.onConditions?.(snapshot, conditions);
+        }
       }),
   });
   pool.publish({ ticketKeys: tls.ticketKeys() });
@@ -112,7 +113,7 @@ export async function startController(options: Options, source: Source, rootLog:
 
   /** Compile's conditions and the TLS checks' together, sorted; new ones are logged once. */
   const setConditions = (fromCompile: readonly Condition[]) => {
-    const next = [...fromCompile, ...tls.conditions(), ...(acme?.conditions() ?? [])].sort((a, b) => (conditionKey(a) < conditionKey(b) ? -1 : conditionKey(a) > conditionKey(b) ? 1 : 0));
+    const next = sortConditions([...fromCompile, ...tls.conditions(), ...(acme?.conditions() ?? [])]);
     const before = new Set(conditions.map(conditionKey));
     for (const c of next) {
       if (!before.has(conditionKey(c))) log.warn({ object: `${c.ref.kind}/${c.ref.namespace ? `${c.ref.namespace}/` : ''}${c.ref.name}`, code: c.code, field: c.field }, c.message);

@@ -1,6 +1,6 @@
 // Main thread: everything TLS the pool ships to its workers. Resolves each table's bindings into
 // certificates (CertificateResolver), keeps the session-ticket keys and rotates them, re-checks
-// when the next served certificate expires, and logs each new condition once. Changes that do
+// when the next served certificate expires, and reports their conditions (the controller logs them). Changes that do
 // not come with a table (a rotation, an expiry) are handed to `onChange` for every worker.
 
 import type { Condition, RouteTable } from '../../core/model.ts';
@@ -21,10 +21,6 @@ export interface TlsControlOptions {
 
 /** setTimeout's limit; a later expiry is re-checked then, and scheduled again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function conditionKey(c: Condition): string {
-  return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.field} ${c.code} ${c.message}`;
-}
 
 /** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret. */
 type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<RouteTable, 'hosts'>>;
@@ -63,10 +59,6 @@ export class TlsControl {
     const material = withUpstream(served.material, upstream.upstream);
     const conditions = [...served.conditions, ...upstream.conditions];
     const nextExpiry = served.nextExpiry;
-    const before = new Set(this.current.map(conditionKey));
-    for (const c of conditions) {
-      if (!before.has(conditionKey(c))) this.log.warn({ object: `${c.ref.kind}/${c.ref.namespace}/${c.ref.name}`, code: c.code, field: c.field }, c.message);
-    }
     this.current = conditions;
     this.last = material;
     this.schedule(nextExpiry);

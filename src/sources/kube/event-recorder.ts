@@ -4,6 +4,7 @@
 // came back, or when this replica becomes leader), and a token bucket caps the rate, as
 // client-go's event broadcaster does (burst 25).
 
+import { conditionKey } from '../../core/conditions.ts';
 import type { Condition } from '../../core/model.ts';
 import type { Snapshot } from '../../core/snapshot.ts';
 import type { Log } from '../source.ts';
@@ -14,10 +15,6 @@ const API_VERSIONS: Record<string, string> = { Ingress: 'networking.k8s.io/v1', 
 
 export function reasonFor(code: string): string {
   return code.replace(/^GH_/, '').toLowerCase().replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase());
-}
-
-function key(c: Condition): string {
-  return `${c.ref.kind}/${c.ref.namespace}/${c.ref.name} ${c.code} ${c.field} ${c.message}`;
 }
 
 export interface EventRecorderOptions {
@@ -66,11 +63,11 @@ export class EventRecorder {
   }
 
   private flush(): void {
-    const current = new Set(this.conditions.map(key));
+    const current = new Set(this.conditions.map(conditionKey));
     for (const k of this.recorded) if (!current.has(k)) this.recorded.delete(k);
     if (!this.o.elector.isLeader()) return;
     for (const c of this.conditions) {
-      const k = key(c);
+      const k = conditionKey(c);
       if (this.recorded.has(k)) continue;
       if (!this.take()) {
         this.o.log.debug({ code: c.code }, 'event rate limit reached; the event waits for the next change');
@@ -103,7 +100,7 @@ export class EventRecorder {
     try {
       await this.o.http.request('POST', `/api/v1/namespaces/${namespace}/events`, { body });
     } catch (err) {
-      this.recorded.delete(key(c));
+      this.recorded.delete(conditionKey(c));
       this.o.log.warn({ code: c.code, err: (err as Error).message }, 'could not record an event');
     }
   }
