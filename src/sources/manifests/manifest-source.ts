@@ -160,14 +160,14 @@ export class ManifestSource implements Source {
       const w = watch(this.dir, { recursive: true }, () => this.schedule());
       w.on('error', (err) => {
         // EMFILE/ENOSPC (inotify limits), a subdirectory vanishing while being added, ...
-        this.log.error({ component: 'manifests', dir: this.dir, err: errorReason(err) }, 'manifest watcher failed; rescanning and watching again');
+        this.log.error({ dir: this.dir, err: errorReason(err) }, 'manifest watcher failed; rescanning and watching again');
         if (this.watcher === w) this.closeWatcher();
         this.retryLater();
       });
       this.watcher = w;
       this.watchedId = id;
     } catch (err) {
-      this.log.error({ component: 'manifests', dir: this.dir, err: errorReason(err) }, 'cannot watch manifest directory; retrying');
+      this.log.error({ dir: this.dir, err: errorReason(err) }, 'cannot watch manifest directory; retrying');
       this.retryLater();
     }
   }
@@ -216,7 +216,7 @@ export class ManifestSource implements Source {
     }
     const run = this.rescan(false).catch((err: unknown) => {
       // Only a throwing sink gets here; keep going, the next event rescans.
-      this.log.error({ component: 'manifests', dir: this.dir, err: errorReason(err) }, 'applying manifest changes failed');
+      this.log.error({ dir: this.dir, err: errorReason(err) }, 'applying manifest changes failed');
     });
     this.scanning = run.finally(() => {
       this.scanning = null;
@@ -283,7 +283,7 @@ export class ManifestSource implements Source {
       } catch (err) {
         if (isGone(err) || errorCode(err) === 'ELOOP') {
           // A dangling symlink, or a file removed while we walked: not there.
-          if (entry.isSymbolicLink() && isManifest) this.log.debug({ component: 'manifests', file: this.file(childRel), reason: errorReason(err) }, 'skipping broken symlink');
+          if (entry.isSymbolicLink() && isManifest) this.log.debug({ file: this.file(childRel), reason: errorReason(err) }, 'skipping broken symlink');
           continue;
         }
         scan.kept.push(childRel);
@@ -328,10 +328,10 @@ export class ManifestSource implements Source {
         continue;
       }
       for (const p of parsed.invalid) {
-        this.log.warn({ component: 'manifests', code: 'GH_OBJECT_INVALID', file, ...located(p), reason: p.reason }, 'object left out');
+        this.log.warn({ code: 'GH_OBJECT_INVALID', file, ...located(p), reason: p.reason }, 'object left out');
       }
       for (const p of parsed.ignored) {
-        this.log.debug({ component: 'manifests', file, ...located(p), reason: p.reason }, 'object of a kind not watched ignored');
+        this.log.debug({ file, ...located(p), reason: p.reason }, 'object of a kind not watched ignored');
       }
       this.cache.set(rel, { signature, objects: parsed.objects });
     }
@@ -341,7 +341,7 @@ export class ManifestSource implements Source {
   /** A file that does not read or parse keeps its last good objects (it may be half-written). */
   private unreadable(rel: string, signature: string, cached: CachedFile | undefined, reason: string): void {
     this.log.warn(
-      { component: 'manifests', code: 'GH_MANIFEST_UNREADABLE', file: this.file(rel), reason, keeping: cached ? cached.objects.length : 0 },
+      { code: 'GH_MANIFEST_UNREADABLE', file: this.file(rel), reason, keeping: cached ? cached.objects.length : 0 },
       cached ? 'manifest file unreadable; its last good contents stay in effect' : 'manifest file unreadable',
     );
     this.cache.set(rel, { signature, objects: cached?.objects ?? [] });
@@ -351,10 +351,10 @@ export class ManifestSource implements Source {
     for (const [rel, reason] of problems) {
       if (this.problems.get(rel) === reason) continue;
       const where = rel === '' ? { dir: this.dir } : { file: this.file(rel) };
-      this.log.error({ component: 'manifests', code: 'GH_MANIFEST_UNREADABLE', ...where, reason }, 'manifests under this path stay as they were');
+      this.log.error({ code: 'GH_MANIFEST_UNREADABLE', ...where, reason }, 'manifests under this path stay as they were');
     }
     for (const rel of this.problems.keys()) {
-      if (!problems.has(rel)) this.log.info({ component: 'manifests', ...(rel === '' ? { dir: this.dir } : { file: this.file(rel) }) }, 'manifest path readable again');
+      if (!problems.has(rel)) this.log.info({ ...(rel === '' ? { dir: this.dir } : { file: this.file(rel) }) }, 'manifest path readable again');
     }
     this.problems = problems;
   }
@@ -379,7 +379,6 @@ export class ManifestSource implements Source {
         if (!this.duplicates.has(id) || reread.has(rel) || reread.has(winner.file)) {
           this.log.warn(
             {
-              component: 'manifests',
               code: 'GH_OBJECT_DUPLICATE',
               file: this.file(rel),
               ...located(entry),
@@ -425,9 +424,9 @@ export class ManifestSource implements Source {
       upserted++;
     }
     if (initial) {
-      this.log.info({ component: 'manifests', dir: this.dir, files: this.cache.size, objects: this.delivered.size }, 'manifests loaded');
+      this.log.info({ dir: this.dir, files: this.cache.size, objects: this.delivered.size }, 'manifests loaded');
     } else if (removed + upserted > 0) {
-      this.log.debug({ component: 'manifests', dir: this.dir, upserted, removed }, 'manifest changes applied');
+      this.log.debug({ dir: this.dir, upserted, removed }, 'manifest changes applied');
     }
     if (initial || removed + upserted > 0) sink.synced();
   }
