@@ -30,16 +30,16 @@ type Parsed = { ok: true; notAfter: number } | { ok: false; code: ErrorCode; mes
 
 export const TLS_SECRET_TYPE = 'kubernetes.io/tls';
 
-function field(secret: KubeObject, key: string): string | undefined {
-  // stringData wins, as the API server merges it over data; data is base64.
+/** One key of a Secret as text: stringData wins, as the API server merges it over data (base64). */
+export function secretField(secret: Readonly<Record<string, unknown>>, key: string): string | undefined {
   const s = (secret.stringData as Record<string, unknown> | undefined)?.[key];
   if (typeof s === 'string') return s;
   const d = (secret.data as Record<string, unknown> | undefined)?.[key];
   return typeof d === 'string' ? Buffer.from(d, 'base64').toString('utf8') : undefined;
 }
 
-function reason(err: unknown): string {
-  // OpenSSL's reasons ("PEM routines::no start line") carry no key material.
+/** An error's reason for a condition; OpenSSL's reasons ("PEM routines::no start line") carry no key material. */
+export function reason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -122,8 +122,8 @@ export class CertificateResolver {
     const secret = this.secret(namespace, name);
     if (secret === undefined) return { ok: false, code: 'GH_TLS_SECRET_NOT_FOUND', message: 'not found' };
     if (secret.type !== TLS_SECRET_TYPE) return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: `type is ${JSON.stringify(secret.type ?? 'Opaque')}, not ${TLS_SECRET_TYPE}` };
-    const cert = field(secret, 'tls.crt');
-    const key = field(secret, 'tls.key');
+    const cert = secretField(secret, 'tls.crt');
+    const key = secretField(secret, 'tls.key');
     if (cert === undefined || cert === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.crt' };
     if (key === undefined || key === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.key' };
     const pem = { cert, key };

@@ -13,7 +13,7 @@ import { createSecureContext } from 'node:tls';
 import type { Condition, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
 import type { ErrorCode } from '../../errors.ts';
 import type { TlsMaterial, UpstreamTlsPem } from '../../dataplane/tls/tls-material.ts';
-import type { SecretLookup } from './certificate-resolver.ts';
+import { reason, secretField, type SecretLookup } from './certificate-resolver.ts';
 
 export interface ProxySslResolved {
   /** Secret `namespace/name` → PEM, for the Secrets that passed their checks. */
@@ -23,27 +23,14 @@ export interface ProxySslResolved {
 
 type Checked = { ok: true; pem: UpstreamTlsPem } | { ok: false; code: ErrorCode; message: string };
 
-function field(secret: Readonly<Record<string, unknown>>, key: string): string | undefined {
-  // stringData wins, as the API server merges it over data; data is base64.
-  const s = (secret.stringData as Record<string, unknown> | undefined)?.[key];
-  if (typeof s === 'string') return s;
-  const d = (secret.data as Record<string, unknown> | undefined)?.[key];
-  return typeof d === 'string' ? Buffer.from(d, 'base64').toString('utf8') : undefined;
-}
-
-function reason(err: unknown): string {
-  // OpenSSL's reasons ("PEM routines::no start line") carry no key material.
-  return err instanceof Error ? err.message : String(err);
-}
-
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
 /** Reads and checks one Secret (cached by content by the caller). */
 export function checkProxySslSecret(secret: Readonly<Record<string, unknown>> | undefined): Checked {
   if (secret === undefined) return { ok: false, code: 'GH_PROXY_SSL_SECRET_NOT_FOUND', message: 'not found' };
-  const ca = field(secret, 'ca.crt') || null;
-  const cert = field(secret, 'tls.crt') || null;
-  const key = field(secret, 'tls.key') || null;
+  const ca = secretField(secret, 'ca.crt') || null;
+  const cert = secretField(secret, 'tls.crt') || null;
+  const key = secretField(secret, 'tls.key') || null;
   const invalid = (message: string): Checked => ({ ok: false, code: 'GH_PROXY_SSL_SECRET_INVALID', message });
   if (ca === null && cert === null && key === null) return invalid('holds neither ca.crt nor tls.crt and tls.key');
   if ((cert === null) !== (key === null)) return invalid(cert === null ? 'has tls.key but no tls.crt' : 'has tls.crt but no tls.key');
