@@ -2,10 +2,17 @@
 // Entry point: parse flags, start the control plane (which starts the worker pool), drain
 // on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
 
+import { readFileSync } from 'node:fs';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
 import { parseOptions, usage, type Options } from './options.ts';
+
+/** The version in package.json, which ships beside src/ (package.json "files" and the image). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`gatehouse: ${message}\n`);
@@ -15,6 +22,10 @@ function fail(message: string, code = 2): never {
 export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
+    return;
+  }
+  if (argv.includes('--version')) {
+    process.stdout.write(`gatehouse ${version()}\n`);
     return;
   }
   let options: Options;

@@ -45,6 +45,11 @@ describe('parseOptions', () => {
     expect(o).toMatchObject({ defaultSslCertificate: 'ns/cert', defaultSslRedirect: false, httpsRedirectPort: 8443, hsts: true, hstsMaxAge: 60, hstsPreload: true, hstsIncludeSubdomains: true });
   });
 
+  it('reads the request limits, 100 header lines and 16 KiB by default', () => {
+    expect(parseOptions([])).toMatchObject({ maxRequestHeaders: 100, maxRequestHeaderBytes: 16_384 });
+    expect(parseOptions(['--max-request-headers', '20', '--max-request-header-bytes=8192'])).toMatchObject({ maxRequestHeaders: 20, maxRequestHeaderBytes: 8192 });
+  });
+
   it('reads booleans bare or with =true/=false', () => {
     expect(parseOptions(['--watch-ingress-without-class']).watchIngressWithoutClass).toBe(true);
     expect(parseOptions(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
@@ -64,6 +69,8 @@ describe('parseOptions', () => {
     [['--watch-namespace', 'Bad_NS'], '--watch-namespace'],
     [['--publish-status-address', 'a b'], '--publish-status-address'],
     [['--hsts-max-age', '-1'], '--hsts-max-age'],
+    [['--max-request-headers', '0'], '--max-request-headers'],
+    [['--max-request-header-bytes', '100'], '--max-request-header-bytes'],
   ])('refuses %j with a one-line error naming the flag', (argv, flag) => {
     const err = failure(argv);
     expect(err.code).toBe('GH_FLAG_INVALID');

@@ -22,6 +22,10 @@ export interface Options {
   /** Seconds to wait for response headers and between body reads (ingress-nginx proxy-read-timeout). */
   proxyReadTimeout: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Most header lines a request may carry; more answer 431 (HAProxy's tune.http.maxhdr is 100). */
+  maxRequestHeaders: number;
+  /** Most bytes of request line and headers; more answer 431 (Node's own default, 16 KiB). */
+  maxRequestHeaderBytes: number;
   // Kubernetes mode (no --manifests).
   kubeconfig: string | null;
   apiserverHost: string | null;
@@ -53,7 +57,7 @@ export interface Options {
   acmeCaFile: string | null;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email';
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes';
 
 interface Flag {
   key: keyof Options;
@@ -75,6 +79,8 @@ const FLAGS: Record<string, Flag> = {
   'shutdown-grace-period': { key: 'shutdownGracePeriod', kind: 'seconds', help: 'seconds to drain in-flight requests on SIGTERM (default 10)' },
   'proxy-connect-timeout': { key: 'proxyConnectTimeout', kind: 'seconds', help: 'seconds to connect to an upstream (default 5)' },
   'proxy-read-timeout': { key: 'proxyReadTimeout', kind: 'seconds', help: 'seconds to wait for upstream response data (default 60)' },
+  'max-request-headers': { key: 'maxRequestHeaders', kind: 'headers', help: 'most header lines a request may carry; more answer 431 (default 100)' },
+  'max-request-header-bytes': { key: 'maxRequestHeaderBytes', kind: 'bytes', help: 'most bytes of request line and headers; more answer 431 (default 16384)' },
   kubeconfig: { key: 'kubeconfig', kind: 'string', help: 'Kubernetes mode: kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)' },
   'apiserver-host': { key: 'apiserverHost', kind: 'url', help: 'Kubernetes API server URL, e.g. http://127.0.0.1:8001 through kubectl proxy' },
   'watch-namespace': { key: 'watchNamespace', kind: 'namespace', help: 'watch only this namespace (default: all)' },
@@ -112,6 +118,8 @@ export function defaults(): Options {
     proxyConnectTimeout: 5,
     proxyReadTimeout: 60,
     logLevel: 'info',
+    maxRequestHeaders: 100,
+    maxRequestHeaderBytes: 16_384,
     kubeconfig: null,
     apiserverHost: null,
     watchNamespace: null,
@@ -159,6 +167,16 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
     case 'uint': {
       const n = /^\d{1,10}$/.test(value) ? Number(value) : NaN;
       if (!(n <= 2 ** 31 - 1)) throw bad(flag, `expected a whole number 0-${2 ** 31 - 1}, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'headers': {
+      const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1 && n <= 10_000)) throw bad(flag, `expected a number of header lines 1-10000, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'bytes': {
+      const n = /^\d{1,8}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1024 && n <= 1_048_576)) throw bad(flag, `expected bytes 1024-1048576, got ${JSON.stringify(value)}`);
       return n;
     }
     case 'seconds': {
@@ -239,7 +257,7 @@ export function parseOptions(argv: readonly string[]): Options {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
-  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
+  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
 }
 
 /** The part of the options the pure compile step reads. */

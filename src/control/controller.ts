@@ -55,6 +55,8 @@ export async function startController(options: Options, source: Source, rootLog:
       bindAddress: options.bindAddress,
       connectTimeoutMs: options.proxyConnectTimeout * 1000,
       readTimeoutMs: options.proxyReadTimeout * 1000,
+      maxRequestHeaders: options.maxRequestHeaders,
+      maxRequestHeaderBytes: options.maxRequestHeaderBytes,
       logLevel: options.logLevel,
       httpsRedirectPort: options.httpsRedirectPort,
       hsts: options.hsts ? { maxAge: options.hstsMaxAge, includeSubDomains: options.hstsIncludeSubdomains, preload: options.hstsPreload } : null,

@@ -13,6 +13,9 @@ export interface WorkerConfig {
   readonly bindAddress: string;
   readonly connectTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** --max-request-headers and --max-request-header-bytes: beyond them, 431. */
+  readonly maxRequestHeaders: number;
+  readonly maxRequestHeaderBytes: number;
   readonly logLevel: LogLevel;
   /** HTTPS listener (--https-port): HTTP/2 and HTTP/1.1 by ALPN, certificates by SNI. */
   readonly httpsPort: number;

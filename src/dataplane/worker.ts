@@ -17,6 +17,8 @@ import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts'
 import type { RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
+import { normaliseUriPath } from '../core/normalise-uri-path.ts';
+import { framingStatus } from './framing-status.ts';
 import { clientIp, type Forwarded } from './proxy/headers.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
@@ -68,14 +70,19 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
   if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
+  const framing = framingStatus(req.rawHeaders, config.maxRequestHeaders);
+  if (framing !== 0) return sendError(res, framing, true);
   const url = req.url ?? '';
-  // Origin-form only; absolute-form and `*` have no route (RFC 9112 §3.2).
-  if (url.charCodeAt(0) !== 47 /* / */) return sendError(res, 400);
+  // The one normal path of this request (core/normalise-uri-path.ts): routing and every policy
+  // see it; the upstream gets `url` as sent. Null: not origin-form (absolute-form and `*` have
+  // no route, RFC 9112 §3.2), a malformed escape, or above the root.
+  const path = normaliseUriPath(url);
+  if (path === null) return sendError(res, 400);
   // ACME HTTP-01 tokens we published: answered before routing, on any host, never redirected.
   const keyAuthorization = challengeAnswer(req.method, url, challenges);
   if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
   const host = requestHost(req);
-  const match = router!.lookup(host, url);
+  const match = router!.lookup(host, path);
   if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
     const location = httpsLocation(host, url, config.httpsRedirectPort);
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
@@ -103,10 +110,12 @@ const upgraded = new Set<Duplex>();
 
 function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void {
   socket.on('error', () => socket.destroy());
-  const url = req.url ?? '';
-  if (url.charCodeAt(0) !== 47 /* / */) return sendRawError(socket, 400);
+  const framing = framingStatus(req.rawHeaders, config.maxRequestHeaders);
+  if (framing !== 0) return sendRawError(socket, framing);
+  const path = normaliseUriPath(req.url ?? '');
+  if (path === null) return sendRawError(socket, 400);
   const host = req.headers.host ?? '';
-  const match = router!.lookup(host, url);
+  const match = router!.lookup(host, path);
   if (match.backend === null) return sendRawError(socket, 404);
   upgraded.add(socket);
   socket.once('close', () => {
@@ -127,7 +136,16 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
 
 // ---- plain HTTP ------------------------------------------------------------------------
 
-const server = createServer({ keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 }, (req, res) => onRequest(req, res, 'http'));
+/**
+ * Node's HTTP/1 parser settings, for both servers. It keeps at most maxHeadersCount header lines
+ * and drops the rest silently: one more than the limit lets framingStatus see the excess and
+ * answer 431. A request line and headers longer than maxHeaderSize fail to parse: 431 too.
+ */
+const HTTP1 = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0, maxHeaderSize: config.maxRequestHeaderBytes };
+const MAX_HEADERS_COUNT = config.maxRequestHeaders + 1;
+
+const server = createServer(HTTP1, (req, res) => onRequest(req, res, 'http'));
+server.maxHeadersCount = MAX_HEADERS_COUNT;
 server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
 server.on('clientError', onClientError);
 
@@ -143,8 +161,11 @@ const secure: Http2SecureServer = createSecureServer(
     ...TLS_SETTINGS,
     // No SNI: the server's own context, which holds the default certificate (setDefault below).
     SNICallback: (servername, cb) => cb(null, certs.contextFor(servername)),
-    // nginx's http2_max_concurrent_streams; more streams wait in the client.
-    settings: { maxConcurrentStreams: 128 },
+    // nginx's http2_max_concurrent_streams; more streams wait in the client. Header limits as
+    // HTTP/1's: a larger header block is refused by nghttp2; one header more than the limit
+    // (beside the 4 pseudo-headers) still reaches framingStatus, which answers 431.
+    settings: { maxConcurrentStreams: 128, maxHeaderListSize: config.maxRequestHeaderBytes },
+    maxHeaderListPairs: config.maxRequestHeaders + 5,
     // Memory a session may hold for queued frames before it is refused (ENHANCE_YOUR_CALM): many
     // concurrent streams with bodies in flight need more than the 10 MB default.
     maxSessionMemory: 64,
@@ -152,7 +173,7 @@ const secure: Http2SecureServer = createSecureServer(
   (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
 );
 // HTTP/1.1 over TLS goes through Node's HTTP/1 server code, which reads these from the server.
-Object.assign(secure, { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout: 0 });
+Object.assign(secure, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
 secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
 secure.on('clientError', onClientError);
 secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));

@@ -3,7 +3,7 @@
 // start with one clear line.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -254,6 +254,14 @@ describe('the CLI', () => {
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);
     const exit = await within('the CLI to exit', run.exited, 10_000);
     expect(exit, `stderr: ${run.stderr()}`).toEqual({ code: 0, signal: null });
+  });
+
+  it('prints the version of package.json for --version and exits 0', async () => {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const run = cli(['--version']);
+    const exit = await within('the CLI to exit', run.exited, 10_000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(run.stdout()).toBe(`gatehouse ${version}\n`);
   });
 
   it('exits non-zero with one line on stderr naming a bad flag', async () => {

@@ -5,11 +5,7 @@
 
 import type { Route, RouteTable, VirtualHost } from '../../src/core/model.ts';
 import type { Match } from '../../src/dataplane/router/router.ts';
-
-// Escapes that stay encoded after decoding: the characters decodeURI leaves alone
-// (`# $ & + , / : ; = ? @`) and `%` itself. Compared in upper case.
-const KEPT_ENCODED = new Set(['23', '24', '25', '26', '2B', '2C', '2F', '3A', '3B', '3D', '3F', '40']);
-const HEX = '0123456789abcdefABCDEF';
+import { normaliseUriPath } from '../../src/core/normalise-uri-path.ts';
 
 export class ReferenceMatcher {
   readonly #table: RouteTable;
@@ -18,11 +14,12 @@ export class ReferenceMatcher {
     this.#table = table;
   }
 
-  lookup(rawHost: string, rawPath: string): Match {
+  /** `path` is a request path in normal form (normaliseUriPath), as the router takes it. */
+  lookup(rawHost: string, path: string): Match {
     const table = this.#table;
     const vh = selectHost(table.hosts, normaliseHost(rawHost));
     if (vh === null) return { backend: table.defaultBackend, route: null, host: null };
-    const route = selectRoute(vh.routes, rawPath);
+    const route = selectRoute(vh.routes, path);
     if (route !== null) return { backend: route.backend, route, host: vh };
     return { backend: vh.defaultBackend !== null ? vh.defaultBackend : table.defaultBackend, route: null, host: vh };
   }
@@ -61,18 +58,8 @@ function selectHost(hosts: readonly VirtualHost[], host: string): VirtualHost | 
 }
 
 /** Rules 2 and 4: the winning route, or null (rule 3 is the caller's). */
-function selectRoute(routes: readonly Route[], rawPath: string): Route | null {
-  if (!rawPath.startsWith('/')) return null;
-  let end = rawPath.length;
-  for (let i = 0; i < rawPath.length; i++) {
-    if (rawPath[i] === '?' || rawPath[i] === '#') {
-      end = i;
-      break;
-    }
-  }
-  const path = decodePath(rawPath.substring(0, end));
-  if (path === null) return null;
-
+function selectRoute(routes: readonly Route[], path: string): Route | null {
+  if (!path.startsWith('/')) return null;
   let best: Route | null = null;
   let bestLength = -1;
   for (const route of routes) {
@@ -98,57 +85,12 @@ function selectRoute(routes: readonly Route[], rawPath: string): Route | null {
 }
 
 /**
- * The route path in the same form as a decoded request path: a `%` written in a route path is a
- * literal percent sign (the route is not decoded), which a decoded request path spells `%25`.
- * Null for paths that can never match (not starting with `/`, or holding `*`, which compile
- * rejects). Prefix paths lose trailing slashes (the model already promises that).
+ * The route path in normal form, as request paths are. Null for paths that can never match (not
+ * normalising, or holding `*`, which compile rejects). Prefix paths lose a trailing slash.
  */
 function comparablePath(route: Route): string | null {
-  let path = route.path;
-  if (!path.startsWith('/') || path.includes('*')) return null;
-  if (route.match === 'Prefix') {
-    while (path.length > 1 && path.endsWith('/')) path = path.substring(0, path.length - 1);
-  }
-  return path.split('%').join('%25');
-}
-
-/**
- * Percent-decodes a path (query already cut off): escapes of characters other than those in
- * KEPT_ENCODED become the characters, read as UTF-8; the kept ones stay as written. Null for a
- * malformed escape or bytes that are not UTF-8.
- */
-function decodePath(path: string): string | null {
-  let out = '';
-  let bytes: number[] = [];
-  const flush = (): boolean => {
-    if (bytes.length === 0) return true;
-    try {
-      out += new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(new Uint8Array(bytes));
-    } catch {
-      return false;
-    }
-    bytes = [];
-    return true;
-  };
-  for (let i = 0; i < path.length; i++) {
-    const ch = path[i]!;
-    if (ch !== '%') {
-      if (!flush()) return null;
-      out += ch;
-      continue;
-    }
-    const hi = path[i + 1];
-    const lo = path[i + 2];
-    if (hi === undefined || lo === undefined || !HEX.includes(hi) || !HEX.includes(lo)) return null;
-    const hex = (hi + lo).toUpperCase();
-    if (KEPT_ENCODED.has(hex)) {
-      if (!flush()) return null;
-      out += '%' + hi + lo;
-    } else {
-      bytes.push(parseInt(hex, 16));
-    }
-    i += 2;
-  }
-  if (!flush()) return null;
-  return out;
+  let path = normaliseUriPath(route.path);
+  if (path === null || path.includes('*')) return null;
+  if (route.match === 'Prefix' && path.length > 1 && path.endsWith('/')) path = path.substring(0, path.length - 1);
+  return path;
 }

@@ -5,6 +5,7 @@
 import type { Condition, MatchType } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import type { ErrorCode } from '../../errors.ts';
+import { normaliseUriPath } from '../normalise-uri-path.ts';
 import { arr, isRecord, rec, str } from './fields.ts';
 
 export interface BackendRef {
@@ -69,10 +70,13 @@ export function normalisePath(pathType: unknown, path: unknown): { path: string;
     return `path ${JSON.stringify(p)} must start with "/" and hold only RFC 3986 path characters (no "*", "?", "#" or spaces)`;
   }
   if (PCT.test(p)) return `path ${JSON.stringify(p)} has a "%" that does not start a percent-escape`;
-  if (pathType === 'Exact') return { path: p, match: 'Exact' };
+  // The route keeps the normal form requests are matched in (normalise-uri-path.ts), so
+  // `/a/%7Eb`, `/a//~b` and `/a/./~b` are one path (and one conflict).
+  const normal = normaliseUriPath(p);
+  if (normal === null) return `path ${JSON.stringify(p)} climbs above the root with ".."`;
+  if (pathType === 'Exact') return { path: normal, match: 'Exact' };
   // Prefix matching is element-wise and ignores a trailing slash (Kubernetes docs, "Examples").
-  const trimmed = p.replace(/\/+$/, '');
-  return { path: trimmed === '' ? '/' : trimmed, match: 'Prefix' };
+  return { path: normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal, match: 'Prefix' };
 }
 
 /** Parses an IngressBackend; a string is the reason it is invalid. */

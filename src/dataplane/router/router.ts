@@ -13,24 +13,22 @@
 // 3. No route matches: the VirtualHost's defaultBackend, else the table's (null: built-in 404).
 // 4. A request-target that does not start with `/` (`*`, absolute-form) matches no route.
 //
+// Paths are compared in one normal form (core/normalise-uri-path.ts): the worker normalises
+// the request path once per request and passes it here; route paths are normalised the same way
+// when the router is built. So `/a/%7Eb`, `/a//~b` and `/a/./~b` are all `/a/~b`, `%2F` stays
+// encoded (it never splits a segment), and the comparison is of plain strings, element-wise on
+// `/`, case-sensitive.
+//
 // Paths are matched by find-my-way, one instance per VirtualHost (it matches hosts with
 // the port and case-sensitively, and allows at most 31 constrained handlers per node, so host
-// selection is ours and no constraints are used). What find-my-way does to the request path,
-// and so what this router does (test/support/reference-matcher.ts restates it with plain loops):
-// - The path ends at the first `?` or `#`; the rest is never looked at.
-// - The path is percent-decoded like `decodeURI`, except that escapes of the reserved
-//   characters `# $ & + , / : ; = ? @` and of `%` itself stay encoded (RFC 3986 §6.2.2.2 only
-//   makes escapes of unreserved characters equivalent to the characters). So `/b%61r` is
-//   `/bar` and `/caf%C3%A9` is `/café`, but `/a%2Fb` is not `/a/b` and `/x%40` is not `/x@`.
-// - A malformed escape (`%zz`, a lone `%`, invalid UTF-8 like `%C3` alone) matches no route.
-// - Route paths are registered as written and find-my-way encodes a `%` in them as `%25`: a
-//   route written `/caf%C3%A9` therefore matches no decoded request (`/caf%C3%A9` decodes to
-//   `/café`), only the request `/caf%25C3%25A9`; a route written `/café` matches `/caf%C3%A9`.
-// - No collapsing of `//` and no trailing-slash folding (ignoreDuplicateSlashes and
-//   ignoreTrailingSlash are off): `/foo//bar` is under Prefix `/foo` but not under `/foo/bar`.
+// selection is ours and no constraints are used). find-my-way would percent-decode a path
+// again and cut it at `?`, `#`: a normal path has no `?` or `#`, and its `%` signs are replaced
+// with PERCENT (a character no normal path holds) on both sides, so find-my-way compares the
+// strings exactly as they are (test/support/reference-matcher.ts restates this with plain loops).
 
 import FindMyWay from 'find-my-way';
 import type { Route, RouteTable, VirtualHost } from '../../core/model.ts';
+import { normaliseUriPath } from '../../core/normalise-uri-path.ts';
 
 /** What a request is routed to. */
 export interface Match {
@@ -69,6 +67,8 @@ const NO_HANDLER = (): void => {};
 // not need it (the proxy forwards the raw request-target), so skip that work on the hot path.
 const NO_SEARCH_PARAMS = Object.freeze({});
 const noSearchParams = (): object => NO_SEARCH_PARAMS;
+// Stands for `%` inside find-my-way. A normal path is ASCII with `|` always encoded (%7C).
+const PERCENT = '|';
 
 export class Router {
   readonly #exact = new Map<string, HostEntry>();
@@ -98,10 +98,11 @@ export class Router {
 
   /**
    * Routes one request. `host` is the raw Host header or `:authority` (any case, maybe a port,
-   * a trailing dot, an IPv6 literal in brackets); `path` is the raw request-target (maybe with a
-   * query string). Returns one of the Match objects precomputed at build time: nothing is
-   * allocated here beyond find-my-way's own result object, plus the normalised host string
-   * when the raw one was not already normal and the suffix when a wildcard host is looked for.
+   * a trailing dot, an IPv6 literal in brackets); `path` is the request path in normal form
+   * (normaliseUriPath: no query). Returns one of the Match objects precomputed at build time:
+   * nothing is allocated here beyond find-my-way's own result object, plus the normalised host
+   * string when the raw one was not already normal, the suffix when a wildcard host is looked
+   * for, and the path with PERCENT when it holds a `%`.
    */
   lookup(host: string, path: string): Match {
     const name = normaliseHost(host);
@@ -120,10 +121,9 @@ export class Router {
       }
     }
     const paths = entry.paths;
-    // 47 is '/'. Checked here because find-my-way would otherwise parse an absolute-form
-    // target (`http://h/p`) itself, and `*` (OPTIONS) must match no route.
+    // 47 is '/'. A normal path starts with it; anything else (never passed by the worker) misses.
     if (paths === null || path.charCodeAt(0) !== 47) return entry.miss;
-    const found = paths.find(METHOD, path);
+    const found = paths.find(METHOD, path.includes('%') ? path.replaceAll('%', PERCENT) : path);
     return found === null ? entry.miss : (found.store as Match);
   }
 }
@@ -151,13 +151,13 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
   const paths = FindMyWay({
     caseSensitive: true, // Exact is case-sensitive (Ingress spec); so is Prefix, element-wise
     ignoreTrailingSlash: false, // `/a/b/` is not Exact `/a/b`
-    ignoreDuplicateSlashes: false, // no collapsing: `//` is compared as written
+    ignoreDuplicateSlashes: false, // normal paths hold no `//`
     querystringParser: noSearchParams,
     // maxParamLength does not matter: no parametric nodes are ever registered (`:` is escaped).
   });
   for (const [path, slot] of byPath) {
     // A `:` starts a parameter in find-my-way; `::` is a literal colon.
-    const pattern = path.replaceAll(':', '::');
+    const pattern = path.replaceAll('%', PERCENT).replaceAll(':', '::');
     // The path itself: Exact beats Prefix at equal path.
     const whole = slot.exact ?? slot.prefix;
     if (whole !== null) paths.on(METHOD, pattern, NO_HANDLER, freezeMatch(whole.backend, whole, vh));
@@ -176,20 +176,16 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
 }
 
 /**
- * The path a route is registered under, or null for a route no request can reach here. Compile
- * guarantees paths start with `/`, hold no `*` and that Prefix paths carry no trailing slash;
- * this stays safe if one slips through: a path not starting with `/` can never equal or prefix
- * a request path that does, and a `*` cannot be expressed to find-my-way (it would be a
- * wildcard), so both are skipped rather than failing the whole table.
+ * The path a route is registered under, in normal form, or null for a route no request can
+ * reach here. Compile already gives normal paths that start with `/`, hold no `*`, and Prefix
+ * paths without a trailing slash; this stays safe if one slips through (a hand-made table): a
+ * path that does not normalise can equal no request path, and a `*` cannot be expressed to
+ * find-my-way (it would be a wildcard), so both are skipped rather than failing the whole table.
  */
 function routePath(route: Route): string | null {
-  let path = route.path;
-  if (path.charCodeAt(0) !== 47 || path.includes('*')) return null;
-  if (route.match === 'Prefix') {
-    let end = path.length;
-    while (end > 1 && path.charCodeAt(end - 1) === 47) end--;
-    path = path.slice(0, end);
-  }
+  let path = normaliseUriPath(route.path);
+  if (path === null || path.includes('*')) return null;
+  if (route.match === 'Prefix' && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   return path;
 }
 
