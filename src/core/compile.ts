@@ -2,7 +2,7 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, Route, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
+import type { Backend, CompileOptions, Condition, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
@@ -13,6 +13,7 @@ import { sortConditions } from './conditions.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { acmeRequests } from './annotations/acme.ts';
+import { WWW_REDIRECT_CODE, wwwAlias } from './annotations/redirect.ts';
 import type { AcmeRequest } from './model.ts';
 
 export interface CompileResult {
@@ -132,6 +133,12 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     return p === undefined ? undefined : upstreamPolicy(p.backendProtocol, p.proxySsl, backends[backend]!);
   };
 
+  // The traffic policies of the Ingress, on each of its routes; none: left out of the table.
+  const policiesOf = (ingress: string | undefined): RoutePolicies | undefined => {
+    const p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
+    return p === undefined || Object.keys(p).length === 0 ? undefined : p;
+  };
+
   // Routes: for the same host, path and match type the oldest Ingress wins (stable sort
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
@@ -146,7 +153,8 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     }
     const backend = useBackend(c.ingress, `${c.field}.backend.service`, c.backend);
     const upstream = upstreamFor(ingressKey(c.ingress), backend);
-    const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}) };
+    const routePolicies = policiesOf(ingressKey(c.ingress));
+    const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
     const list = byHost.get(c.host);
     if (list) list.push(route);
@@ -169,14 +177,32 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
     return upstream === undefined ? {} : { defaultUpstream: upstream };
   };
-  const hosts: VirtualHost[] = [...read.hosts].sort(cmp).map((host) => ({
-    host,
-    routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
-    defaultBackend: defaults.get(host)?.backend ?? null,
-    tls: hasTls(host),
-    sslRedirect: sslRedirect(defaults.get(host)?.ingress ?? firstIngress.get(host), host),
-    ...defaultUpstream(host),
-  }));
+  const hosts: VirtualHost[] = [...read.hosts].map((host) => {
+    // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
+    const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
+    const defaultPolicies = policiesOf(owner);
+    return {
+      host,
+      routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
+      defaultBackend: defaults.get(host)?.backend ?? null,
+      tls: hasTls(host),
+      sslRedirect: sslRedirect(owner, host),
+      ...defaultUpstream(host),
+      ...(defaultPolicies ? { defaultPolicies } : {}),
+    };
+  });
+  // from-to-www-redirect: the other name of a host one of whose routes asks for it answers a
+  // redirect to the host, unless some Ingress names it (ingress-nginx omits the redirect then).
+  const wwwFor = new Map<string, string>();
+  for (const [host, routes] of byHost) {
+    const alias = wwwAlias(host);
+    if (alias === null || read.hosts.has(alias) || wwwFor.has(alias)) continue;
+    if (routes.some((r) => policies.get(r.ingress)?.fromToWww === true)) wwwFor.set(alias, host);
+  }
+  for (const [alias, host] of wwwFor) {
+    hosts.push({ host: alias, routes: [], defaultBackend: null, tls: hasTls(alias), sslRedirect: false, defaultPolicies: { redirect: { host: { host, code: WWW_REDIRECT_CODE } } } });
+  }
+  hosts.sort((a, b) => cmp(a.host, b.host));
 
   let defaultBackend: string | null = null;
   if (options.defaultBackendService !== null) {

@@ -44,6 +44,28 @@ export interface Route {
    * protocols, and its endpoints, balancer and health stay one.
    */
   readonly upstream?: UpstreamPolicy;
+  /** The traffic policies of the route's Ingress; absent: none (the common case, at no cost). */
+  readonly policies?: RoutePolicies;
+}
+
+/**
+ * The traffic policies of a route, typed data compiled from its Ingress's annotations (one file
+ * per family in core/annotations/). Each field present becomes one step of the worker's request
+ * pipeline (dataplane/policies/pipeline.ts), which fixes their order; a family adds one field.
+ */
+export interface RoutePolicies {
+  /** permanent-redirect / temporal-redirect, app-root, from-to-www-redirect. */
+  readonly redirect?: RedirectPolicy;
+}
+
+/** The redirects of ingress-nginx's "Redirect" annotations (core/annotations/redirect.ts). */
+export interface RedirectPolicy {
+  /** permanent-redirect or temporal-redirect: every request answers `code` to `url`. */
+  readonly to?: { readonly url: string; readonly code: number };
+  /** app-root: a request for `/` answers 302 to this path. */
+  readonly appRoot?: string;
+  /** from-to-www-redirect: requests for the other name answer `code` to this host, same target. */
+  readonly host?: { readonly host: string; readonly code: number };
 }
 
 /** backend-protocol values Gatehouse serves (ingress-nginx's, less AUTO_HTTP/FCGI/AJP, plus H2C). */
@@ -95,6 +117,11 @@ export interface VirtualHost {
   readonly sslRedirect: boolean;
   /** The upstream policy of the Ingress that set defaultBackend; absent: plain HTTP/1.1. */
   readonly defaultUpstream?: UpstreamPolicy;
+  /**
+   * The policies for requests of this host that match no route: those of the Ingress whose
+   * annotations hold for the host's unmatched paths (as sslRedirect). Absent: none.
+   */
+  readonly defaultPolicies?: RoutePolicies;
 }
 
 /** One spec.tls host after compile: which Secret serves it by SNI (DESIGN.md "TLS"). */

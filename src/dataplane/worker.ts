@@ -22,6 +22,7 @@ import { framingStatus } from './framing-status.ts';
 import { clientIp, type Forwarded } from './proxy/headers.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
+import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
 import { Router, type Match } from './router/router.ts';
 import { CertStore } from './tls/cert-store.ts';
 import { TicketKeyring } from './tls/ticket-keys.ts';
@@ -87,8 +88,11 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
     const location = httpsLocation(host, url, config.httpsRedirectPort);
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
   }
+  const fwd = forwarded(req, scheme, host);
+  // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
+  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, res, scheme, host, url, path, fwd.clientIp))) return;
   if (match.backend === null) return sendError(res, 404);
-  forward(req, res, match, forwarded(req, scheme, host));
+  forward(req, res, match, fwd);
 }
 
 /**
@@ -307,7 +311,7 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
     // Build first, then swap the references together.
-    const next = m.table ? new Router(m.table) : router;
+    const next = m.table ? new Router(m.table, { steps: buildSteps }) : router;
     if (m.ticketKeys) {
       keyring.set(m.ticketKeys);
       applyTicketKeys();

@@ -18,10 +18,10 @@ export class ReferenceMatcher {
   lookup(rawHost: string, path: string): Match {
     const table = this.#table;
     const vh = selectHost(table.hosts, normaliseHost(rawHost));
-    if (vh === null) return { backend: table.defaultBackend, route: null, host: null };
+    if (vh === null) return { backend: table.defaultBackend, route: null, host: null, steps: [] };
     const route = selectRoute(vh.routes, path);
-    if (route !== null) return { backend: route.backend, route, host: vh };
-    return { backend: vh.defaultBackend !== null ? vh.defaultBackend : table.defaultBackend, route: null, host: vh };
+    if (route !== null) return { backend: route.backend, route, host: vh, steps: [] };
+    return { backend: vh.defaultBackend !== null ? vh.defaultBackend : table.defaultBackend, route: null, host: vh, steps: [] };
   }
 }
 

@@ -10,13 +10,18 @@ import { readSslRedirect, type SslRedirectPolicy } from './ssl-redirect.ts';
 import { readAcme, type AcmePolicy } from './acme.ts';
 import { readBackendProtocol } from './backend-protocol.ts';
 import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
-import type { BackendProtocol } from '../model.ts';
+import { readRedirect } from './redirect.ts';
+import type { BackendProtocol, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
   readonly acme: AcmePolicy;
   readonly backendProtocol: BackendProtocol;
   readonly proxySsl: ProxySslPolicy;
+  /** The traffic policies for the Ingress's routes (absent fields: none). */
+  readonly policies: RoutePolicies;
+  /** from-to-www-redirect. */
+  readonly fromToWww: boolean;
 }
 
 export interface AnnotationDefaults {
@@ -36,7 +41,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const acme = take(readAcme(ing));
   const backendProtocol = take(readBackendProtocol(ing));
   const proxySsl = take(readProxySsl(ing));
-  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined) {
+  const redirect = take(readRedirect(ing));
+  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined) {
     for (const p of problems) {
       conditions.push({
         ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
@@ -47,5 +53,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
     }
     return null;
   }
-  return { sslRedirect, backendProtocol, proxySsl, acme };
+  // One field per family that is set; an Ingress without policy annotations has none.
+  const policies: { -readonly [K in keyof RoutePolicies]: RoutePolicies[K] } = {};
+  if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww };
 }

@@ -6,7 +6,7 @@
 // Pool per origin and TLS configuration, upstream-tls.ts); H2C, GRPC and GRPCS over node:http2
 // (h2-upstream.ts).
 
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Writable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
@@ -24,40 +24,47 @@ import { Agent as HttpsAgent } from 'node:https';
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
 export type ProxyResponse = ServerResponse | Http2ServerResponse;
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  404: 'Not Found',
-  408: 'Request Timeout',
-  431: 'Request Header Fields Too Large',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** writeHead on either kind of response (their overloads do not unify; both take these arguments). */
 export function writeHead(res: ProxyResponse, status: number, headers: OutgoingHttpHeaders): void {
   (res as ServerResponse).writeHead(status, headers);
 }
 
-/** A small plain-text answer; never a stack trace. */
-export function sendError(res: ProxyResponse, status: number, closeConnection = false): void {
+/** Headers a step adds to an answer of its own (Location, Retry-After, CORS …). */
+export type AnswerHeaders = Readonly<Record<string, string>>;
+
+function answerBody(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Error'}\n`;
+}
+
+/** A small plain-text answer with `headers` added; never a stack trace. */
+export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHeaders = {}, closeConnection = false): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
-  const headers: Record<string, string | number> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
+  const body = answerBody(status);
+  const all: Record<string, string | number> = { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
   // HTTP/2 has no Connection header (RFC 9113 §8.2.2); Node refuses one.
-  if (closeConnection && !(res instanceof Http2ServerResponse)) headers.connection = 'close';
-  writeHead(res, status, headers);
+  if (closeConnection && !(res instanceof Http2ServerResponse)) all.connection = 'close';
+  writeHead(res, status, all);
   res.end(body);
 }
 
 /** The same answer written straight to a socket (upgrades, unparseable requests), then closed. */
-export function sendRawError(socket: Duplex, status: number): void {
+export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}): void {
   if (!socket.writable) return void socket.destroy();
-  const body = `${status} ${REASONS[status] ?? 'Error'}\n`;
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  const body = answerBody(status);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
+  for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+  socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export function sendError(res: ProxyResponse, status: number, closeConnection = false): void {
+  sendAnswer(res, status, {}, closeConnection);
+}
+
+export function sendRawError(socket: Duplex, status: number): void {
+  sendRawAnswer(socket, status);
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);

@@ -6,8 +6,7 @@
 // it, so 443 means no port in the URL (--https-redirect-port says otherwise). ACME HTTP-01
 // challenges are never redirected (RFC 8555 §8.3: the CA fetches them over plain HTTP).
 
-import type { ServerResponse } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
+import { sendAnswer, type ProxyResponse } from './proxy.ts';
 
 export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
@@ -32,6 +31,15 @@ export function redirectHost(hostHeader: string): string | null {
   return NAME.test(host) ? host : null;
 }
 
+/** The port of a Host header or `:authority` (`:8080`, with its colon), or '' when it has none or a bad one. */
+export function hostPort(hostHeader: string): string {
+  const close = hostHeader.startsWith('[') ? hostHeader.indexOf(']') : -1;
+  const colon = hostHeader.indexOf(':', close + 1);
+  if (colon === -1) return '';
+  const port = hostHeader.slice(colon + 1);
+  return /^\d{1,5}$/.test(port) ? `:${port}` : '';
+}
+
 /** `https://host[:port]/target`; null when the host is not fit for a Location. */
 export function httpsLocation(hostHeader: string, target: string, port: number): string | null {
   const host = redirectHost(hostHeader);
@@ -39,12 +47,9 @@ export function httpsLocation(hostHeader: string, target: string, port: number):
   return `https://${host}${port === 443 ? '' : `:${port}`}${target}`;
 }
 
-const BODY = '308 Permanent Redirect\n';
-
-export function sendRedirect(res: ServerResponse | Http2ServerResponse, location: string): void {
-  // Either kind of response; their writeHead overloads do not unify.
-  (res as ServerResponse).writeHead(308, { location, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(BODY) });
-  res.end(BODY);
+/** A redirect; `location` must already be fit for a header. */
+export function sendRedirect(res: ProxyResponse, location: string, status = 308): void {
+  sendAnswer(res, status, { location });
 }
 
 export interface HstsPolicy {

@@ -65,15 +65,15 @@ describe('Router', () => {
     const first = router.lookup('shop.example.com', '/api/a');
     const second = router.lookup('SHOP.example.com:443', '/api/b/c');
     expect(first).toBe(second);
-    expect(first).toEqual({ backend: 'api', route: api, host: shop });
+    expect(first).toEqual({ backend: 'api', route: api, host: shop, steps: [] });
     expect(Object.isFrozen(first)).toBe(true);
     expect(router.lookup('shop.example.com', '/nope')).toBe(router.lookup('shop.example.com', '*'));
-    expect(router.lookup('shop.example.com', '/nope')).toEqual({ backend: 'shop-default', route: null, host: shop });
+    expect(router.lookup('shop.example.com', '/nope')).toEqual({ backend: 'shop-default', route: null, host: shop, steps: [] });
   });
 
   it('answers a host with no routes with its own default backend', () => {
     const router = new Router(t);
-    expect(router.lookup('unknown.org', '/api')).toEqual({ backend: 'catch-all', route: null, host: t.hosts[2] });
+    expect(router.lookup('unknown.org', '/api')).toEqual({ backend: 'catch-all', route: null, host: t.hosts[2], steps: [] });
   });
 
   it('routes a table that crossed postMessage (structured clone) to the clone’s own objects', () => {

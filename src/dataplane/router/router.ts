@@ -27,7 +27,8 @@
 // strings exactly as they are (test/support/reference-matcher.ts restates this with plain loops).
 
 import FindMyWay from 'find-my-way';
-import type { Route, RouteTable, VirtualHost } from '../../core/model.ts';
+import type { Route, RoutePolicies, RouteTable, VirtualHost } from '../../core/model.ts';
+import type { Step } from '../policies/pipeline.ts';
 import { normaliseUriPath } from '../../core/normalise-uri-path.ts';
 
 /** What a request is routed to. */
@@ -38,6 +39,8 @@ export interface Match {
   readonly route: Route | null;
   /** The VirtualHost chosen by the request host, or null when none applies. */
   readonly host: VirtualHost | null;
+  /** The request-pipeline steps of the route (or of the host's unmatched paths); usually none. */
+  readonly steps: readonly Step[];
 }
 
 export interface RouterOptions {
@@ -47,7 +50,12 @@ export interface RouterOptions {
    * shared suite runs both against the reference matcher.
    */
   readonly compile?: boolean;
+  /** Builds the steps of a route's (or a host's default) policies; default: none. */
+  readonly steps?: (policies: RoutePolicies | undefined) => readonly Step[];
 }
+
+const NO_STEPS: readonly Step[] = Object.freeze([]);
+const noSteps = (): readonly Step[] => NO_STEPS;
 
 type FindMyWayInstance = ReturnType<typeof FindMyWay>;
 
@@ -79,19 +87,20 @@ export class Router {
 
   constructor(table: RouteTable, options: RouterOptions = {}) {
     const compile = options.compile ?? true;
-    this.#noHost = freezeMatch(table.defaultBackend, null, null);
+    const steps = options.steps ?? noSteps;
+    this.#noHost = freezeMatch(table.defaultBackend, null, null, NO_STEPS);
     for (const vh of table.hosts) {
       // The model promises lower-case hosts; lower-casing again costs nothing at build time
       // and keeps a stray upper-case host from silently matching nothing.
       const name = vh.host.toLowerCase();
       // Hosts are unique after compile; should one repeat, the first (in table order) wins.
       if (name === '') {
-        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile);
+        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile, steps);
       } else if (name.startsWith('*.')) {
         const suffix = name.slice(2);
-        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile));
+        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile, steps));
       } else if (!this.#exact.has(name)) {
-        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile));
+        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile, steps));
       }
     }
   }
@@ -128,8 +137,8 @@ export class Router {
   }
 }
 
-function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean): HostEntry {
-  const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh);
+function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, steps: (policies: RoutePolicies | undefined) => readonly Step[]): HostEntry {
+  const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh, steps(vh.defaultPolicies));
 
   // find-my-way throws on a duplicate registration, and an Exact and a Prefix on the same path
   // both need the static node for that path: merge them per path first.
@@ -160,7 +169,8 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
     const pattern = path.replaceAll('%', PERCENT).replaceAll(':', '::');
     // The path itself: Exact beats Prefix at equal path.
     const whole = slot.exact ?? slot.prefix;
-    if (whole !== null) paths.on(METHOD, pattern, NO_HANDLER, freezeMatch(whole.backend, whole, vh));
+    const wholeMatch = whole === null ? null : freezeMatch(whole.backend, whole, vh, steps(whole.policies));
+    if (wholeMatch !== null) paths.on(METHOD, pattern, NO_HANDLER, wholeMatch);
     if (slot.prefix !== null) {
       // Prefix `/a/b` is the pair `/a/b` + `/a/b/*`. `/a/b/*` also matches `/a/b/` (the wildcard
       // may be empty) and never `/a/bc`. find-my-way tries a static child before the wildcard
@@ -168,7 +178,9 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
       // matching prefix: `/a/b/*` and `/a/*` with request `/a/bx` gives `/a/*` (pinned in
       // router.test.ts). Prefix `/` is `/*` (and `/`), which matches every path.
       const tail = pattern === '/' ? '/*' : pattern + '/*';
-      paths.on(METHOD, tail, NO_HANDLER, freezeMatch(slot.prefix.backend, slot.prefix, vh));
+      // One Match (and one set of steps) per route, whichever of its two patterns matched.
+      const prefixMatch = slot.prefix === whole ? wholeMatch! : freezeMatch(slot.prefix.backend, slot.prefix, vh, steps(slot.prefix.policies));
+      paths.on(METHOD, tail, NO_HANDLER, prefixMatch);
     }
   }
   if (compile) paths.compile();
@@ -189,8 +201,8 @@ function routePath(route: Route): string | null {
   return path;
 }
 
-function freezeMatch(backend: string | null, route: Route | null, host: VirtualHost | null): Match {
-  return Object.freeze({ backend, route, host });
+function freezeMatch(backend: string | null, route: Route | null, host: VirtualHost | null, steps: readonly Step[]): Match {
+  return Object.freeze({ backend, route, host, steps });
 }
 
 /**

@@ -1,0 +1,58 @@
+// The request pipeline (DESIGN.md "Request pipeline"): a route's policies, compiled in core as
+// plain data (RoutePolicies), become an ordered array of steps once per generation, when the
+// worker builds its router; a request runs only the steps its route has, and a route without
+// policies has none and pays nothing. A step is a function of one RequestContext that either
+// answers (redirect, 403, 413, 429/503, 204 preflight …) and returns true, or lets the request go
+// on, maybe leaving something for the forward (a rewritten target, headers to add).
+//
+// The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
+// file of this directory and knows nothing of the others:
+//   redirects → access lists → connection and rate limits → authentication → CORS → body size
+//   → backend choice → rewrite → (balancer, forward)
+
+import type { RoutePolicies } from '../../core/model.ts';
+import type { ProxyRequest, ProxyResponse } from '../proxy/proxy.ts';
+import { redirectStep } from './redirect.ts';
+
+/** What a step sees of one request, and what it leaves for the forward. One shape for all. */
+export class RequestContext {
+  /** The request's host header (`:authority` for HTTP/2), as sent. */
+  readonly host: string;
+  /** The request-target as sent. */
+  readonly url: string;
+  /** The normalised path (core/normalise-uri-path.ts). */
+  readonly path: string;
+  readonly scheme: 'http' | 'https';
+  /** The client's address (IPv4-mapped IPv6 unwrapped). */
+  readonly clientIp: string;
+  readonly req: ProxyRequest;
+  readonly res: ProxyResponse;
+  constructor(req: ProxyRequest, res: ProxyResponse, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
+    this.req = req;
+    this.res = res;
+    this.scheme = scheme;
+    this.host = host;
+    this.url = url;
+    this.path = path;
+    this.clientIp = clientIp;
+  }
+}
+
+/** One policy's work on a request: true when it answered (the pipeline stops there). */
+export type Step = (ctx: RequestContext) => boolean;
+
+const NO_STEPS: readonly Step[] = Object.freeze([]);
+
+/** The steps of one route (or a host's unmatched paths), in pipeline order. */
+export function buildSteps(policies: RoutePolicies | undefined): readonly Step[] {
+  if (policies === undefined) return NO_STEPS;
+  const steps: Step[] = [];
+  if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
+  return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
+}
+
+/** Runs `steps` in order; true when one answered. */
+export function runSteps(steps: readonly Step[], ctx: RequestContext): boolean {
+  for (let i = 0; i < steps.length; i++) if (steps[i]!(ctx)) return true;
+  return false;
+}
