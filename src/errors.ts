@@ -6,7 +6,7 @@ export const ERRORS = {
   GH_MANIFEST_UNREADABLE: 'A manifest file could not be read or parsed; its last good contents stay in effect.',
   GH_OBJECT_INVALID: 'An object lacks apiVersion, kind or metadata.name, or one of its fields has the wrong type; it is left out.',
   GH_OBJECT_DUPLICATE: 'The same object (kind, namespace, name) appears in two manifest files; the first file in path order wins.',
-  GH_INGRESS_HOST_INVALID: 'A rule host is not a valid DNS name or one-label wildcard (`*.example.com`); the rule is left out.',
+  GH_INGRESS_HOST_INVALID: 'A rule host is an IP address, or not a valid DNS name or one-label wildcard (`*.example.com`); the rule is left out.',
   GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters; the path is left out.',
   GH_INGRESS_PATH_TYPE_INVALID: 'A path has no pathType, or one other than Exact, Prefix or ImplementationSpecific; the path is left out.',
   GH_INGRESS_BACKEND_INVALID: 'A backend names no Service with a port (number or name), or uses a `resource` backend, which Gatehouse does not serve; the path is left out.',
