@@ -14,6 +14,8 @@ export const ERRORS = {
   GH_DEFAULT_BACKEND_CONFLICT: 'Another Ingress created earlier already sets spec.defaultBackend for the same host; this one lost.',
   GH_SERVICE_NOT_FOUND: 'A backend names a Service that does not exist; requests routed to it answer 503 until it does.',
   GH_SERVICE_PORT_NOT_FOUND: 'A backend names a port (number or name) that its Service does not have; requests routed to it answer 503.',
+  GH_SERVICE_EXTERNALNAME_FORBIDDEN: 'An ExternalName Service\'s spec.externalName names the proxy\'s own host or a link-local address (`localhost`, `*.localhost` and the usual /etc/hosts aliases of loopback, or an unspecified, loopback, link-local or link-local multicast IP in any notation, such as 127.0.0.1, 127.1, ::1, ::ffff:127.0.0.1, 0.0.0.0 or the cloud metadata endpoint 169.254.169.254); it is never proxied to, and requests routed to it answer 503.',
+  GH_SERVICE_EXTERNALNAME_INVALID: 'An ExternalName Service\'s spec.externalName is neither a DNS name nor an IP address, or reads as a malformed IPv4 address (`999.0.0.1`); requests routed to it answer 503.',
   GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND: 'The Service named by --default-backend-service does not exist or has no port; unmatched requests answer 503.',
   GH_ANNOTATION_INVALID: 'An annotation (under `gatehouse.io/` or `nginx.ingress.kubernetes.io/`) has a value its grammar refuses; the Ingress is left out.',
   GH_TLS_CONFLICT: 'A spec.tls host is already bound to another Secret by an Ingress created earlier (or earlier in the same Ingress); this binding lost.',

@@ -52,7 +52,7 @@ describe('routing with the default flags', () => {
           service('unready'),
           endpointSlice('unready-1', 'unready', { ports: [{ name: 'http', port: e['unready-only'].port }], endpoints: [{ ready: false }] }),
           service('no-slices'),
-          // ExternalName `localhost` resolves by DNS to 127.0.0.1 (and maybe ::1 first).
+          // ExternalName `localhost` names the proxy's own host: refused, although the echo listens there.
           externalNameService('external', 'localhost', { ports: [{ name: 'http', port: e.external.port }] }),
         ),
         'class.yaml': manifest(
@@ -244,9 +244,11 @@ describe('routing with the default flags', () => {
       for (let i = 0; i < 12; i++) expect(await who(gh, 'ready.test', `/${i}`)).toBe('ready');
       expect(e['not-ready'].received).toHaveLength(0);
     });
-    it('proxies to an ExternalName Service resolved by DNS', async () => {
-      expect(await who(gh, 'external.test', '/ext')).toBe('external');
-      expect(e.external.received.at(-1)?.url).toBe('/ext');
+    it('never proxies to an ExternalName Service that names the local host: 503, and the Ingress gets a condition', async () => {
+      expect(await who(gh, 'external.test', '/ext')).toBe(503);
+      expect(e.external.received).toHaveLength(0);
+      const codes = gh.controller.conditions().filter((c) => c.ref.kind === 'Ingress' && c.ref.name === 'external').map((c) => c.code);
+      expect(codes).toEqual(['GH_SERVICE_EXTERNALNAME_FORBIDDEN']);
     });
     it('answers 503 when the Service does not exist', async () => {
       const r = await gh.request('/', { host: 'missing.test' });
