@@ -46,7 +46,7 @@ export interface EchoReply {
 export interface Echo {
   readonly name: string;
   readonly port: number;
-  /** `http://127.0.0.1:<port>` */
+  /** `http://<host>:<port>`, 127.0.0.1 unless EchoOptions.host says otherwise. */
   readonly url: string;
   /** Every request (and upgrade) this upstream saw, oldest first. */
   readonly received: Received[];
@@ -58,6 +58,8 @@ export interface EchoOptions {
   readonly name: string;
   /** Port to listen on; default 0 (ephemeral). */
   readonly port?: number;
+  /** IPv4 address to listen on; default 127.0.0.1. */
+  readonly host?: string;
 }
 
 /** All values of header `name` (case-insensitive) in raw pairs. */
@@ -83,7 +85,7 @@ function queryParam(url: string, key: string): string | null {
 }
 
 export async function startEcho(options: EchoOptions): Promise<Echo> {
-  const { name } = options;
+  const { name, host = '127.0.0.1' } = options;
   const received: Received[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const later = (ms: number, fn: () => void) => {
@@ -196,7 +198,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port: options.port ?? 0, host: '127.0.0.1' }, () => {
+    server.listen({ port: options.port ?? 0, host }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -207,7 +209,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
   return {
     name,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     received,
     close: () =>
       (closing ??= new Promise<void>((resolve) => {

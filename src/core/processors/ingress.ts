@@ -7,6 +7,7 @@ import type { KubeObject } from '../snapshot.ts';
 import type { ErrorCode } from '../../errors.ts';
 import { normaliseUriPath } from '../normalise-uri-path.ts';
 import { arr, isRecord, rec, str } from './fields.ts';
+import { parseIp } from '../ip-address.ts';
 
 export interface BackendRef {
   readonly namespace: string;
@@ -38,7 +39,7 @@ export interface IngressOutput {
 }
 
 const LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
-const HOST = new RegExp(`^(\\*\\.)?${LABEL}(\\.${LABEL})*$`);
+const DNS_NAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 // RFC 3986 path characters (pchar and '/'); '*' is refused because it has no meaning in
 // Exact or Prefix paths and users write `/api/*` expecting a glob.
 const PATH = /^\/[A-Za-z0-9\-._~!$&'()+,;=:@%/]*$/;
@@ -52,10 +53,31 @@ export function condition(ing: KubeObject, code: ErrorCode, field: string, messa
   return { ref: ingressRef(ing), code, field, message };
 }
 
-/** Lower-cases and validates a rule host (never ''); null when invalid. */
+/** A lower-case RFC 1123 subdomain, as Kubernetes' IsDNS1123Subdomain reads it. */
+export function isDnsName(name: string): boolean {
+  return name.length <= 253 && DNS_NAME.test(name);
+}
+
+/** Lower-cases and validates a host (never ''), `*.` and one label allowed in front; null when invalid. */
 export function normaliseHost(host: string): string | null {
   const h = host.toLowerCase();
-  return h !== '' && h.length <= 253 && HOST.test(h) ? h : null;
+  return h.length <= 253 && isDnsName(h.startsWith('*.') ? h.slice(2) : h) ? h : null;
+}
+
+export type RuleHost = { readonly ok: true; readonly host: string } | { readonly ok: false; readonly message: string };
+
+/**
+ * A rule's host: lower case, '' when it has none; or why it is refused. As the API server
+ * (networking/v1 validateIngressRules), an IP address is refused before the DNS grammar is
+ * checked: a rule applies to names, and the IP of the Ingress is its load balancer's.
+ */
+export function readRuleHost(raw: unknown): RuleHost {
+  if (raw === undefined || raw === null || raw === '') return { ok: true, host: '' };
+  if (typeof raw === 'string' && parseIp(raw) !== null) {
+    return { ok: false, message: `host ${JSON.stringify(raw)} is an IP address; a rule host must be a DNS name, as the Kubernetes API requires` };
+  }
+  const host = typeof raw === 'string' ? normaliseHost(raw) : null;
+  return host === null ? { ok: false, message: `host ${JSON.stringify(raw)} is not a DNS name or a one-label wildcard like *.example.com` } : { ok: true, host };
 }
 
 /** Validates and normalises one path; a string is the reason it is invalid. */
@@ -140,12 +162,12 @@ export function readIngress(ing: KubeObject, out: IngressOutput, conditions: Con
   rules.forEach((rawRule, i) => {
     const rule = rec(rawRule);
     const field = `spec.rules[${i}]`;
-    const rawHost = rule.host ?? '';
-    const host = rawHost === '' ? '' : typeof rawHost === 'string' ? normaliseHost(rawHost) : null;
-    if (host === null) {
-      conditions.push(condition(ing, 'GH_INGRESS_HOST_INVALID', `${field}.host`, `host ${JSON.stringify(rawHost)} is not a DNS name or a one-label wildcard like *.example.com`));
+    const read = readRuleHost(rule.host);
+    if (!read.ok) {
+      conditions.push(condition(ing, 'GH_INGRESS_HOST_INVALID', `${field}.host`, read.message));
       return;
     }
+    const host = read.host;
     ownHosts.push(host);
     out.hosts.add(host);
     arr(rec(rule.http).paths).forEach((rawPath, j) => {

@@ -4,13 +4,14 @@
 import type { Backend, BackendTarget, Condition } from '../model.ts';
 import type { KubeObject, Snapshot } from '../snapshot.ts';
 import type { BackendRef } from './ingress.ts';
+import { externalNameProblem, type ExternalNameProblem } from './external-name.ts';
 import { arr, rec, str } from './fields.ts';
 
 export function backendId(ref: BackendRef): string {
   return `${ref.namespace}/${ref.service}:${ref.port}`;
 }
 
-export type Resolution = { backend: Backend; problem: null } | { backend: Backend; problem: { code: 'GH_SERVICE_NOT_FOUND' | 'GH_SERVICE_PORT_NOT_FOUND'; message: string } };
+export type Resolution = { backend: Backend; problem: null } | { backend: Backend; problem: { code: 'GH_SERVICE_NOT_FOUND' | 'GH_SERVICE_PORT_NOT_FOUND' | ExternalNameProblem['code']; message: string } };
 
 export function resolveBackend(snapshot: Snapshot, ref: BackendRef): Resolution {
   const base = { id: backendId(ref), namespace: ref.namespace, service: ref.service, port: ref.port };
@@ -26,11 +27,16 @@ export function resolveBackend(snapshot: Snapshot, ref: BackendRef): Resolution 
   if (spec.type === 'ExternalName') {
     const hostname = str(spec.externalName);
     const number = typeof ref.port === 'number' ? ref.port : port?.port;
-    if (hostname !== undefined && hostname !== '' && typeof number === 'number') {
-      return { backend: { ...base, target: { type: 'externalName', hostname: hostname.toLowerCase(), port: number } }, problem: null };
-    }
     if (hostname === undefined || hostname === '') {
       return { backend: missing({ type: 'missing' }), problem: { code: 'GH_SERVICE_NOT_FOUND', message: `ExternalName Service ${ref.namespace}/${ref.service} has no spec.externalName` } };
+    }
+    // Refused targets get no endpoint at all, so they never reach the data plane.
+    const refused = externalNameProblem(hostname);
+    if (refused !== null) {
+      return { backend: missing({ type: 'missing' }), problem: { code: refused.code, message: `ExternalName Service ${ref.namespace}/${ref.service}: spec.externalName ${JSON.stringify(hostname)} ${refused.reason}; it is not proxied to` } };
+    }
+    if (typeof number === 'number') {
+      return { backend: { ...base, target: { type: 'externalName', hostname: hostname.toLowerCase(), port: number } }, problem: null };
     }
   } else if (port !== undefined) {
     const targetPort = port.targetPort === undefined ? port.port : port.targetPort;
@@ -51,7 +57,12 @@ export function resolveDefaultBackendService(snapshot: Snapshot, nsName: string,
   const svc: KubeObject | undefined = snapshot.get('Service', namespace, name);
   const first = rec(arr(rec(svc?.spec).ports)[0]);
   const port = typeof first.port === 'number' ? first.port : null;
-  if (svc !== undefined && port !== null) return resolveBackend(snapshot, { namespace, service: name, port }).backend;
+  if (svc !== undefined && port !== null) {
+    // Only an ExternalName Service can be unusable here (no externalName, or a refused one).
+    const { backend, problem } = resolveBackend(snapshot, { namespace, service: name, port });
+    if (problem !== null) conditions.push({ ref: { kind: 'Service', namespace, name }, code: problem.code, field: 'spec.externalName', message: `--default-backend-service ${nsName}: ${problem.message}` });
+    return backend;
+  }
   conditions.push({
     ref: { kind: 'Service', namespace, name },
     code: 'GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND',

@@ -9,7 +9,7 @@
 import type { Condition } from '../model.ts';
 import type { KubeObject, Snapshot } from '../snapshot.ts';
 import { arr, isRecord, rec, str } from './fields.ts';
-import { condition, normaliseHost } from './ingress.ts';
+import { condition, normaliseHost, readRuleHost } from './ingress.ts';
 
 export interface TlsCandidate {
   readonly host: string;
@@ -75,9 +75,8 @@ export function tlsCovers(binding: string, host: string): boolean {
 export function ruleHosts(ing: KubeObject): string[] {
   const out: string[] = [];
   for (const rule of arr(rec(ing.spec).rules)) {
-    const h = rec(rule).host ?? '';
-    const host = h === '' ? '' : typeof h === 'string' ? normaliseHost(h) : null;
-    if (host !== null && !out.includes(host)) out.push(host);
+    const read = readRuleHost(rec(rule).host);
+    if (read.ok && !out.includes(read.host)) out.push(read.host);
   }
   return out;
 }
