@@ -90,7 +90,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
   }
   const fwd = forwarded(req, scheme, host);
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
-  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, res, scheme, host, url, path, fwd.clientIp))) return;
+  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp))) return;
   if (match.backend === null) return sendError(res, 404);
   forward(req, res, match, fwd);
 }
@@ -120,13 +120,16 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: S
   if (path === null) return sendRawError(socket, 400);
   const host = req.headers.host ?? '';
   const match = router!.lookup(host, path);
+  const fwd = forwarded(req, scheme, host);
+  // The same policy steps as for requests: an upgrade steps around none of them.
+  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp))) return;
   if (match.backend === null) return sendRawError(socket, 404);
   upgraded.add(socket);
   socket.once('close', () => {
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, forwarded(req, scheme, host), upstreamOf(match));
+  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match));
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.

@@ -10,8 +10,9 @@
 //   redirects → access lists → connection and rate limits → authentication → CORS → body size
 //   → backend choice → rewrite → (balancer, forward)
 
+import type { Duplex } from 'node:stream';
 import type { RoutePolicies } from '../../core/model.ts';
-import type { ProxyRequest, ProxyResponse } from '../proxy/proxy.ts';
+import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
@@ -26,15 +27,24 @@ export class RequestContext {
   /** The client's address (IPv4-mapped IPv6 unwrapped). */
   readonly clientIp: string;
   readonly req: ProxyRequest;
-  readonly res: ProxyResponse;
-  constructor(req: ProxyRequest, res: ProxyResponse, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
+  /** The response, or, for an upgrade (WebSocket), the client's socket: see respond(). */
+  readonly res: ProxyResponse | Duplex;
+  readonly upgrade: boolean;
+  constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
     this.res = res;
+    this.upgrade = upgrade;
     this.scheme = scheme;
     this.host = host;
     this.url = url;
     this.path = path;
     this.clientIp = clientIp;
+  }
+
+  /** Answers the request itself (a small plain-text body), on the response or the upgrade's socket. */
+  respond(status: number, headers?: AnswerHeaders): void {
+    if (this.upgrade) sendRawAnswer(this.res as Duplex, status, headers);
+    else sendAnswer(this.res as ProxyResponse, status, headers);
   }
 }
 

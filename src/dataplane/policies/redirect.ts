@@ -3,27 +3,26 @@
 // from-to-www answers every request of the other name, keeping scheme, port and target.
 
 import type { RedirectPolicy } from '../../core/model.ts';
-import { sendError } from '../proxy/proxy.ts';
-import { hostPort, redirectHost, sendRedirect } from '../proxy/redirect.ts';
+import { hostPort, redirectHost } from '../proxy/redirect.ts';
 import type { RequestContext, Step } from './pipeline.ts';
 
 export function redirectStep(policy: RedirectPolicy): Step {
   const { to, appRoot, host } = policy;
   return (ctx: RequestContext): boolean => {
     if (to !== undefined) {
-      sendRedirect(ctx.res, to.url, to.code);
+      ctx.respond(to.code, { location: to.url });
       return true;
     }
     if (host !== undefined) {
       // The target byte for byte (query and escapes kept); the client's own port.
-      sendRedirect(ctx.res, `${ctx.scheme}://${host.host}${hostPort(ctx.host)}${ctx.url}`, host.code);
+      ctx.respond(host.code, { location: `${ctx.scheme}://${host.host}${hostPort(ctx.host)}${ctx.url}` });
       return true;
     }
     if (appRoot !== undefined && ctx.path === '/') {
       // As ingress-nginx: `$scheme://$http_host<app-root>`, 302, the query not kept.
       const name = redirectHost(ctx.host);
-      if (name === null) sendError(ctx.res, 400);
-      else sendRedirect(ctx.res, `${ctx.scheme}://${name}${hostPort(ctx.host)}${appRoot}`, 302);
+      if (name === null) ctx.respond(400);
+      else ctx.respond(302, { location: `${ctx.scheme}://${name}${hostPort(ctx.host)}${appRoot}` });
       return true;
     }
     return false;
