@@ -90,20 +90,20 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
   }
   const fwd = forwarded(req, scheme, host);
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
-  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp))) return;
+  let ctx: RequestContext | null = null;
+  if (match.steps.length !== 0) {
+    ctx = new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp);
+    if (runSteps(match.steps, ctx)) return;
+  }
   if (match.backend === null) return sendError(res, 404);
-  forward(req, res, match, fwd);
+  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx);
 }
 
 /**
- * Hands a routed request to its backend, the way its route says (backend-protocol, proxy-ssl-*:
- * HTTP/1.1 by default, HTTPS, H2C, GRPC, GRPCS; proxy.ts branches on it). A host's default
- * backend goes the way of the Ingress that set it; the table's default backend over HTTP/1.1.
+ * How a routed request reaches its backend (backend-protocol, proxy-ssl-*: HTTP/1.1 by default,
+ * HTTPS, H2C, GRPC, GRPCS; proxy.ts branches on it). A host's default backend goes the way of
+ * the Ingress that set it; the table's default backend over HTTP/1.1.
  */
-function forward(req: ProxyRequest, res: ProxyResponse, match: Match, fwd: Forwarded): void {
-  proxy.web(req, res, match.backend!, fwd, upstreamOf(match));
-}
-
 function upstreamOf(match: Match): UpstreamPolicy | undefined {
   if (match.route !== null) return match.route.upstream;
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultUpstream : undefined;
@@ -122,14 +122,18 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: S
   const match = router!.lookup(host, path);
   const fwd = forwarded(req, scheme, host);
   // The same policy steps as for requests: an upgrade steps around none of them.
-  if (match.steps.length !== 0 && runSteps(match.steps, new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp))) return;
+  let ctx: RequestContext | null = null;
+  if (match.steps.length !== 0) {
+    ctx = new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp);
+    if (runSteps(match.steps, ctx)) return;
+  }
   if (match.backend === null) return sendRawError(socket, 404);
   upgraded.add(socket);
   socket.once('close', () => {
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match));
+  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match), ctx);
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.

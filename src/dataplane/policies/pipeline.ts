@@ -12,11 +12,12 @@
 
 import type { Duplex } from 'node:stream';
 import type { RoutePolicies } from '../../core/model.ts';
+import type { UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
-export class RequestContext {
+export class RequestContext implements UpstreamOverrides {
   /** The request's host header (`:authority` for HTTP/2), as sent. */
   readonly host: string;
   /** The request-target as sent. */
@@ -30,6 +31,10 @@ export class RequestContext {
   /** The response, or, for an upgrade (WebSocket), the client's socket: see respond(). */
   readonly res: ProxyResponse | Duplex;
   readonly upgrade: boolean;
+  // What steps change in the upstream request (proxy/headers.ts UpstreamOverrides).
+  upstreamTarget: string | null = null;
+  upstreamHost: string | null = null;
+  upstreamHeaders: string[] | null = null;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
     this.res = res;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { upstreamH2RequestHeaders } from './headers.ts';
+import { overrideFlatHeaders, overrideH2Headers, upstreamH2RequestHeaders } from './headers.ts';
 
 const fwd = { clientIp: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
 
@@ -32,5 +32,20 @@ describe('upstreamH2RequestHeaders', () => {
     expect(upstreamH2RequestHeaders(raw, false, undefined, 'http', fwd, true).te).toBe('trailers');
     expect(upstreamH2RequestHeaders({ ...raw, rawHeaders: ['host', 'a.test', 'te', 'trailers, deflate;q=0.5'] }, false, undefined, 'http', fwd, false).te).toBe('trailers');
     expect(upstreamH2RequestHeaders({ ...raw, rawHeaders: ['host', 'a.test', 'te', 'deflate'] }, false, undefined, 'http', fwd, false).te).toBeUndefined();
+  });
+});
+
+describe('overrideFlatHeaders and overrideH2Headers', () => {
+  const none = { upstreamTarget: null, upstreamHost: null, upstreamHeaders: null };
+
+  it('sets Host first and replaces same-named headers, whatever their case', () => {
+    const flat = ['Host', 'a.test', 'X-Keep', '1', 'X-Set', 'old', 'x-set', 'older'];
+    expect(overrideFlatHeaders(flat, { ...none, upstreamHost: 'b.internal', upstreamHeaders: ['x-set', 'new', 'x-add', 'y'] })).toEqual(['host', 'b.internal', 'X-Keep', '1', 'x-set', 'new', 'x-add', 'y']);
+    expect(overrideFlatHeaders(flat, none)).toEqual(flat);
+  });
+
+  it('sets :path, :authority and headers of an HTTP/2 upstream request', () => {
+    const h = overrideH2Headers({ ':path': '/a', ':authority': 'a.test', 'x-set': 'old' }, { upstreamTarget: '/b?q', upstreamHost: 'b.internal', upstreamHeaders: ['x-set', 'new'] });
+    expect(h).toEqual({ ':path': '/b?q', ':authority': 'b.internal', 'x-set': 'new' });
   });
 });

@@ -160,3 +160,41 @@ export function downstreamResponseHeaders(headers: IncomingHttpHeaders | Record<
   if (named) for (const name of named) delete headers[name];
   return headers;
 }
+
+/**
+ * What the request pipeline (dataplane/policies) changes in the upstream request; every field
+ * null when nothing is changed. RequestContext carries these.
+ */
+export interface UpstreamOverrides {
+  /** The request-target to send instead of the client's (rewrite-target). */
+  readonly upstreamTarget: string | null;
+  /** The Host (`:authority` for HTTP/2 upstreams) to send instead of the client's (upstream-vhost). */
+  readonly upstreamHost: string | null;
+  /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case. */
+  readonly upstreamHeaders: readonly string[] | null;
+}
+
+/** A flat [name, value, …] list with the overrides' Host and headers set (replacing same-named ones). */
+export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverrides): string[] {
+  const set = new Map<string, string>();
+  if (o.upstreamHost !== null) set.set('host', o.upstreamHost);
+  const extra = o.upstreamHeaders ?? [];
+  for (let i = 0; i < extra.length; i += 2) set.set(extra[i]!, extra[i + 1]!);
+  if (set.size === 0) return [...flat];
+  const out: string[] = [];
+  // Host first, as HTTP/1.1 wants it (RFC 9112 §3.2 "SHOULD be sent first").
+  const host = set.get('host');
+  if (host !== undefined) out.push('host', host);
+  for (let i = 0; i < flat.length; i += 2) if (!set.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  for (const [name, value] of set) if (name !== 'host') out.push(name, value);
+  return out;
+}
+
+/** The same for the header object of an HTTP/2 upstream request: `:path`, `:authority`, headers. */
+export function overrideH2Headers(headers: OutgoingHttpHeaders, o: UpstreamOverrides): OutgoingHttpHeaders {
+  if (o.upstreamTarget !== null) headers[':path'] = o.upstreamTarget;
+  if (o.upstreamHost !== null) headers[':authority'] = o.upstreamHost;
+  const extra = o.upstreamHeaders ?? [];
+  for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+  return headers;
+}

@@ -15,7 +15,16 @@ import type { UpstreamTlsPem } from '../tls/tls-material.ts';
 import { RoundRobin } from '../balancer/round-robin.ts';
 import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
 import { H2Upstream } from './h2-upstream.ts';
-import { downstreamResponseHeaders, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from './headers.ts';
+import {
+  downstreamResponseHeaders,
+  overrideFlatHeaders,
+  overrideH2Headers,
+  upstreamH2RequestHeaders,
+  upstreamRequestHeaders,
+  upstreamRequestHeadersFromH2,
+  type Forwarded,
+  type UpstreamOverrides,
+} from './headers.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
@@ -134,9 +143,10 @@ export class Proxy {
 
   /**
    * Forward one request to a ready endpoint of `backend`, the way `upstream` (the route's
-   * backend-protocol and proxy-ssl-*) says; absent: HTTP/1.1.
+   * backend-protocol and proxy-ssl-*) says (absent: HTTP/1.1), with what the request pipeline
+   * changed (`over`: target, Host, headers; null: the request as the client sent it).
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream?: UpstreamPolicy): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
@@ -152,10 +162,11 @@ export class Proxy {
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const h2 = req instanceof Http2ServerRequest;
       const grpc = protocol !== 'H2C';
+      const h2Headers = upstreamH2RequestHeaders(req, h2, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
       return this.h2.forward({
         req,
         res,
-        headers: upstreamH2RequestHeaders(req, h2, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc),
+        headers: over === null ? h2Headers : overrideH2Headers(h2Headers, over),
         hasBody: h2 ? !req.stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined,
         tls,
         grpc: grpc && isGrpcRequest(req),
@@ -173,11 +184,13 @@ export class Proxy {
       hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
       headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     }
+    if (over !== null) headers = overrideFlatHeaders(headers, over);
+    const path = over?.upstreamTarget ?? req.url!;
     // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls);
+    this.attempt(req, res, backend, endpoints, path, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls);
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null): void {
+  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null): void {
     const endpoint = this.balancer.pick(backend, endpoints);
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
@@ -187,7 +200,7 @@ export class Proxy {
     res.once('close', onClose);
     this.pools.get(endpoint, tls).stream(
       // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
-      { path: req.url!, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
+      { path, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
       ({ statusCode, headers: upstreamHeaders }) => {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's.
@@ -201,7 +214,7 @@ export class Proxy {
         if (err === null) return;
         if (ac.signal.aborted) return; // the client went away; nothing to answer
         if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, headers, hasBody, triesLeft - 1, tls);
+          return this.attempt(req, res, backend, endpoints, path, headers, hasBody, triesLeft - 1, tls);
         }
         sendError(res, statusForError(err));
       },
@@ -209,7 +222,7 @@ export class Proxy {
   }
 
   /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream?: UpstreamPolicy): void {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null): void {
     // Over TLS to HTTPS backends (wss), with the route's proxy-ssl-*; the h2 protocols have no
     // HTTP/1.1 Upgrade, so their backends get it in cleartext HTTP/1.1 like HTTP ones.
     let tls: UpstreamTls | null = null;
@@ -219,7 +232,12 @@ export class Proxy {
     }
     const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
     if (endpoint === undefined) return sendRawError(socket, 503);
-    const flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
+    let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
+    if (over !== null) {
+      flat = overrideFlatHeaders(flat, over);
+      // http-proxy-3 sends req.url as the target.
+      if (over.upstreamTarget !== null) req.url = over.upstreamTarget;
+    }
     const headers: Record<string, string> = {};
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!.toLowerCase();
