@@ -62,6 +62,7 @@ describe('redirect family', () => {
         if (!r.ok) return;
         const text = JSON.stringify(r.value.redirect ?? {});
         expect(JSON.parse(text)).toEqual(r.value.redirect ?? {});
+        // eslint-disable-next-line no-control-regex -- control characters are what must never get through
         for (const s of [r.value.redirect?.to?.url, r.value.redirect?.appRoot]) if (s !== undefined) expect(s).not.toMatch(/[\u0000-\u0020"'$<>\\\u007f-\uffff]/);
       }),
     );
