@@ -20,6 +20,7 @@
 import { watch as fsWatch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import path from 'node:path';
+import { errorCode, errorReason } from '../../errors.ts';
 import type { Log } from '../source.ts';
 
 /** `fs.watch(dir, listener)`; tests pass their own to inject failures such as ENOSPC. */
@@ -75,11 +76,6 @@ export class DirectoryWatchers {
     this.onFailure = options.onFailure;
   }
 
-  /** Number of directories watched now (the parent's watch not counted). */
-  get size(): number {
-    return this.tree.size;
-  }
-
   /**
    * Watches the root's parent for the root's own name, so that a root replaced by rename, or
    * deleted and created again, is seen at once. Optional: without it (the root is `/`, or the
@@ -126,7 +122,7 @@ export class DirectoryWatchers {
     const old = this.tree.get(rel);
     if (old && old.id === id && !fresh) return;
     if (!old && this.tree.size >= this.max) {
-      this.missed(rel, `more than ${this.max} directories`);
+      this.missed(rel, `the limit of ${this.max} watched directories`);
       return;
     }
     let watcher: FSWatcher;
@@ -151,6 +147,7 @@ export class DirectoryWatchers {
    * directory reached is watched; logs once when that stops being so, and once when it is so again.
    */
   end(): boolean {
+    if (this.closed) return true;
     for (const [rel, w] of this.tree) if (!this.reached.has(rel)) this.drop(rel, w);
     if (this.unwatched) {
       if (!this.degraded) {
@@ -222,12 +219,4 @@ function closeQuietly(w: FSWatcher): void {
   } catch {
     // already closed
   }
-}
-
-export function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
-}
-
-export function errorReason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -652,7 +652,7 @@ describe('ManifestSource: the periodic re-scan', () => {
     const dir = await tree({ 'a.yaml': svc('a'), 'sub/b.yaml': svc('b', 80), 'sub2/c.yaml': svc('c') });
     const { sink, log } = await started(dir, { maxWatches: 1, rescanIntervalMs: 50, retryMs: 3_600_000 });
     const limited = () => log.entries.filter((e) => e.msg.startsWith('cannot watch every manifest directory'));
-    expect(limited()).toMatchObject([{ level: 'warn', obj: { unwatched: 2, watched: 1, reason: 'more than 1 directories' } }]);
+    expect(limited()).toMatchObject([{ level: 'warn', obj: { unwatched: 2, watched: 1, reason: 'the limit of 1 watched directories' } }]);
     await writeFile(path.join(dir, 'sub/b.yaml'), svc('b', 81));
     await waitFor(() => sink.port(K.svc('b')) === 81, 'the change in the unwatched directory', 15_000);
     expect(log.scans().find((s) => s.upserted > 0)?.periodic).toBe(true);

@@ -32,10 +32,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { objectKey } from '../../core/snapshot.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
-import { GatehouseError } from '../../errors.ts';
+import { errorCode, errorReason, GatehouseError } from '../../errors.ts';
 import type { Log, Source, SourceSink } from '../source.ts';
 import { silentLog } from '../source.ts';
-import { DirectoryWatchers, errorCode, errorReason } from './directory-watchers.ts';
+import { DirectoryWatchers } from './directory-watchers.ts';
 import type { WatchFunction } from './directory-watchers.ts';
 import { manifestFormat, parseManifests } from './parse-manifests.ts';
 import type { ManifestObject, ManifestProblem } from './parse-manifests.ts';
@@ -409,6 +409,11 @@ export class ManifestSource implements Source {
       } catch (err) {
         if (isGone(err)) {
           scan.files.delete(rel); // removed between the walk and the read
+          continue;
+        }
+        // Unchanged since it last failed (read again as racily clean or dirty): said already.
+        if (cached?.hash === '' && cached.signature === signature) {
+          this.cache.set(rel, { ...cached, readAt });
           continue;
         }
         this.unreadable(rel, signature, readAt, '', cached, errorReason(err));
