@@ -100,8 +100,11 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function started(dir: string, options: Partial<ManifestSourceOptions> = {}): Promise<{ source: ManifestSource; sink: RecordingSink; log: RecordingLog }> {
-  const log = new RecordingLog();
+async function started(
+  dir: string,
+  options: Omit<Partial<ManifestSourceOptions>, 'log'> = {},
+  log = new RecordingLog(),
+): Promise<{ source: ManifestSource; sink: RecordingSink; log: RecordingLog }> {
   const sink = new RecordingSink();
   const source = new ManifestSource({ dir, log, ...options });
   cleanups.push(() => source.close());
@@ -436,7 +439,7 @@ describe('ManifestSource: close', () => {
 // the write after a replacement that goes unseen.
 describe('ManifestSource: every change is seen by a watch, without the re-scan', () => {
   const ROUNDS = 20;
-  const WATCH_ONLY: Partial<ManifestSourceOptions> = { rescanIntervalMs: 0, retryMs: 3_600_000, debounceMs: 10 };
+  const WATCH_ONLY = { rescanIntervalMs: 0, retryMs: 3_600_000, debounceMs: 10 };
   const APP = K.svc('app');
   const r2 = (r: number) => String(r).padStart(2, '0');
 
@@ -449,8 +452,8 @@ describe('ManifestSource: every change is seen by a watch, without the re-scan',
   }
 
   /** Starts a source on `dir` that only its watches can wake, and plays `round` ROUNDS times. */
-  async function rounds(dir: string, round: (r: number, sink: RecordingSink) => Promise<void>): Promise<void> {
-    const { sink } = await started(dir, WATCH_ONLY);
+  async function rounds(dir: string, round: (r: number, sink: RecordingSink) => Promise<void>, log?: RecordingLog): Promise<void> {
+    const { sink } = await started(dir, WATCH_ONLY, log);
     for (let r = 1; r <= ROUNDS; r++) await round(r, sink);
   }
 
@@ -541,6 +544,18 @@ describe('ManifestSource: every change is seen by a watch, without the re-scan',
     });
   });
 
+  it(`sees a subdirectory deleted and made again at once (its inode number comes back), ${ROUNDS} times`, async () => {
+    // ext4 and tmpfs hand the freed inode number to the next mkdir: the new directory looks
+    // like the old one by dev:ino, but the old watch died with the old directory.
+    const dir = await tree({ 'team/app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await rm(path.join(dir, 'team'), { recursive: true });
+      await put(dir, 'team/app.yaml', svcRound('app', r));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'team/app.yaml'), r);
+    });
+  });
+
   it(`sees a subdirectory swapped by two renames, ${ROUNDS} times`, async () => {
     const dir = await tree({ 'team/app.yaml': svcRound('app', 0) });
     await rounds(dir, async (r, sink) => {
@@ -608,15 +623,22 @@ describe('ManifestSource: every change is seen by a watch, without the re-scan',
     const parent = await tempDir();
     const dir = path.join(parent, 'root');
     await put(dir, 'app.yaml', svcRound('app', 0));
-    await rounds(dir, async (r, sink) => {
+    const log = new RecordingLog();
+    const rootMissed = () => log.entries.filter((e) => e.obj.code === 'GH_MANIFEST_UNREADABLE' && e.obj.dir === dir).length;
+    const round = async (r: number, sink: RecordingSink) => {
       await put(parent, 'root.new/app.yaml', svcRound('app', r));
+      const missed = rootMissed();
       await rename(dir, path.join(parent, 'root.old'));
+      // Every other round, the source has found the root gone before the new one comes in:
+      // then only the watch on the parent can report it.
+      if (r % 2 === 0) await waitFor(() => rootMissed() > missed, `round ${r}: the root to be missed`, 15_000);
       await rename(path.join(parent, 'root.new'), dir);
       await rm(path.join(parent, 'root.old'), { recursive: true });
       await roundDelivered(sink, r);
       // The new root is watched: an edit in place in it is seen.
       await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
-    });
+    };
+    await rounds(dir, round, log);
   });
 });
 
@@ -634,9 +656,15 @@ describe('ManifestSource: the periodic re-scan', () => {
     expect(log.scans().filter((s) => s.upserted > 0).map((s) => s.periodic)).toEqual([true, true, true]);
   });
 
-  it('reads, parses and delivers nothing for an unchanged tree, however often it runs', async () => {
+  it('reads, parses and delivers nothing for an unchanged tree, however often it runs; an event still gets a file read', async () => {
     const dir = await tree({ 'a.yaml': svc('a'), 'sub/b.yaml': svc('b'), 'sub/deeper/c.json': JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'c' } }) });
-    const { sink, log } = await started(dir, { rescanIntervalMs: 20 });
+    // The real fs.watch, with its listeners kept so the test can replay an event.
+    const listeners = new Map<string, (event: string, name: string | null) => void>();
+    const watchFn = (d: string, listener: (event: string, name: string | null) => void) => {
+      listeners.set(d, listener);
+      return fsWatch(d, listener);
+    };
+    const { sink, log } = await started(dir, { rescanIntervalMs: 20, watch: watchFn });
     const mark = sink.events.length;
     // Files written just before the first read are racily clean: read again by content (never
     // parsed) until their ctime is RACY_MARGIN_MS old. Then a re-scan only stats.
@@ -644,6 +672,12 @@ describe('ManifestSource: the periodic re-scan', () => {
     const from = log.scans().findIndex((s) => s.read === 0);
     await waitFor(() => log.scans().length >= from + 20, '20 more scans', 15_000);
     expect(log.scans().slice(from).every((s) => s.periodic && s.read === 0)).toBe(true);
+
+    // A file an event names is read whatever its stat says (a same-size write within one
+    // timestamp tick leaves the stat as it was); the same bytes are not parsed.
+    const replayed = log.scans().length;
+    listeners.get(path.join(dir, 'sub'))!('change', 'b.yaml');
+    await waitFor(() => log.scans().slice(replayed).some((s) => s.read === 1), 'the named file to be read');
     expect(log.scans().every((s) => s.files === 3 && s.parsed === 0 && s.upserted === 0 && s.removed === 0)).toBe(true);
     expect(sink.events.slice(mark)).toEqual([]);
   });
