@@ -154,7 +154,7 @@ export class DirectoryWatchers {
         this.degraded = true;
         this.log.warn(
           { dir: this.file(this.unwatched.dir), reason: this.unwatched.reason, unwatched: this.unwatchedCount, watched: this.tree.size },
-          'cannot watch every manifest directory; changes in the others are found by the periodic re-scan',
+          'cannot watch every manifest directory; changes in the others wait for the periodic re-scan (or, with it off, the retry)',
         );
       }
       return false;

@@ -439,7 +439,7 @@ describe('ManifestSource: close', () => {
 // the write after a replacement that goes unseen.
 describe('ManifestSource: every change is seen by a watch, without the re-scan', () => {
   const ROUNDS = 20;
-  const WATCH_ONLY = { rescanIntervalMs: 0, retryMs: 3_600_000, debounceMs: 10 };
+  const WATCH_ONLY = { rescanIntervalMs: 0, retryMs: 3_600_000, debounceMs: 2 };
   const APP = K.svc('app');
   const r2 = (r: number) => String(r).padStart(2, '0');
 
