@@ -44,3 +44,13 @@ export class GatehouseError extends Error {
     this.code = code;
   }
 }
+
+/** The `code` of a thrown value (a Node system error's `ENOENT`, `ENOSPC`, ...), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** A thrown value's message, for the `reason` of a log line. */
+export function errorReason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
