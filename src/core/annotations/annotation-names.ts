@@ -19,6 +19,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'backend-protocol', 'proxy-ssl-secret', 'proxy-ssl-verify', 'proxy-ssl-name', 'proxy-ssl-server-name',
   // redirect.ts
   'permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'app-root', 'from-to-www-redirect',
+  // rewrite.ts
+  'rewrite-target', 'use-regex', 'x-forwarded-prefix', 'upstream-vhost', 'preserve-trailing-slash',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

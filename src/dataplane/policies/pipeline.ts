@@ -15,6 +15,7 @@ import type { RoutePolicies } from '../../core/model.ts';
 import type { UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
+import { rewriteStep } from './rewrite.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -63,6 +64,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
+  if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }
 
