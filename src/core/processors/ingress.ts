@@ -21,7 +21,7 @@ export interface RouteCandidate {
   readonly path: string;
   /** Regex here: an ImplementationSpecific path that only a host in regex mode can serve. */
   readonly match: MatchType;
-  /** The path as written ('/' for an ImplementationSpecific path left out). */
+  /** The path as written ('/' for an ImplementationSpecific path that has none). */
   readonly written: string;
   /** pathType ImplementationSpecific: a Regex route on a host in regex mode (compile decides). */
   readonly implementationSpecific: boolean;
