@@ -19,7 +19,7 @@ import { backendService, freePort, ingress, ingressClass, reservePort, sleep } f
 import { send } from '../support/http-client.ts';
 import { startKubeApi, type KubeApi, type RequestRecord } from '../support/kube-api-emulator.ts';
 import { eventually, put, TEST_TIMINGS } from '../support/kube-harness.ts';
-import { startPebble, type Pebble } from '../support/pebble.ts';
+import { pebbleInstalled, startPebble, type Pebble } from '../support/pebble.ts';
 
 const NS = 'gatehouse';
 const CHALLENGES = 'gatehouse-leader-acme-challenges';
@@ -61,7 +61,7 @@ function acmeIngress(name: string, secret: string, host: string): Record<string,
   return ing;
 }
 
-describe('ACME in Kubernetes mode: the leader orders, every replica answers', () => {
+describe.runIf(pebbleInstalled())('ACME in Kubernetes mode: the leader orders, every replica answers', () => {
   let echo: Echo;
   let api: KubeApi;
   let pebble: Pebble;
