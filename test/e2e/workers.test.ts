@@ -198,11 +198,13 @@ describe('the CLI', () => {
   }
 
   it('drains on SIGTERM: the slow request completes, new connections are refused, /readyz says 503, exit 0', async () => {
-    const { run, httpPort, statusPort } = await readyCli('5');
+    // The grace period never cuts the slow request short: the upstream holds it until the test
+    // has seen the drain, then answers; the CLI exits as soon as it is done.
+    const { run, httpPort, statusPort } = await readyCli('20');
     expect(await probe(httpPort, '/', 'slow.test')).toBe(200);
 
     const slow = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = get({ host: '127.0.0.1', port: httpPort, path: '/__delay/3000', headers: { host: 'slow.test' }, agent: false }, (res) => {
+      const req = get({ host: '127.0.0.1', port: httpPort, path: '/__hold', headers: { host: 'slow.test' }, agent: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += String(c)));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -211,7 +213,7 @@ describe('the CLI', () => {
       req.on('error', reject);
     });
     slow.catch(() => undefined);
-    await waitFor('the slow request to reach the upstream', () => echo.received.some((r) => r.url === '/__delay/3000'), 5_000);
+    await waitFor('the slow request to reach the upstream', () => echo.received.some((r) => r.url === '/__hold'));
 
     run.child.kill('SIGTERM');
 
@@ -221,10 +223,11 @@ describe('the CLI', () => {
       const r = await probe(statusPort, '/readyz');
       readyz.push(r);
       return r === 503 || r === 'ECONNREFUSED';
-    }, 5_000, 20);
+    }, 10_000, 20);
     expect(readyz).not.toContain(500);
-    await waitFor('new connections to be refused', async () => (await probe(httpPort, '/', 'slow.test')) === 'ECONNREFUSED', 5_000, 20);
-    expect(echo.received.find((r) => r.url === '/__delay/3000')?.finished).toBe(false);
+    await waitFor('new connections to be refused', async () => (await probe(httpPort, '/', 'slow.test')) === 'ECONNREFUSED', 10_000, 20);
+    expect(echo.received.find((r) => r.url === '/__hold')?.finished).toBe(false);
+    expect(echo.release()).toBe(1);
 
     const answer = await within('the slow request to complete', slow, 10_000);
     expect(answer.status).toBe(200);
@@ -236,7 +239,7 @@ describe('the CLI', () => {
   });
 
   it('keeps an open WebSocket through the drain until the grace period ends, then exits 0', async () => {
-    const { run, httpPort } = await readyCli('2');
+    const { run, httpPort, statusPort } = await readyCli('2');
 
     const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/chat`, { headers: { host: 'slow.test' } });
     const messages: string[] = [];
@@ -246,9 +249,13 @@ describe('the CLI', () => {
 
     const signalled = Date.now();
     run.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // Draining once /readyz says so: a message sent now crosses the draining proxy.
+    await waitFor('the drain to begin (/readyz 503, or the status port closed)', async () => {
+      const r = await probe(statusPort, '/readyz');
+      return r === 503 || r === 'ECONNREFUSED';
+    }, 10_000, 20);
     ws.send('still here');
-    await waitFor('the echo through the draining proxy', () => messages.includes('slow:still here'), 3_000);
+    await waitFor('the echo through the draining proxy', () => messages.includes('slow:still here'), 10_000);
 
     await within('the WebSocket to be closed at the deadline', closed, 10_000);
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);
