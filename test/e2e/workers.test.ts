@@ -70,7 +70,9 @@ describe('a worker killed under load', () => {
       const threadBefore = gh.controller.pool.status()[0]!.threadId;
       killed = true;
       await gh.controller.pool.kill(0);
-      // The replica stays ready while the pool replaces the worker: the other one serves.
+      // The replica stays ready while the pool replaces the worker (the other one serves), also
+      // when /readyz is first asked once the replacement exists but serves nothing yet.
+      await waitFor('the replacement thread', () => gh.controller.pool.status()[0]!.restarts === 1);
       expect((await gh.admin('/readyz')).status).toBe(200);
 
       // Fresh connections right after the kill: only the surviving worker accepts them.
