@@ -22,7 +22,7 @@ import {
   type V1Ingress,
 } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startKubeApi, type KubeApi, type KubeApiOptions, type KubeObject } from './support/kube-api-emulator.ts';
+import { startKubeApi, type KubeApi, type KubeApiOptions, type KubeObject, type RequestRecord } from './support/kube-api-emulator.ts';
 import { applyJsonPatch, applyMergePatch } from './support/kube-api-emulator/patch.ts';
 import { matchesLabels, parseLabelSelector } from './support/kube-api-emulator/selectors.ts';
 
@@ -717,6 +717,33 @@ describe('kube API emulator: faults, and client-node on faults', () => {
     expect(performance.now() - t).toBeGreaterThanOrEqual(190);
     api.faults.delay(0);
     expect(api.requests.map((r) => `${r.verb} ${r.status}`)).toEqual(['get 200', 'watch 200']);
+  });
+
+  it('hold(match) keeps matching requests until release(), lets others through, and records when each was answered (at)', async () => {
+    const api = await start();
+    api.create(configMap('a'));
+    const core = api.kubeConfig().makeApiClient(CoreV1Api);
+    const hold = api.faults.hold({ verb: 'get' });
+    let answered = false;
+    const held = core.readNamespacedConfigMap({ namespace: NS, name: 'a' }).then((cm) => {
+      answered = true;
+      return cm;
+    });
+    await until(() => hold.held() === 1, 'the get to be held');
+    await core.listNamespacedConfigMap({ namespace: NS });
+    expect(answered).toBe(false);
+    expect(api.requests.map((r) => `${r.verb} ${r.status}`)).toEqual(['list 200']);
+    const released = performance.now();
+    hold.release();
+    expect((await held).metadata?.name).toBe('a');
+    expect(hold.held()).toBe(0);
+    hold.release();
+    await core.readNamespacedConfigMap({ namespace: NS, name: 'a' });
+    expect(api.requests.map((r) => `${r.verb} ${r.status}`)).toEqual(['list 200', 'get 200', 'get 200']);
+    const [list, get] = api.requests as [RequestRecord, RequestRecord];
+    expect(list.at).toBeGreaterThan(0);
+    expect(list.at).toBeLessThan(released);
+    expect(get.at).toBeGreaterThanOrEqual(released);
   });
 
   it('stop() on a running informer emits error with an AbortError', async () => {

@@ -58,6 +58,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
   private state: Partial<WorkerState> = { challenges: NO_CHALLENGES };
   private stopping = false;
+  /** Every worker has acked a generation once (set on that ack, not when /readyz first asks). */
   private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
   private readonly log: Log;
@@ -96,6 +97,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
       slot.endpoints = m.endpoints;
       slot.challenges = m.challenges;
       slot.crashes = 0;
+      // Latched now: a worker that crashes before anyone asked /readyz must not make it 503.
+      this.started ||= this.slots.every((s) => s.generation > 0);
       this.emit('ack');
     } else if (m.type === 'drained') {
       slot.drained = true;
@@ -155,7 +158,6 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
    * would only move load elsewhere.
    */
   ready(): boolean {
-    if (!this.started) this.started = this.slots.every((s) => s.generation > 0);
     return this.started && !this.stopping;
   }
 

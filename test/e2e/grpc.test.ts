@@ -36,7 +36,7 @@ const echoRequestFrame = echoReplyFrame;
 
 /**
  * A raw h2c backend: `…/reset` and `…/ServerStream` answer headers and one message, then reset
- * the stream with CANCEL; `…/bidi` echoes what it gets and records whether its request stream
+ * the stream with CANCEL when the test calls `reset()` (once the message is out); `…/bidi` echoes what it gets and records whether its request stream
  * ended or was reset; anything else answers the request headers it got as JSON, with trailers.
  */
 interface RawBidi {
@@ -46,8 +46,18 @@ interface RawBidi {
   rstCode: number;
 }
 
-async function startRawBackend(): Promise<{ port: number; received: IncomingHttpHeaders[]; bidi: RawBidi[]; close(): Promise<void> }> {
+async function startRawBackend(): Promise<{
+  port: number;
+  received: IncomingHttpHeaders[];
+  bidi: RawBidi[];
+  /** Streams answered at `…/reset` or `…/ServerStream`, waiting for reset(). */
+  awaitingReset(): number;
+  /** Resets those streams (each once its message is written); returns how many. */
+  reset(): number;
+  close(): Promise<void>;
+}> {
   const bidi: RawBidi[] = [];
+  const awaitingReset = new Set<() => void>();
   const abortError = await sleep(0, undefined, { signal: AbortSignal.abort() }).catch((err: unknown) => err as Error);
   const received: IncomingHttpHeaders[] = [];
   const server: Http2Server = createH2cServer();
@@ -69,7 +79,19 @@ async function startRawBackend(): Promise<{ port: number; received: IncomingHttp
     if (/\/(reset|ServerStream)$/.test(String(headers[':path']))) {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
       // destroy(AbortError): RST_STREAM CANCEL alone (close(code) would send END_STREAM first).
-      stream.write(echoReplyFrame('before the reset'), () => setTimeout(() => stream.destroy(abortError), 50));
+      let written = false;
+      let wanted = false;
+      const reset = () => {
+        if (written && wanted) stream.destroy(abortError);
+      };
+      awaitingReset.add(() => {
+        wanted = true;
+        reset();
+      });
+      stream.write(echoReplyFrame('before the reset'), () => {
+        written = true;
+        reset();
+      });
       return;
     }
     stream.respond({ ':status': 200, 'content-type': 'application/json' }, { waitForTrailers: true });
@@ -82,6 +104,13 @@ async function startRawBackend(): Promise<{ port: number; received: IncomingHttp
     port: (server.address() as { port: number }).port,
     received,
     bidi,
+    awaitingReset: () => awaitingReset.size,
+    reset() {
+      const n = awaitingReset.size;
+      for (const reset of awaitingReset) reset();
+      awaitingReset.clear();
+      return n;
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -256,7 +285,11 @@ describe('gRPC through the HTTPS listener', () => {
   it("a backend's reset (RST_STREAM CANCEL) reaches the client as a reset", async () => {
     const call = client('raw.test').ServerStream({ message: 'x' });
     const got: EchoReply[] = [];
-    call.on('data', (m: EchoReply) => got.push(m));
+    // The backend resets the stream once the client has its message (however long that takes).
+    call.on('data', (m: EchoReply) => {
+      got.push(m);
+      raw.reset();
+    });
     call.on('error', () => undefined);
     const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     expect(got.map((m) => m.message)).toEqual(['before the reset']);
@@ -264,7 +297,10 @@ describe('gRPC through the HTTPS listener', () => {
 
     const session = await h2Session(gh.httpsPort, { servername: 'raw.test', ca: ca.cert });
     try {
-      const r = await rawCall(session, { ':method': 'POST', ':path': '/x/reset', ':authority': 'raw.test', 'content-type': 'application/grpc' }, Buffer.alloc(5));
+      const call = rawCall(session, { ':method': 'POST', ':path': '/x/reset', ':authority': 'raw.test', 'content-type': 'application/grpc' }, Buffer.alloc(5));
+      await waitFor('the backend to answer /x/reset', () => raw.awaitingReset() === 1);
+      expect(raw.reset()).toBe(1);
+      const r = await call;
       expect(r.rstCode).toBe(constants.NGHTTP2_CANCEL);
     } finally {
       session.close();

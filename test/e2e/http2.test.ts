@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, h2Request, h2Session, tlsSecret, type TestCa } from '../support/certs.ts';
 import { headerValues, startEcho, type Echo, type EchoReply } from '../support/echo-upstream.ts';
-import { backendService, freePort, ingress, ingressClass, manifest, service, simpleIngress, startGatehouse, type Gatehouse } from '../support/harness.ts';
+import { backendService, freePort, ingress, ingressClass, manifest, service, simpleIngress, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -27,6 +27,8 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
     (withTls.spec as Record<string, unknown>).tls = [{ hosts: ['h2.test', 'other.test', 'empty.test'], secretName: 'h2' }];
     const closed = await freePort();
     gh = await startGatehouse({
+      // The drain test's request in flight is answered when the test says so, well inside this.
+      options: { shutdownGracePeriod: 10 },
       manifests: manifest(
         ingressClass('gatehouse'),
         backendService('echo', echo.port),
@@ -103,19 +105,15 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
 
   it('serves 100 concurrent streams on one connection', async () => {
     const before = echo.received.length;
-    let atFirstAnswer = -1;
-    const all = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        h2Request(session, { ':method': 'POST', ':path': `/many/${i}/__delay/300`, ':authority': 'h2.test' }, Buffer.from(`stream ${i}`)).then((r) => {
-          if (atFirstAnswer === -1) atFirstAnswer = echo.received.length - before;
-          return r;
-        }),
-      ),
+    const answers = Promise.all(
+      Array.from({ length: 100 }, (_, i) => h2Request(session, { ':method': 'POST', ':path': `/many/${i}/__hold`, ':authority': 'h2.test' }, Buffer.from(`stream ${i}`))),
     );
+    // The streams are in flight together: the upstream holds each until all 100 have reached it.
+    await waitFor('all 100 streams to reach the upstream', () => echo.received.length - before === 100);
+    expect(echo.release()).toBe(100);
+    const all = await answers;
     expect(all.map((r) => r.status)).toEqual(Array(100).fill(200));
-    expect(all.map((r) => (JSON.parse(String(r.body)) as EchoReply).url)).toEqual(Array.from({ length: 100 }, (_, i) => `/many/${i}/__delay/300`));
-    // The streams were in flight together: many reached the upstream before the first answer.
-    expect(atFirstAnswer).toBeGreaterThan(10);
+    expect(all.map((r) => (JSON.parse(String(r.body)) as EchoReply).url)).toEqual(Array.from({ length: 100 }, (_, i) => `/many/${i}/__hold`));
   });
 
   it('answers 404, 502 and 503 over h2 like over HTTP/1.1', async () => {
@@ -135,10 +133,12 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
   it('drains on shutdown: open sessions get GOAWAY, a request in flight completes (runs last)', async () => {
     const idle = await h2Session(gh.httpsPort, { servername: 'h2.test', ca: ca.cert });
     const goaway = new Promise<void>((resolve) => idle.once('goaway', () => resolve()));
-    const inFlight = h2Request(session, { ':path': '/slow/__delay/300', ':authority': 'h2.test' });
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight for as long as the test needs: the upstream holds it until the GOAWAY has come.
+    const inFlight = h2Request(session, { ':path': '/slow/__hold', ':authority': 'h2.test' });
+    await waitFor('the request to reach the upstream', () => echo.received.some((r) => r.url === '/slow/__hold'));
     const closing = gh.close();
     await goaway;
+    expect(echo.release()).toBe(1);
     expect((await inFlight).status).toBe(200);
     await closing;
     idle.close();

@@ -70,7 +70,9 @@ describe('a worker killed under load', () => {
       const threadBefore = gh.controller.pool.status()[0]!.threadId;
       killed = true;
       await gh.controller.pool.kill(0);
-      // The replica stays ready while the pool replaces the worker: the other one serves.
+      // The replica stays ready while the pool replaces the worker (the other one serves), also
+      // when /readyz is first asked once the replacement exists but serves nothing yet.
+      await waitFor('the replacement thread', () => gh.controller.pool.status()[0]!.restarts === 1);
       expect((await gh.admin('/readyz')).status).toBe(200);
 
       // Fresh connections right after the kill: only the surviving worker accepts them.
@@ -198,11 +200,13 @@ describe('the CLI', () => {
   }
 
   it('drains on SIGTERM: the slow request completes, new connections are refused, /readyz says 503, exit 0', async () => {
-    const { run, httpPort, statusPort } = await readyCli('5');
+    // The grace period never cuts the slow request short: the upstream holds it until the test
+    // has seen the drain, then answers; the CLI exits as soon as it is done.
+    const { run, httpPort, statusPort } = await readyCli('20');
     expect(await probe(httpPort, '/', 'slow.test')).toBe(200);
 
     const slow = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = get({ host: '127.0.0.1', port: httpPort, path: '/__delay/3000', headers: { host: 'slow.test' }, agent: false }, (res) => {
+      const req = get({ host: '127.0.0.1', port: httpPort, path: '/__hold', headers: { host: 'slow.test' }, agent: false }, (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += String(c)));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -211,7 +215,7 @@ describe('the CLI', () => {
       req.on('error', reject);
     });
     slow.catch(() => undefined);
-    await waitFor('the slow request to reach the upstream', () => echo.received.some((r) => r.url === '/__delay/3000'), 5_000);
+    await waitFor('the slow request to reach the upstream', () => echo.received.some((r) => r.url === '/__hold'));
 
     run.child.kill('SIGTERM');
 
@@ -221,10 +225,11 @@ describe('the CLI', () => {
       const r = await probe(statusPort, '/readyz');
       readyz.push(r);
       return r === 503 || r === 'ECONNREFUSED';
-    }, 5_000, 20);
+    }, 10_000, 20);
     expect(readyz).not.toContain(500);
-    await waitFor('new connections to be refused', async () => (await probe(httpPort, '/', 'slow.test')) === 'ECONNREFUSED', 5_000, 20);
-    expect(echo.received.find((r) => r.url === '/__delay/3000')?.finished).toBe(false);
+    await waitFor('new connections to be refused', async () => (await probe(httpPort, '/', 'slow.test')) === 'ECONNREFUSED', 10_000, 20);
+    expect(echo.received.find((r) => r.url === '/__hold')?.finished).toBe(false);
+    expect(echo.release()).toBe(1);
 
     const answer = await within('the slow request to complete', slow, 10_000);
     expect(answer.status).toBe(200);
@@ -236,7 +241,7 @@ describe('the CLI', () => {
   });
 
   it('keeps an open WebSocket through the drain until the grace period ends, then exits 0', async () => {
-    const { run, httpPort } = await readyCli('2');
+    const { run, httpPort, statusPort } = await readyCli('2');
 
     const ws = new WebSocket(`ws://127.0.0.1:${httpPort}/chat`, { headers: { host: 'slow.test' } });
     const messages: string[] = [];
@@ -246,9 +251,13 @@ describe('the CLI', () => {
 
     const signalled = Date.now();
     run.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    // Draining once /readyz says so: a message sent now crosses the draining proxy.
+    await waitFor('the drain to begin (/readyz 503, or the status port closed)', async () => {
+      const r = await probe(statusPort, '/readyz');
+      return r === 503 || r === 'ECONNREFUSED';
+    }, 10_000, 20);
     ws.send('still here');
-    await waitFor('the echo through the draining proxy', () => messages.includes('slow:still here'), 3_000);
+    await waitFor('the echo through the draining proxy', () => messages.includes('slow:still here'), 10_000);
 
     await within('the WebSocket to be closed at the deadline', closed, 10_000);
     expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_500);

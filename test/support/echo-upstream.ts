@@ -6,6 +6,8 @@
 // bodyLength, bodySha256 }. Special paths, matched at the END of the path so they work under any
 // route prefix (`/api/__delay/100` is a delay too):
 //   …/__delay/<ms>    read the body, wait <ms>, then answer as usual
+//   …/__hold          read the body, then wait for echo.release() and answer as usual: a request
+//                     kept in flight for exactly as long as the test needs, however slow the machine
 //   …/__status/<code> answer as usual, with that status
 //   …/__reset         destroy the socket (TCP RST) without answering
 //   …/__stream/<n>    200 text/plain, n chunks "chunk <i>\n", one every ?every=<ms> (default 100)
@@ -50,6 +52,8 @@ export interface Echo {
   readonly url: string;
   /** Every request (and upgrade) this upstream saw, oldest first. */
   readonly received: Received[];
+  /** Answers every request waiting at `…/__hold` (later ones wait for the next call); returns how many. */
+  release(): number;
   /** Stops listening and cuts every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -88,6 +92,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
   const { name, host = '127.0.0.1' } = options;
   const received: Received[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const held = new Set<() => void>();
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
       timers.delete(t);
@@ -160,6 +165,23 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       });
       return;
     }
+    if (path.endsWith('/__hold')) {
+      // Held from arrival (release() right after `received` shows it lets it go), answered once the body is read too.
+      let consumed = false;
+      let released = false;
+      const answer = () => {
+        if (consumed && released) reply(res, rec);
+      };
+      held.add(() => {
+        released = true;
+        answer();
+      });
+      consume(req, rec, () => {
+        consumed = true;
+        answer();
+      });
+      return;
+    }
     if ((m = /\/__delay\/(\d+)$/.exec(path)) !== null) {
       const ms = Number(m[1]);
       consume(req, rec, () => later(ms, () => reply(res, rec)));
@@ -211,10 +233,17 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
     port,
     url: `http://${host}:${port}`,
     received,
+    release() {
+      const waiting = [...held];
+      held.clear();
+      for (const answer of waiting) answer();
+      return waiting.length;
+    },
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
         for (const t of timers) clearTimeout(t);
         timers.clear();
+        held.clear();
         for (const client of wss.clients) client.terminate();
         wss.close();
         server.close(() => resolve());

@@ -7,7 +7,7 @@
 //   const api = await startKubeApi({ token: 't' });
 //   const kc = api.kubeConfig();                          // cluster server=api.url, skipTLSVerify, token
 //   api.create({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { namespace: 'ns', name: 'a' }, spec: {} });
-//   api.faults.dropWatches();                             // and failNext, refuse, delay, expireResourceVersions
+//   api.faults.dropWatches();                             // and failNext, refuse, delay, hold, expireResourceVersions
 //   api.requests.filter((r) => r.verb === 'update' && r.subresource === 'status').length;
 //   await api.close();
 //
@@ -41,8 +41,9 @@
 // - Auth: with `token`, requests without `Authorization: Bearer <token>` get 401 (except /version
 //   and the health paths, public as in a real cluster); `forbidden` rules (RBAC-style verb and
 //   resource, `ingresses/status` for a subresource) answer 403 with the real message shape.
-// - Order of checks per request: delay, failNext, authentication (401), authorization (403), then
-//   the API itself. Every answered request is appended to `api.requests`.
+// - Order of checks per request: delay, hold, failNext, authentication (401), authorization (403),
+//   then the API itself. Every answered request is appended to `api.requests`, with the time it
+//   was answered (`at`, performance.now()).
 // Not emulated: server-side apply (415), finalizers and graceful deletion, namespace existence
 // checks, managedFields, protobuf, list at an older resourceVersion (lists are always current),
 // `sendInitialEvents`, the 504 for a resourceVersion newer than the store's (such a watch just
@@ -105,6 +106,8 @@ export interface RequestRecord {
   readonly query: Readonly<Record<string, string>>;
   /** The HTTP status answered (for watches: 200 once the stream opened). 0 until answered. */
   status: number;
+  /** When it was answered (for watches: when the stream opened), performance.now(); 0 until then. */
+  at: number;
   readonly verb?: Verb;
   readonly group?: string;
   /** The plural resource name (`ingresses`), without the subresource. */
@@ -163,8 +166,20 @@ export interface KubeApiFaults {
   refuse(on: boolean): Promise<void>;
   /** Holds every matching request (including watch headers) for `ms` before answering; 0 stops. */
   delay(ms: number, match?: RequestMatch): void;
+  /**
+   * Holds every matching request (including watch headers) until `release()`: a delay that ends
+   * when the test says so rather than after a time. `held()` is how many are waiting now.
+   * close() releases every hold.
+   */
+  hold(match?: RequestMatch): Hold;
   /** Compacts: any resourceVersion older than the current one now gets a 410 on watch (and continue). */
   expireResourceVersions(): void;
+}
+
+export interface Hold {
+  held(): number;
+  /** Lets the held requests (and later matching ones) through. Safe to call twice. */
+  release(): void;
 }
 
 export interface KubeApiOptions {
@@ -406,6 +421,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
   const sockets = new Set<Socket>();
   const failRules: FailRule[] = [];
   let delayRule: { ms: number; match?: RequestMatch } | undefined;
+  const holds = new Set<{ match?: RequestMatch; waiting: Set<() => void> }>();
   let refusing = false;
   let closing: Promise<void> | undefined;
 
@@ -449,6 +465,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
 
   function send(res: ServerResponse, record: RequestRecord, status: number, body: unknown, headers: Record<string, string> = {}): void {
     record.status = status;
+    record.at = performance.now();
     requests.push(record);
     if (res.destroyed || res.headersSent) return;
     res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', ...headers });
@@ -511,6 +528,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       path: u.pathname,
       query,
       status: 0,
+      at: 0,
       watch: verb === 'watch',
       ...(rt.type === 'resource' ? {
         verb,
@@ -527,6 +545,11 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     if (delayRule && delayRule.ms > 0 && requestMatches(delayRule.match, record)) {
       const ms = delayRule.ms;
       await new Promise((resolve) => setTimeout(resolve, ms));
+      if (res.destroyed) return;
+    }
+    const hold = [...holds].find((h) => requestMatches(h.match, record));
+    if (hold) {
+      await new Promise<void>((resolve) => hold.waiting.add(resolve));
       if (res.destroyed) return;
     }
     const rule = failRules.find((f) => f.remaining > 0 && requestMatches(f.match, record));
@@ -689,6 +712,7 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
     const timeoutSeconds = Number(params.get('timeoutSeconds') ?? 0);
 
     record.status = 200;
+    record.at = performance.now();
     requests.push(record);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
     // client-node's Watch awaits the response headers before it reads anything.
@@ -851,6 +875,18 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       delay(ms, match) {
         delayRule = ms > 0 ? { ms, ...(match !== undefined ? { match } : {}) } : undefined;
       },
+      hold(match) {
+        const h = { ...(match !== undefined ? { match } : {}), waiting: new Set<() => void>() };
+        holds.add(h);
+        return {
+          held: () => h.waiting.size,
+          release() {
+            holds.delete(h);
+            for (const resolve of h.waiting) resolve();
+            h.waiting.clear();
+          },
+        };
+      },
       expireResourceVersions() {
         store.compact();
       },
@@ -881,6 +917,8 @@ export async function startKubeApi(options: KubeApiOptions = {}): Promise<KubeAp
       });
     },
     close() {
+      for (const h of holds) for (const resolve of h.waiting) resolve();
+      holds.clear();
       closing ??= refusing ? Promise.resolve() : stopListening();
       refusing = true;
       return closing;

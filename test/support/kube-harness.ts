@@ -72,6 +72,8 @@ export interface KubeGatehouse {
 
 export interface StartingKubeGatehouse {
   readonly adminPort: number;
+  /** Every log line of the control plane so far, oldest first. */
+  readonly logs: LogLine[];
   /** GET on the admin port while launch() has not returned yet. */
   admin(pathname: string): Promise<{ status: number; body: unknown }>;
   /** GET on the HTTP port while launch() has not returned yet. */
@@ -80,7 +82,8 @@ export interface StartingKubeGatehouse {
   readonly started: Promise<KubeGatehouse>;
 }
 
-function memoryLog(level: string, lines: LogLine[]): Log {
+/** A pino logger at `level` whose lines land in `lines`, parsed. */
+export function memoryLog(level: string, lines: LogLine[]): Log {
   return pino({ level, base: null, timestamp: false }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
 }
 
@@ -187,6 +190,7 @@ export async function beginKubeGatehouse(api: KubeApi, o: KubeGatehouseOptions =
   started.catch(() => undefined);
   return {
     adminPort,
+    logs,
     admin: (p) => getJson(agent, adminOrigin, p),
     request: (p, so) => send(agent, origin, p, so),
     started,

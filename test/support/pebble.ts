@@ -9,6 +9,8 @@
 //   pebble.directory;       // https://127.0.0.1:<port>/dir, trust pebble.caFile (--acme-ca-file)
 //   await pebble.root();    // the issuing root, from the management API (/roots/0)
 //   await pebble.close();
+//
+// Suites that use it run only where the Debian package is installed: describe.runIf(pebbleInstalled()).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -17,9 +19,15 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { createCa, type TestCa } from './certs.ts';
 import { freePort, sleep } from './harness.ts';
+import { requirePackage } from './system-package.ts';
 
 export const PEBBLE = '/usr/bin/pebble';
 export const CHALLTESTSRV = '/usr/bin/pebble-challtestsrv';
+
+/** Whether Debian's pebble is installed; prints the skip notice when not (throws with CI=true). Call once per suite file. */
+export function pebbleInstalled(): boolean {
+  return requirePackage('pebble', [PEBBLE, CHALLTESTSRV], { suites: 'ACME suites' });
+}
 
 export interface PebbleOptions {
   /** The port pebble's VA sends HTTP-01 validations to (on the address the name resolves to: 127.0.0.1). */

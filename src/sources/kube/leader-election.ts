@@ -129,7 +129,9 @@ export class LeaderElector extends EventEmitter<{ started: []; stopped: [] }> {
     const seen = JSON.stringify([record.holderIdentity, record.renewTime, lease.metadata.resourceVersion]);
     if (seen !== this.observed) {
       this.observed = seen;
-      this.observedAt = now;
+      // client-go's observedTime: when the answer showing the change arrived, not when this round
+      // began (a renewal written while our GET was in flight would otherwise age early).
+      this.observedAt = Date.now();
     }
     const holder = record.holderIdentity ?? '';
     const durationMs = (record.leaseDurationSeconds ?? this.o.leaseDurationMs / 1000) * 1000;
