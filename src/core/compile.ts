@@ -70,7 +70,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
       conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
       continue;
     }
-    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true }, conditions);
+    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true, limitReqStatusCode: options.limitReqStatusCode, limitConnStatusCode: options.limitConnStatusCode }, conditions);
     if (policy === null) continue;
     const before = conditions.length;
     readIngress(ing, read, conditions);
