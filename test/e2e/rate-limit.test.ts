@@ -114,6 +114,9 @@ describe('rate and connection limits on a pool of 4 workers', () => {
     expect(rate, `${ok} admitted in ${seconds.toFixed(2)} s`).toBeLessThanOrEqual(RATE * 1.1);
     // Refused requests were never forwarded.
     expect(receivedUnder(echo, '/rps/')).toBe(ok);
+    // Nothing was forgotten or admitted uncounted (/debug/table shows the tables' counters).
+    const debug = (await gh.admin('/debug/table')).body as { limits: unknown };
+    expect(debug.limits).toEqual({ rates: { evictions: 0, lockTimeouts: 0 }, connections: { full: 0, lockTimeouts: 0 } });
   });
 
   it('admits exactly the limit-rpm burst across the pool, then 503 with Retry-After; nothing refused is forwarded', async () => {

@@ -38,11 +38,6 @@ const LOCK_WAIT_MS = 50;
 /** Tries before a waiter sleeps on the lock word (the holder may have been descheduled). */
 const SPINS = 64;
 
-export interface TableCounters {
-  readonly evictions: number;
-  readonly full: number;
-  readonly lockTimeouts: number;
-}
 
 export class BucketTable {
   readonly capacity: number;
@@ -142,8 +137,9 @@ export class BucketTable {
     }
   }
 
-  counters(): TableCounters {
-    return { evictions: Atomics.load(this.header, HEADER.evictions), full: Atomics.load(this.header, HEADER.full), lockTimeouts: Atomics.load(this.header, HEADER.lockTimeouts) };
+  /** A header counter. */
+  counter(name: keyof typeof HEADER): number {
+    return Atomics.load(this.header, HEADER[name]);
   }
 }
 

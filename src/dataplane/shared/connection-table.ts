@@ -19,7 +19,7 @@
 // client whose bucket they fill, while admitting it only gives that one request what a client with
 // many addresses already has. Memory is fixed: `capacity` slots of 12 bytes, plus 4 per worker.
 
-import { BucketTable, HEADER, SLOTS_PER_BUCKET, type TableCounters } from './bucket-table.ts';
+import { BucketTable, HEADER, SLOTS_PER_BUCKET } from './bucket-table.ts';
 
 /** 16384 slots: clients with limited requests in progress at the same moment, with room. */
 export const CONNECTION_TABLE_CAPACITY = 16_384;
@@ -117,8 +117,9 @@ export class ConnectionTable {
     return 0;
   }
 
-  counters(): TableCounters {
-    return this.t.counters();
+  /** Requests admitted uncounted: their bucket was full, or its lock not had. */
+  counters(): { readonly full: number; readonly lockTimeouts: number } {
+    return { full: this.t.counter('full'), lockTimeouts: this.t.counter('lockTimeouts') };
   }
 
   private subtract(slot: number, n: number): void {

@@ -4,7 +4,6 @@
 
 import { ConnectionTable } from './connection-table.ts';
 import { RateTable } from './rate-table.ts';
-import type { TableCounters } from './bucket-table.ts';
 
 export interface LimitBuffers {
   readonly rates: SharedArrayBuffer;
@@ -31,7 +30,8 @@ export class LimitTables {
     this.connections.releaseWorker(owner);
   }
 
-  counters(): { readonly rates: TableCounters; readonly connections: TableCounters } {
+  /** What the tables could not do exactly (docs/annotations.md "Rate limits"); /debug/table shows them. */
+  counters(): { readonly rates: ReturnType<RateTable['counters']>; readonly connections: ReturnType<ConnectionTable['counters']> } {
     return { rates: this.rates.counters(), connections: this.connections.counters() };
   }
 }

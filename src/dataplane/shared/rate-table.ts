@@ -21,7 +21,7 @@
 // room, as nginx's limit_req drops its least recently used state), and a client being limited,
 // whose TAT is furthest ahead, is the last to be forgotten.
 
-import { BucketTable, HEADER, SLOTS_PER_BUCKET, type TableCounters } from './bucket-table.ts';
+import { BucketTable, HEADER, SLOTS_PER_BUCKET } from './bucket-table.ts';
 
 /** 65536 slots (1 MiB): every client seen in the last few burst windows, with room. */
 export const RATE_TABLE_CAPACITY = 65_536;
@@ -159,7 +159,8 @@ export class RateTable {
     return n;
   }
 
-  counters(): TableCounters {
-    return this.t.counters();
+  /** Entries evicted while in use, and inserts admitted uncounted for want of the bucket lock. */
+  counters(): { readonly evictions: number; readonly lockTimeouts: number } {
+    return { evictions: this.t.counter('evictions'), lockTimeouts: this.t.counter('lockTimeouts') };
   }
 }
