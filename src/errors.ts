@@ -7,7 +7,7 @@ export const ERRORS = {
   GH_OBJECT_INVALID: 'An object lacks apiVersion, kind or metadata.name, or one of its fields has the wrong type; it is left out.',
   GH_OBJECT_DUPLICATE: 'The same object (kind, namespace, name) appears in two manifest files; the first file in path order wins.',
   GH_INGRESS_HOST_INVALID: 'A rule host is an IP address, or not a valid DNS name or one-label wildcard (`*.example.com`); the rule is left out.',
-  GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters; the path is left out.',
+  GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters, or, as a regular expression (ImplementationSpecific in regex mode), does not compile in RE2, is too large, or is one on a host that is not in regex mode; the path is left out.',
   GH_INGRESS_PATH_TYPE_INVALID: 'A path has no pathType, or one other than Exact, Prefix or ImplementationSpecific; the path is left out.',
   GH_INGRESS_BACKEND_INVALID: 'A backend names no Service with a port (number or name), or uses a `resource` backend, which Gatehouse does not serve; the path is left out.',
   GH_ROUTE_CONFLICT: 'Another Ingress created earlier already routes the same host, path and path type; this one lost and is not served for it.',
@@ -18,6 +18,8 @@ export const ERRORS = {
   GH_SERVICE_EXTERNALNAME_INVALID: 'An ExternalName Service\'s spec.externalName is neither a DNS name nor an IP address, or reads as a malformed IPv4 address (`999.0.0.1`); requests routed to it answer 503.',
   GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND: 'The Service named by --default-backend-service does not exist or has no port; unmatched requests answer 503.',
   GH_ANNOTATION_INVALID: 'An annotation (under `gatehouse.io/` or `nginx.ingress.kubernetes.io/`) has a value its grammar refuses; the Ingress is left out.',
+  GH_ANNOTATION_UNKNOWN: 'An annotation under `gatehouse.io/` that Gatehouse does not read (a misspelt name, or a feature that does not exist); the Ingress is served without it.',
+  GH_ANNOTATION_SNIPPET: 'A snippet annotation (`configuration-snippet`, `server-snippet`, `auth-snippet`, …) asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out (ingress-nginx refuses it too with snippets disabled, its default).',
   GH_TLS_CONFLICT: 'A spec.tls host is already bound to another Secret by an Ingress created earlier (or earlier in the same Ingress); this binding lost.',
   GH_TLS_SECRET_NOT_FOUND: 'A spec.tls secretName (or --default-ssl-certificate) names a Secret that does not exist; its hosts get the default certificate until it does.',
   GH_TLS_SECRET_INVALID: 'A TLS Secret is not of type kubernetes.io/tls, lacks tls.crt or tls.key, or they do not parse as a PEM certificate and private key; its hosts get the default certificate.',
@@ -41,4 +43,14 @@ export class GatehouseError extends Error {
     this.name = 'GatehouseError';
     this.code = code;
   }
+}
+
+/** The `code` of a thrown value (a Node system error's `ENOENT`, `ENOSPC`, ...), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** A thrown value's message, for the `reason` of a log line. */
+export function errorReason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -25,6 +25,7 @@ import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './prox
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
 import { useLimitTables } from './policies/rate-limit.ts';
 import { LimitTables } from './shared/limit-tables.ts';
+import { sslRedirectTarget } from './policies/rewrite.ts';
 import { Router, type Match } from './router/router.ts';
 import { CertStore } from './tls/cert-store.ts';
 import { TicketKeyring } from './tls/ticket-keys.ts';
@@ -88,7 +89,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
   const host = requestHost(req);
   const match = router!.lookup(host, path);
   if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
-    const location = httpsLocation(host, url, config.httpsRedirectPort);
+    const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
   }
   const fwd = forwarded(req, scheme, host);

@@ -11,6 +11,7 @@ import { readAcme, type AcmePolicy } from './acme.ts';
 import { readBackendProtocol } from './backend-protocol.ts';
 import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
 import { readRedirect } from './redirect.ts';
+import { readRewrite, type RewriteAnnotations } from './rewrite.ts';
 import { DEFAULT_LIMIT_STATUS, readRateLimit } from './rate-limit.ts';
 import type { BackendProtocol, RoutePolicies } from '../model.ts';
 
@@ -23,6 +24,8 @@ export interface IngressAnnotations {
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
   readonly fromToWww: boolean;
+  /** use-regex and rewrite-target, which put hosts in regex mode (compile fits the rest to each route). */
+  readonly rewrite: RewriteAnnotations;
 }
 
 export interface AnnotationDefaults {
@@ -47,7 +50,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const proxySsl = take(readProxySsl(ing));
   const redirect = take(readRedirect(ing));
   const rateLimit = take(readRateLimit(ing, { reqStatus: defaults.limitReqStatusCode ?? DEFAULT_LIMIT_STATUS, connStatus: defaults.limitConnStatusCode ?? DEFAULT_LIMIT_STATUS }));
-  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined) {
+  const rewrite = take(readRewrite(ing));
+  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
         ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
@@ -61,6 +65,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   // One field per family that is set; an Ingress without policy annotations has none.
   const policies: { -readonly [K in keyof RoutePolicies]: RoutePolicies[K] } = {};
   if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
+  if (rewrite.rewrite !== undefined) policies.rewrite = rewrite.rewrite;
   if (rateLimit !== undefined) policies.rateLimit = rateLimit;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
 }

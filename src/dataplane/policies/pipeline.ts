@@ -16,6 +16,7 @@ import type { UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 import { rateLimitStep } from './rate-limit.ts';
+import { rewriteStep } from './rewrite.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -68,6 +69,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   const steps: Step[] = [];
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
+  if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }
 
