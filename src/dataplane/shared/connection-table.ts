@@ -24,11 +24,10 @@ import { BucketTable, HEADER, SLOTS_PER_BUCKET } from './bucket-table.ts';
 /** 16384 slots: clients with limited requests in progress at the same moment, with room. */
 export const CONNECTION_TABLE_CAPACITY = 16_384;
 
+// Counts up to 1048574: limit-connections takes at most 1000000 (core/annotations/rate-limit.ts).
 const COUNT_BITS = 20;
 const COUNT_MASK = (1 << COUNT_BITS) - 1;
 const BUSY = COUNT_MASK;
-/** The largest limit the count holds. */
-export const MAX_CONNECTIONS = COUNT_MASK - 1;
 
 /** acquire(): over the limit. */
 export const REFUSED = -1;

@@ -83,7 +83,6 @@ describe('RateTable (GCRA in shared memory)', () => {
     expect(t.admit(limited, T, tau, now)).toBeGreaterThan(0);
     for (let i = 0; i < 100_000; i++) t.admit(t.key('z', `flood-${i}`), T, tau, now);
     expect(buffer.byteLength).toBe(bytes);
-    expect(t.live(now)).toBeLessThanOrEqual(64);
     expect(t.counters().evictions).toBeGreaterThan(100_000 - 64);
     // Still remembered, still refused.
     expect(t.admit(limited, T, tau, now)).toBeGreaterThan(0);

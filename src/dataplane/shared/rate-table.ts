@@ -149,16 +149,6 @@ export class RateTable {
     this.t.releaseLocks(owner);
   }
 
-  /** Keys with a TAT after `now`: the clients the table remembers (tests, /debug). */
-  live(now: bigint): number {
-    let n = 0;
-    for (let i = 0; i < this.t.capacity; i++) {
-      const tat = Atomics.load(this.states, i) & TAT_MASK;
-      if (tat !== 0n && tat !== BUSY && tat > now) n++;
-    }
-    return n;
-  }
-
   /** Entries evicted while in use, and inserts admitted uncounted for want of the bucket lock. */
   counters(): { readonly evictions: number; readonly lockTimeouts: number } {
     return { evictions: this.t.counter('evictions'), lockTimeouts: this.t.counter('lockTimeouts') };
