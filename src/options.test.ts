@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GatehouseError } from './errors.ts';
-import { defaults, parseOptions } from './options.ts';
+import { compileOptions, defaults, parseOptions } from './options.ts';
 
 function failure(argv: string[]): GatehouseError {
   try {
@@ -56,6 +56,13 @@ describe('parseOptions', () => {
     expect(parseOptions(['--max-request-headers', '20', '--max-request-header-bytes=8192'])).toMatchObject({ maxRequestHeaders: 20, maxRequestHeaderBytes: 8192 });
   });
 
+  it('reads the rate-limit status codes, 503 by default (ingress-nginx limit-req-status-code, limit-conn-status-code)', () => {
+    expect(parseOptions([])).toMatchObject({ limitReqStatusCode: 503, limitConnStatusCode: 503 });
+    const o = parseOptions(['--limit-req-status-code', '429', '--limit-conn-status-code=599']);
+    expect(o).toMatchObject({ limitReqStatusCode: 429, limitConnStatusCode: 599 });
+    expect(compileOptions(o)).toMatchObject({ limitReqStatusCode: 429, limitConnStatusCode: 599 });
+  });
+
   it('reads booleans bare or with =true/=false', () => {
     expect(parseOptions(['--watch-ingress-without-class']).watchIngressWithoutClass).toBe(true);
     expect(parseOptions(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
@@ -77,6 +84,8 @@ describe('parseOptions', () => {
     [['--hsts-max-age', '-1'], '--hsts-max-age'],
     [['--max-request-headers', '0'], '--max-request-headers'],
     [['--max-request-header-bytes', '100'], '--max-request-header-bytes'],
+    [['--limit-req-status-code', '200'], '--limit-req-status-code'],
+    [['--limit-conn-status-code', '4291'], '--limit-conn-status-code'],
     [['--manifests-rescan-interval', '-1'], '--manifests-rescan-interval'],
     [['--manifests-rescan-interval', '5s'], '--manifests-rescan-interval'],
     [['--manifests-rescan-interval'], '--manifests-rescan-interval'],

@@ -48,6 +48,9 @@ export interface Options {
   hstsMaxAge: number;
   hstsIncludeSubdomains: boolean;
   hstsPreload: boolean;
+  /** ConfigMap limit-req-status-code / limit-conn-status-code: answers over limit-rps/rpm and limit-connections. */
+  limitReqStatusCode: number;
+  limitConnStatusCode: number;
   // ACME HTTP-01 (gatehouse.io/acme Ingresses).
   /** The ACME directory URL; null: ACME off. */
   acmeDirectory: string | null;
@@ -59,7 +62,7 @@ export interface Options {
   acmeCaFile: string | null;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes';
+type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes' | 'status';
 
 interface Flag {
   key: keyof Options;
@@ -98,6 +101,8 @@ const FLAGS: Record<string, Flag> = {
   'hsts-max-age': { key: 'hstsMaxAge', kind: 'uint', help: 'HSTS max-age in seconds (default 31536000)' },
   'hsts-include-subdomains': { key: 'hstsIncludeSubdomains', kind: 'bool', help: 'HSTS includeSubDomains (default true)' },
   'hsts-preload': { key: 'hstsPreload', kind: 'bool', help: 'HSTS preload (default false)' },
+  'limit-req-status-code': { key: 'limitReqStatusCode', kind: 'status', help: 'status of a request over limit-rps or limit-rpm (default 503)' },
+  'limit-conn-status-code': { key: 'limitConnStatusCode', kind: 'status', help: 'status of a request over limit-connections (default 503)' },
   'acme-directory': { key: 'acmeDirectory', kind: 'url', help: 'ACME directory URL: Ingresses annotated gatehouse.io/acme: "true" get certificates for their spec.tls hosts by HTTP-01 (default: ACME off)' },
   'acme-email': { key: 'acmeEmail', kind: 'email', help: 'contact address of the ACME account' },
   'acme-storage': { key: 'acmeStorage', kind: 'string', help: 'local mode: DIR for the ACME certificates (as kubernetes.io/tls Secret manifests) and account key; required with --acme-directory and --manifests' },
@@ -138,6 +143,8 @@ export function defaults(): Options {
     hstsMaxAge: 31_536_000,
     hstsIncludeSubdomains: true,
     hstsPreload: false,
+    limitReqStatusCode: 503,
+    limitConnStatusCode: 503,
     acmeDirectory: null,
     acmeEmail: null,
     acmeStorage: null,
@@ -181,6 +188,12 @@ function convert(flag: string, kind: Kind, value: string): Options[keyof Options
     case 'bytes': {
       const n = /^\d{1,8}$/.test(value) ? Number(value) : NaN;
       if (!(n >= 1024 && n <= 1_048_576)) throw bad(flag, `expected bytes 1024-1048576, got ${JSON.stringify(value)}`);
+      return n;
+    }
+    case 'status': {
+      // nginx's limit_req_status and limit_conn_status take 400-599.
+      const n = /^\d{3}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 400 && n <= 599)) throw bad(flag, `expected a status code 400-599, got ${JSON.stringify(value)}`);
       return n;
     }
     case 'seconds': {
@@ -274,5 +287,7 @@ export function compileOptions(o: Options) {
     defaultSslRedirect: o.defaultSslRedirect,
     defaultSslCertificate: o.defaultSslCertificate,
     acme: o.acmeDirectory !== null,
+    limitReqStatusCode: o.limitReqStatusCode,
+    limitConnStatusCode: o.limitConnStatusCode,
   };
 }

@@ -160,7 +160,7 @@ export async function startController(options: Options, source: Source, rootLog:
     {
       ready: () => pool.ready(),
       readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
-      debugTable: () => ({ table, endpoints, conditions, workers: pool.status() }),
+      debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters() }),
     },
     options.statusPort,
     options.bindAddress,

@@ -4,6 +4,7 @@
 import type { EndpointTable, RouteTable } from '../core/model.ts';
 import type { AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { HstsPolicy } from '../dataplane/proxy/redirect.ts';
+import type { LimitBuffers } from '../dataplane/shared/limit-tables.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import type { LogLevel } from '../observability/log.ts';
 
@@ -25,6 +26,8 @@ export interface WorkerConfig {
   readonly hsts: HstsPolicy | null;
   /** The pool's per-worker counters (dataplane/worker-stats.ts); the worker adds to row `id`. */
   readonly stats: SharedArrayBuffer;
+  /** The pool's rate-limit and connection tables (dataplane/shared/limit-tables.ts); the worker maps them as `id`. */
+  readonly limits: LimitBuffers;
 }
 
 export type ToWorker =

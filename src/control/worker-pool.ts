@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import type { EndpointTable, RouteTable } from '../core/model.ts';
 import { NO_CHALLENGES, type AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
+import { LimitTables } from '../dataplane/shared/limit-tables.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
@@ -30,7 +31,7 @@ export interface WorkerStatus {
 }
 
 /** What the pool is built with: the workers' config, less what the pool fills in. */
-export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats'>;
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits'>;
 
 /** What the workers serve; a worker starts listening once it has all of it. */
 export interface WorkerState {
@@ -62,10 +63,13 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private started = false;
   private readonly config: Omit<WorkerConfig, 'id'>;
   private readonly log: Log;
+  /** The workers' shared rate-limit tables, as the main thread sees them (to release a dead worker's share). */
+  readonly limits: LimitTables;
 
   constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    this.config = { ...config, stats: createStatsBuffer(size) };
+    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size) };
+    this.limits = new LimitTables(this.config.limits, 0);
     this.log = log;
     for (let id = 0; id < size; id++) this.slots.push(this.spawn(id, 0));
   }
@@ -111,6 +115,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private onExit(slot: Slot, code: number): void {
     if (this.slots[slot.id] !== slot) return;
     slot.drained = true;
+    // Its requests in progress are gone: count them out of the connection limits.
+    this.limits.releaseWorker(slot.id);
     if (this.stopping) return void this.emit('ack');
     slot.crashes++;
     const delay = Math.min(100 * 2 ** (slot.crashes - 1), 5000);

@@ -81,7 +81,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     for (const key of names.unknown) {
       conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
     }
-    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true }, conditions);
+    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true, limitReqStatusCode: options.limitReqStatusCode, limitConnStatusCode: options.limitConnStatusCode }, conditions);
     if (policy === null) continue;
     const before = conditions.length;
     readIngress(ing, read, conditions);

@@ -1,9 +1,15 @@
-// A pure, deterministic fingerprint (cyrb53, 53 bits as hex) for change detection.
-// Not cryptographic: it only has to tell "same table" from "different table".
+// A pure, deterministic fingerprint (cyrb53, 53 bits as hex) for change detection, and the hash
+// itself (dataplane/shared/ keys). Not cryptographic: it only has to tell "same table" from
+// "different table", and spread keys over a table's buckets.
 
 export function fingerprint(text: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
+  return cyrb53(text).toString(16).padStart(14, '0');
+}
+
+/** cyrb53 of `text` as a number below 2^53; `seed` picks one of 2^32 hash functions. */
+export function cyrb53(text: string, seed = 0): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 2654435761);
@@ -11,7 +17,7 @@ export function fingerprint(text: string): string {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16).padStart(14, '0');
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
 }
 
 /** Deep-freeze plain data (tables cross threads as copies; the main thread's copy stays immutable). */

@@ -62,8 +62,33 @@ export interface Route {
 export interface RoutePolicies {
   /** permanent-redirect / temporal-redirect, app-root, from-to-www-redirect. */
   readonly redirect?: RedirectPolicy;
+  /** limit-rps, limit-rpm, limit-connections, limit-whitelist, limit-rate (core/annotations/rate-limit.ts). */
+  readonly rateLimit?: RateLimitPolicy;
   /** rewrite-target, x-forwarded-prefix, upstream-vhost, preserve-trailing-slash. */
   readonly rewrite?: RewritePolicy;
+}
+
+/**
+ * ingress-nginx's "Rate Limiting" annotations for one Ingress (core/annotations/rate-limit.ts):
+ * per client IP and replica; a count of 0 is no such limit.
+ */
+export interface RateLimitPolicy {
+  /** `namespace/name` of the Ingress: all its paths share the counters (ingress-nginx: one zone per Ingress). */
+  readonly zone: string;
+  /** limit-rps and limit-rpm: requests per second / minute, each with a burst of that many × burstMultiplier. */
+  readonly rps: number;
+  readonly rpm: number;
+  readonly burstMultiplier: number;
+  /** limit-connections: requests of one client in progress at once on the Ingress. */
+  readonly connections: number;
+  /** limit-whitelist: client ranges (address or CIDR text, as written) that no limit applies to. */
+  readonly whitelist: readonly string[];
+  /** limit-rate: response bytes per second per request after the first `rateAfter` bytes (limit-rate-after); 0: none. */
+  readonly rate: number;
+  readonly rateAfter: number;
+  /** limit-req-status-code and limit-conn-status-code (ConfigMap; default 503). */
+  readonly reqStatus: number;
+  readonly connStatus: number;
 }
 
 /** The redirects of ingress-nginx's "Redirect" annotations (core/annotations/redirect.ts). */
@@ -239,4 +264,8 @@ export interface CompileOptions {
   readonly defaultSslCertificate?: string | null;
   /** ACME is configured (`--acme-directory`): gatehouse.io/acme Ingresses yield AcmeRequests. Absent: false. */
   readonly acme?: boolean;
+  /** ConfigMap limit-req-status-code: the answer to a request over limit-rps/limit-rpm. Absent: 503. */
+  readonly limitReqStatusCode?: number;
+  /** ConfigMap limit-conn-status-code: the answer to a request over limit-connections. Absent: 503. */
+  readonly limitConnStatusCode?: number;
 }

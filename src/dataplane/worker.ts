@@ -23,6 +23,8 @@ import { clientIp, type Forwarded } from './proxy/headers.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
+import { useLimitTables } from './policies/rate-limit.ts';
+import { LimitTables } from './shared/limit-tables.ts';
 import { sslRedirectTarget } from './policies/rewrite.ts';
 import { Router, type Match } from './router/router.ts';
 import { CertStore } from './tls/cert-store.ts';
@@ -35,6 +37,7 @@ const log = createLog(config.logLevel, { component: 'worker', worker: config.id 
 const port = parentPort!;
 const send = (m: FromWorker) => port.postMessage(m);
 const stats = new WorkerStats(config.stats, config.id);
+useLimitTables(new LimitTables(config.limits, config.id));
 const hsts = config.hsts === null ? null : hstsHeader(config.hsts);
 
 let router: Router | null = null;

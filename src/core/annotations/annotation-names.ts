@@ -21,6 +21,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'app-root', 'from-to-www-redirect',
   // rewrite.ts
   'rewrite-target', 'use-regex', 'x-forwarded-prefix', 'upstream-vhost', 'preserve-trailing-slash',
+  // rate-limit.ts
+  'limit-rps', 'limit-rpm', 'limit-connections', 'limit-burst-multiplier', 'limit-whitelist', 'limit-allowlist', 'limit-rate', 'limit-rate-after',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

@@ -12,6 +12,7 @@ import { readBackendProtocol } from './backend-protocol.ts';
 import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
 import { readRedirect } from './redirect.ts';
 import { readRewrite, type RewriteAnnotations } from './rewrite.ts';
+import { DEFAULT_LIMIT_STATUS, readRateLimit } from './rate-limit.ts';
 import type { BackendProtocol, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -30,6 +31,9 @@ export interface IngressAnnotations {
 export interface AnnotationDefaults {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
+  /** ConfigMap limit-req-status-code / limit-conn-status-code; absent: 503. */
+  readonly limitReqStatusCode?: number;
+  readonly limitConnStatusCode?: number;
 }
 
 /** The Ingress's policy, or null after pushing its conditions (the Ingress is left out). */
@@ -45,6 +49,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const backendProtocol = take(readBackendProtocol(ing));
   const proxySsl = take(readProxySsl(ing));
   const redirect = take(readRedirect(ing));
+  const rateLimit = take(readRateLimit(ing, { reqStatus: defaults.limitReqStatusCode ?? DEFAULT_LIMIT_STATUS, connStatus: defaults.limitConnStatusCode ?? DEFAULT_LIMIT_STATUS }));
   const rewrite = take(readRewrite(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
@@ -61,5 +66,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const policies: { -readonly [K in keyof RoutePolicies]: RoutePolicies[K] } = {};
   if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
   if (rewrite.rewrite !== undefined) policies.rewrite = rewrite.rewrite;
+  if (rateLimit !== undefined) policies.rateLimit = rateLimit;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
 }

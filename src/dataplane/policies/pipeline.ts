@@ -15,6 +15,7 @@ import type { RoutePolicies } from '../../core/model.ts';
 import type { UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
+import { rateLimitStep } from './rate-limit.ts';
 import { rewriteStep } from './rewrite.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
@@ -36,6 +37,9 @@ export class RequestContext implements UpstreamOverrides {
   upstreamTarget: string | null = null;
   upstreamHost: string | null = null;
   upstreamHeaders: string[] | null = null;
+  /** limit-rate: response body bytes per second to the client after the first `responseRateAfter`; 0: none. */
+  responseRate = 0;
+  responseRateAfter = 0;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
     this.res = res;
@@ -64,6 +68,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
+  if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }

@@ -172,6 +172,9 @@ export interface UpstreamOverrides {
   readonly upstreamHost: string | null;
   /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case. */
   readonly upstreamHeaders: readonly string[] | null;
+  /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
+  readonly responseRate?: number;
+  readonly responseRateAfter?: number;
 }
 
 /** A flat [name, value, …] list with the overrides' Host and headers set (replacing same-named ones). */

@@ -25,6 +25,7 @@ import {
   type Forwarded,
   type UpstreamOverrides,
 } from './headers.ts';
+import { ResponseThrottle } from './response-throttle.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
@@ -187,10 +188,10 @@ export class Proxy {
     if (over !== null) headers = overrideFlatHeaders(headers, over);
     const path = over?.upstreamTarget ?? req.url!;
     // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, path, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls);
+    this.attempt(req, res, backend, endpoints, path, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null): void {
+  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
     const endpoint = this.balancer.pick(backend, endpoints);
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
@@ -207,14 +208,20 @@ export class Proxy {
         for (const name of res.getHeaderNames()) delete out[name];
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
-        return res as Writable;
+        const rate = over?.responseRate ?? 0;
+        if (rate === 0) return res as Writable;
+        // limit-rate: the body through a throttle, which goes when the client does.
+        const throttle = new ResponseThrottle(rate, over!.responseRateAfter ?? 0);
+        throttle.pipe(res as Writable);
+        res.once('close', () => throttle.destroy());
+        return throttle;
       },
       (err) => {
         res.off('close', onClose);
         if (err === null) return;
         if (ac.signal.aborted) return; // the client went away; nothing to answer
         if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, path, headers, hasBody, triesLeft - 1, tls);
+          return this.attempt(req, res, backend, endpoints, path, headers, hasBody, triesLeft - 1, tls, over);
         }
         sendError(res, statusForError(err));
       },
