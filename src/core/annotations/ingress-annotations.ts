@@ -11,6 +11,10 @@ import { readAcme, type AcmePolicy } from './acme.ts';
 import { readBackendProtocol } from './backend-protocol.ts';
 import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
 import { readRedirect } from './redirect.ts';
+import { readAccessList } from './access-list.ts';
+import { readBodySize } from './body-size.ts';
+import { readCors } from './cors.ts';
+import { readTypedHeaders } from './typed-headers.ts';
 import type { BackendProtocol, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -42,6 +46,10 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const backendProtocol = take(readBackendProtocol(ing));
   const proxySsl = take(readProxySsl(ing));
   const redirect = take(readRedirect(ing));
+  const accessList = take(readAccessList(ing));
+  const bodySize = take(readBodySize(ing));
+  const cors = take(readCors(ing));
+  const headers = take(readTypedHeaders(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -56,5 +64,9 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   // One field per family that is set; an Ingress without policy annotations has none.
   const policies: { -readonly [K in keyof RoutePolicies]: RoutePolicies[K] } = {};
   if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
+  if (accessList !== undefined) policies.accessList = accessList;
+  if (bodySize !== undefined) policies.bodySize = bodySize;
+  if (cors !== undefined) policies.cors = cors;
+  if (headers !== undefined) policies.headers = headers;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww };
 }
