@@ -27,12 +27,10 @@ export function mustCount(req: ProxyRequest, limit: number): boolean {
  * client to stop sending (RFC 9113 §8.1).
  */
 export function sendTooLarge(res: ProxyResponse): void {
-  if (res instanceof Http2ServerResponse && !res.headersSent) {
-    res.once('finish', () => {
-      if (!res.stream.closed) res.stream.close(constants.NGHTTP2_NO_ERROR);
-    });
-  }
+  const answered = res.headersSent;
   sendAnswer(res, 413, {}, true);
+  // close(NO_ERROR) waits for the answer to be sent, then resets.
+  if (!answered && res instanceof Http2ServerResponse && !res.stream.closed) res.stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 /**
