@@ -10,7 +10,7 @@ import { constants, createServer as createH2cServer, type ClientHttp2Session, ty
 import { connect, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { h2Session } from '../support/certs.ts';
-import { startEcho, type Echo, type EchoReply } from '../support/echo-upstream.ts';
+import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { rawExchange } from '../support/http-client.ts';
 import { backendService, ingress, ingressClass, manifest, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
 
