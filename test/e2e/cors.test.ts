@@ -97,7 +97,7 @@ describe('CORS', () => {
   });
 
   it('puts the CORS headers on forwarded answers, with or without an Origin (cors-allow-origin *)', async () => {
-    for (const headers of [{ origin: 'https://anywhere.example' }, {}]) {
+    for (const headers of [{ origin: 'https://anywhere.example' }, {}] as Record<string, string>[]) {
       const r = await gh.request('/page', { host: 'any.test', headers });
       expect(servedBy(r)).toBe('cors');
       expect(corsHeaders(r)).toEqual(DEFAULTS);
