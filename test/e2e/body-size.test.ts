@@ -123,18 +123,31 @@ describe('proxy-body-size', () => {
     expect(JSON.parse(chunked.body)).toMatchObject({ url: '/chunked', bodyLength: LIMIT, bodySha256: sha256(body) });
   });
 
-  it('cuts a chunked body the moment it passes the limit: the upstream sees an aborted request, the client 413', async () => {
-    const before = echo.received.length;
+  /**
+   * Sends a chunked body to `host` over HTTP/1.1: 600 bytes, then (once `upstreamHasFirst` says the
+   * upstream got them) 600 more, which pass the 1k limit; expects 413 and returns the connection.
+   */
+  async function chunkedPastLimit(host: string, upstreamHasFirst: () => boolean) {
     const c = rawConnection(gh.httpPort);
     try {
-      c.write(`POST /stream HTTP/1.1\r\nHost: small.test\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      c.write(`POST /stream HTTP/1.1\r\nHost: ${host}\r\nTransfer-Encoding: chunked\r\n\r\n`);
       c.write(chunk(randomBytes(600)));
-      // The request is on its way upstream, its first 600 bytes with it.
-      await waitFor('the upstream to get the request', () => echo.received.length > before && echo.received[before]!.bodyLength === 600);
-      const rec = echo.received[before]!;
+      await waitFor('the upstream to get the request and its first 600 bytes', upstreamHasFirst);
       c.write(chunk(randomBytes(600)));
       await waitFor('the 413', () => /\r\n\r\n/.test(c.received()));
       expect(c.received()).toMatch(/^HTTP\/1\.1 413 /);
+      return c;
+    } catch (err) {
+      c.destroy();
+      throw err;
+    }
+  }
+
+  it('cuts a chunked body the moment it passes the limit: the upstream sees an aborted request, the client 413', async () => {
+    const before = echo.received.length;
+    const c = await chunkedPastLimit('small.test', () => echo.received[before]?.bodyLength === 600);
+    try {
+      const rec = echo.received[before]!;
       await waitFor('the upstream request to end', () => rec.finished);
       // Aborted, not complete: no end of body (bodySha256 is set on 'end'), nothing past the limit.
       expect(rec.bodySha256).toBe('');
@@ -223,15 +236,9 @@ describe('proxy-body-size', () => {
 
   it('cuts a chunked body to an HTTP/2 (h2c) upstream: its stream is reset, never ended', async () => {
     const before = h2c.seen.length;
-    const c = rawConnection(gh.httpPort);
+    const c = await chunkedPastLimit('h2c.test', () => h2c.seen[before]?.bodyLength === 600);
     try {
-      c.write(`POST /h2c HTTP/1.1\r\nHost: h2c.test\r\nTransfer-Encoding: chunked\r\n\r\n`);
-      c.write(chunk(randomBytes(600)));
-      await waitFor('the upstream to get the stream', () => h2c.seen.length > before && h2c.seen[before]!.bodyLength === 600);
       const s = h2c.seen[before]!;
-      c.write(chunk(randomBytes(600)));
-      await waitFor('the 413', () => /\r\n\r\n/.test(c.received()));
-      expect(c.received()).toMatch(/^HTTP\/1\.1 413 /);
       await waitFor('the upstream stream to close', () => s.closed);
       expect(s).toMatchObject({ reset: true, ended: false, bodyLength: 600 });
     } finally {
