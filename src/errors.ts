@@ -18,6 +18,8 @@ export const ERRORS = {
   GH_SERVICE_EXTERNALNAME_INVALID: 'An ExternalName Service\'s spec.externalName is neither a DNS name nor an IP address, or reads as a malformed IPv4 address (`999.0.0.1`); requests routed to it answer 503.',
   GH_DEFAULT_BACKEND_SERVICE_NOT_FOUND: 'The Service named by --default-backend-service does not exist or has no port; unmatched requests answer 503.',
   GH_ANNOTATION_INVALID: 'An annotation (under `gatehouse.io/` or `nginx.ingress.kubernetes.io/`) has a value its grammar refuses; the Ingress is left out.',
+  GH_ANNOTATION_UNKNOWN: 'An annotation under `gatehouse.io/` that Gatehouse does not read (a misspelt name, or a feature that does not exist); the Ingress is served without it.',
+  GH_ANNOTATION_SNIPPET: 'A snippet annotation (`configuration-snippet`, `server-snippet`, `auth-snippet`, …) asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out (ingress-nginx refuses it too with snippets disabled, its default).',
   GH_TLS_CONFLICT: 'A spec.tls host is already bound to another Secret by an Ingress created earlier (or earlier in the same Ingress); this binding lost.',
   GH_TLS_SECRET_NOT_FOUND: 'A spec.tls secretName (or --default-ssl-certificate) names a Secret that does not exist; its hosts get the default certificate until it does.',
   GH_TLS_SECRET_INVALID: 'A TLS Secret is not of type kubernetes.io/tls, lacks tls.crt or tls.key, or they do not parse as a PEM certificate and private key; its hosts get the default certificate.',
@@ -41,4 +43,14 @@ export class GatehouseError extends Error {
     this.name = 'GatehouseError';
     this.code = code;
   }
+}
+
+/** The `code` of a thrown value (a Node system error's `ENOENT`, `ENOSPC`, ...), if it has one. */
+export function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** A thrown value's message, for the `reason` of a log line. */
+export function errorReason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -16,7 +16,7 @@ describe('parseOptions', () => {
   it('uses the documented defaults', () => {
     const o = parseOptions([]);
     expect(o).toMatchObject({
-      manifests: null, httpPort: 8080, httpsPort: 8443, statusPort: 10254, bindAddress: '0.0.0.0',
+      manifests: null, manifestsRescanInterval: 5, httpPort: 8080, httpsPort: 8443, statusPort: 10254, bindAddress: '0.0.0.0',
       ingressClass: 'gatehouse', controllerClass: 'gatehouse.io/ingress-controller',
       watchIngressWithoutClass: false, defaultBackendService: null, shutdownGracePeriod: 10,
     });
@@ -30,6 +30,12 @@ describe('parseOptions', () => {
       '--ingress-class', 'edge', '--controller-class', 'example.com/x']);
     expect(o).toMatchObject({ manifests: '/m', httpPort: 9000, statusPort: 0, workers: 3, defaultBackendService: 'ns/svc',
       shutdownGracePeriod: 2.5, bindAddress: '127.0.0.1', ingressClass: 'edge', controllerClass: 'example.com/x' });
+  });
+
+  it('reads the manifests re-scan interval in seconds, fractions and 0 (off) included', () => {
+    expect(parseOptions(['--manifests', '/m', '--manifests-rescan-interval', '30']).manifestsRescanInterval).toBe(30);
+    expect(parseOptions(['--manifests-rescan-interval=0.5']).manifestsRescanInterval).toBe(0.5);
+    expect(parseOptions(['--manifests-rescan-interval=0']).manifestsRescanInterval).toBe(0);
   });
 
   it('reads the Kubernetes-mode flags', () => {
@@ -71,6 +77,9 @@ describe('parseOptions', () => {
     [['--hsts-max-age', '-1'], '--hsts-max-age'],
     [['--max-request-headers', '0'], '--max-request-headers'],
     [['--max-request-header-bytes', '100'], '--max-request-header-bytes'],
+    [['--manifests-rescan-interval', '-1'], '--manifests-rescan-interval'],
+    [['--manifests-rescan-interval', '5s'], '--manifests-rescan-interval'],
+    [['--manifests-rescan-interval'], '--manifests-rescan-interval'],
   ])('refuses %j with a one-line error naming the flag', (argv, flag) => {
     const err = failure(argv);
     expect(err.code).toBe('GH_FLAG_INVALID');

@@ -7,6 +7,8 @@ import { GatehouseError } from './errors.ts';
 
 export interface Options {
   manifests: string | null;
+  /** Local mode: seconds between the safety-net re-scans of --manifests; 0: none. */
+  manifestsRescanInterval: number;
   httpPort: number;
   httpsPort: number;
   statusPort: number;
@@ -67,6 +69,7 @@ interface Flag {
 
 const FLAGS: Record<string, Flag> = {
   manifests: { key: 'manifests', kind: 'string', help: 'local mode: read and watch the *.yaml, *.yml, *.json manifests under DIR' },
+  'manifests-rescan-interval': { key: 'manifestsRescanInterval', kind: 'seconds', help: 'local mode: seconds between re-scans of --manifests for changes no watch reported (files symlinked from outside it, watch limits); 0 turns them off (default 5)' },
   'http-port': { key: 'httpPort', kind: 'port', help: 'HTTP listener port (default 8080)' },
   'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port: TLS by SNI, HTTP/2 and HTTP/1.1 (default 8443)' },
   'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /debug/table (default 10254)' },
@@ -105,6 +108,7 @@ const FLAGS: Record<string, Flag> = {
 export function defaults(): Options {
   return {
     manifests: null,
+    manifestsRescanInterval: 5,
     httpPort: 8080,
     httpsPort: 8443,
     statusPort: 10254,

@@ -80,6 +80,8 @@ export interface GatehouseOptions {
   workers: number;
   /** Node flags, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   execArgv?: string[];
+  /** More manifests (YAML documents) beside the bench Ingress, e.g. an Ingress with policies. */
+  extraManifests?: string;
 }
 
 /** Polls /readyz until 200; gives up (quietly: `untilReady` reports) once `gaveUp()` is true. */
@@ -99,6 +101,7 @@ async function waitForReady(statusPort: number, gaveUp: () => boolean): Promise<
 export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
   const manifestsDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   writeFileSync(join(manifestsDir, 'bench.yaml'), benchManifests(o.host, o.upstreamPort));
+  if (o.extraManifests !== undefined) writeFileSync(join(manifestsDir, 'extra.yaml'), o.extraManifests);
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
   const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2'];
   const child = startChild('gatehouse', MAIN, args, { execArgv: o.execArgv });

@@ -26,10 +26,15 @@ export interface LaunchEnv {
   acmeTimings?: AcmeTimings;
 }
 
+/** Local mode's source: the manifest directory `dir` (--manifests), watched. */
+export function manifestSource(dir: string, options: Pick<Options, 'manifestsRescanInterval'>, log: Log): ManifestSource {
+  return new ManifestSource({ dir, log: log.child({ component: 'manifests' }), rescanIntervalMs: options.manifestsRescanInterval * 1000 });
+}
+
 export async function launch(options: Options, log: Log, { env = process.env, timings, acmeTimings }: LaunchEnv = {}): Promise<Launched> {
   let kube: KubeMode | null = null;
   let source: Source;
-  if (options.manifests !== null) source = new ManifestSource({ dir: options.manifests, log: log.child({ component: 'manifests' }) });
+  if (options.manifests !== null) source = manifestSource(options.manifests, options, log);
   else {
     kube = createKubeMode(options, log, env, timings);
     source = kube.source;

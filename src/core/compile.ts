@@ -15,6 +15,7 @@ import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
 import { WWW_REDIRECT_CODE, wwwAlias } from './annotations/redirect.ts';
+import { annotationNameProblems } from './annotations/annotation-names.ts';
 import type { AcmeRequest } from './model.ts';
 
 export interface CompileResult {
@@ -70,6 +71,14 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     if (tlsProblem !== null) {
       conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
       continue;
+    }
+    const names = annotationNameProblems(ing.metadata.annotations);
+    for (const key of names.snippets) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_SNIPPET', `metadata.annotations[${JSON.stringify(key)}]`, `${key} asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out`));
+    }
+    if (names.snippets.length > 0) continue;
+    for (const key of names.unknown) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
     }
     const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true }, conditions);
     if (policy === null) continue;

@@ -15,9 +15,9 @@ import { stringify } from 'yaml';
 import type { AcmeService, AcmeTimings } from '../../src/control/acme/acme-service.ts';
 import { createAcme } from '../../src/control/acme/create-acme.ts';
 import { startController, type Controller } from '../../src/control/controller.ts';
+import { manifestSource } from '../../src/control/launch.ts';
 import { createLog } from '../../src/observability/log.ts';
 import { defaults, type Options } from '../../src/options.ts';
-import { ManifestSource } from '../../src/sources/manifests/manifest-source.ts';
 import { createCa, handshake, httpsRequest, type TestCa } from '../support/certs.ts';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { backendService, freePort, ingress, ingressClass, manifest, reservePort, waitFor } from '../support/harness.ts';
@@ -63,7 +63,7 @@ async function startAcmeGatehouse(o: { manifests: Record<string, string>; storag
   };
   const log = createLog(options.logLevel);
   const acme = (await createAcme(options, log, null, o.timings ?? TIMINGS))!;
-  const source = new ManifestSource({ dir, log: log.child({ component: 'manifests' }) });
+  const source = manifestSource(dir, options, log);
   let controller: Controller;
   try {
     controller = await startController(options, source, log, {}, acme);

@@ -11,9 +11,9 @@ import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { stringify } from 'yaml';
 import { startController, type Controller } from '../../src/control/controller.ts';
+import { manifestSource } from '../../src/control/launch.ts';
 import { createLog } from '../../src/observability/log.ts';
 import { defaults, type Options } from '../../src/options.ts';
-import { ManifestSource } from '../../src/sources/manifests/manifest-source.ts';
 import { send, type Reply, type SendOptions } from './http-client.ts';
 
 // ---- ports and waiting ----------------------------------------------------------------
@@ -135,7 +135,7 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
     ...start.options,
   };
   const log = createLog(options.logLevel);
-  const source = new ManifestSource({ dir, log: log.child({ component: 'manifests' }) });
+  const source = manifestSource(dir, options, log);
   let controller: Controller | undefined;
   try {
     controller = await startController(options, source, log);

@@ -21,8 +21,8 @@ import { parseBool, readAnnotation, type AnnotationProblem, type AnnotationResul
 // ingress-nginx's URLIsValidRegex (alphanumerics and `-._~/:,?&=`), plus `%XX` escapes.
 const URL_CHARS = /^(?:[-._~/:,?&=A-Za-z0-9]|%[0-9A-Fa-f]{2})*$/;
 const URL_SHAPE = /^https?:\/\/[A-Za-z0-9]/i;
-// A path for app-root: starts with `/`, path characters only (ingress-nginx requires a path).
-const APP_ROOT = /^\/(?:[-._~/A-Za-z0-9!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})*$/;
+// A path for app-root: starts with `/`, the same characters (ingress-nginx requires a path).
+const APP_ROOT = /^\/(?:[-._~/:,?&=A-Za-z0-9]|%[0-9A-Fa-f]{2})*$/;
 
 /** ingress-nginx's http-redirect-code, used for from-to-www-redirect. */
 export const WWW_REDIRECT_CODE = 308;

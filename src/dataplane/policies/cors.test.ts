@@ -11,7 +11,7 @@ function run(step: (ctx: RequestContext) => boolean, headers: Record<string, str
   const set: Record<string, string> = {};
   const res = { setHeader: (n: string, v: string) => void (set[n] = v) } as unknown as ProxyResponse;
   const ctx = new RequestContext({ method, headers } as unknown as ProxyRequest, res, false, 'http', 'a.test', '/', '/', ip);
-  let answer: { status: number; headers: Readonly<Record<string, string>> } | null = null;
+  let answer = null as { status: number; headers: Readonly<Record<string, string>> } | null;
   ctx.respond = (status, h = {}) => void (answer = { status, headers: h });
   const answered = step(ctx);
   return { answered, answer, set };

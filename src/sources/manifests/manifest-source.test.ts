@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { watch as fsWatch } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +42,10 @@ class RecordingSink implements SourceSink {
   port(key: string): unknown {
     return (this.objects.get(key)?.spec as { ports?: Array<{ port?: unknown }> } | undefined)?.ports?.[0]?.port;
   }
+  /** The `test/round` annotation of the object held under `key` (see `svcRound`). */
+  round(key: string): unknown {
+    return this.objects.get(key)?.metadata.annotations?.['test/round'];
+  }
 }
 
 interface Entry {
@@ -65,6 +70,10 @@ class RecordingLog implements Log {
   }
   withCode(code: string): Entry[] {
     return this.entries.filter((e) => e.obj.code === code);
+  }
+  /** The debug line each scan after the first logs, with its counts. */
+  scans(): Array<{ periodic: boolean; files: number; read: number; parsed: number; upserted: number; removed: number }> {
+    return this.entries.filter((e) => e.msg === 'manifests scanned').map((e) => e.obj as never);
   }
 }
 
@@ -91,8 +100,11 @@ async function tree(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function started(dir: string, options: Partial<ManifestSourceOptions> = {}): Promise<{ source: ManifestSource; sink: RecordingSink; log: RecordingLog }> {
-  const log = new RecordingLog();
+async function started(
+  dir: string,
+  options: Omit<Partial<ManifestSourceOptions>, 'log'> = {},
+  log = new RecordingLog(),
+): Promise<{ source: ManifestSource; sink: RecordingSink; log: RecordingLog }> {
   const sink = new RecordingSink();
   const source = new ManifestSource({ dir, log, ...options });
   cleanups.push(() => source.close());
@@ -122,6 +134,11 @@ async function settle(dir: string, sink: RecordingSink): Promise<void> {
 
 function svc(name: string, port = 80, namespace = 'default'): string {
   return `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n  ports:\n  - port: ${port}\n`;
+}
+
+/** A Service whose `test/round` annotation says which round of a test wrote it; same size for rounds 0-99. */
+function svcRound(name: string, round: number): string {
+  return `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n  namespace: default\n  annotations:\n    test/round: "${String(round).padStart(2, '0')}"\nspec:\n  ports:\n  - port: 80\n`;
 }
 
 function ingress(name: string, namespace = 'default'): string {
@@ -411,5 +428,333 @@ describe('ManifestSource: close', () => {
     await new Promise((r) => setTimeout(r, 150));
     expect(sink.events.slice(mark)).toEqual([]);
     await expect(source.start(sink)).rejects.toThrow(/closed/);
+  });
+});
+
+// Each kind of change, made ROUNDS times over at the same path, must reach the sink through a
+// watch alone: the periodic re-scan is off and the retry is an hour away, so a change no watch
+// reported would time out here. Each round writes a new `test/round` value and waits for it,
+// then edits the same name in place (round + 50) and waits for that: Node's recursive watch
+// on Linux reports a rename over `app.yaml` but keeps watching the replaced inode, so it is
+// the write after a replacement that goes unseen.
+describe('ManifestSource: every change is seen by a watch, without the re-scan', () => {
+  const ROUNDS = 20;
+  const WATCH_ONLY = { rescanIntervalMs: 0, retryMs: 3_600_000, debounceMs: 2 };
+  const APP = K.svc('app');
+  const r2 = (r: number) => String(r).padStart(2, '0');
+
+  async function roundDelivered(sink: RecordingSink, r: number, key = APP): Promise<void> {
+    await waitFor(() => sink.round(key) === r2(r), `round ${r} of ${key}`, 15_000);
+  }
+
+  async function gone(sink: RecordingSink, r: number, key = APP): Promise<void> {
+    await waitFor(() => !sink.objects.has(key), `${key} to go in round ${r}`, 15_000);
+  }
+
+  /** Starts a source on `dir` that only its watches can wake, and plays `round` ROUNDS times. */
+  async function rounds(dir: string, round: (r: number, sink: RecordingSink) => Promise<void>, log?: RecordingLog): Promise<void> {
+    const { sink } = await started(dir, WATCH_ONLY, log);
+    for (let r = 1; r <= ROUNDS; r++) await round(r, sink);
+  }
+
+  /** Writes `file` in place (same inode) with round r + 50 of `name`, and waits for it. */
+  async function thenInPlace(sink: RecordingSink, file: string, r: number, name = 'app'): Promise<void> {
+    await writeFile(file, svcRound(name, r + 50));
+    await roundDelivered(sink, r + 50, K.svc(name));
+  }
+
+  it(`sees a file edited in place, ${ROUNDS} times (same size each time)`, async () => {
+    const dir = await tree({ 'app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await writeFile(path.join(dir, 'app.yaml'), svcRound('app', r));
+      await roundDelivered(sink, r);
+    });
+  });
+
+  it(`sees a file replaced by rename over it, ${ROUNDS} times (sed -i, mv tmp app.yaml)`, async () => {
+    const dir = await tree({ 'app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await writeFile(path.join(dir, '.app.yaml.tmp'), svcRound('app', r));
+      await rename(path.join(dir, '.app.yaml.tmp'), path.join(dir, 'app.yaml'));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
+    });
+  });
+
+  it(`sees a file moved aside and written anew, ${ROUNDS} times (an editor keeping a backup)`, async () => {
+    const dir = await tree({ 'app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await rename(path.join(dir, 'app.yaml'), path.join(dir, 'app.yaml~'));
+      await writeFile(path.join(dir, 'app.yaml'), svcRound('app', r));
+      await rm(path.join(dir, 'app.yaml~'));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
+    });
+  });
+
+  it(`sees a file created and deleted, ${ROUNDS} times`, async () => {
+    const dir = await tempDir();
+    await rounds(dir, async (r, sink) => {
+      await writeFile(path.join(dir, 'app.yaml'), svcRound('app', r));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
+      await rm(path.join(dir, 'app.yaml'));
+      await gone(sink, r);
+    });
+  });
+
+  it(`sees a file moved into the tree and out again, ${ROUNDS} times`, async () => {
+    const dir = await tempDir();
+    const outside = await tempDir();
+    await rounds(dir, async (r, sink) => {
+      await writeFile(path.join(outside, 'app.yaml'), svcRound('app', r));
+      await rename(path.join(outside, 'app.yaml'), path.join(dir, 'app.yaml'));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
+      await rename(path.join(dir, 'app.yaml'), path.join(outside, 'app.yaml'));
+      await gone(sink, r);
+    });
+  });
+
+  it(`sees a subdirectory made later, and files then created and edited in it, ${ROUNDS} times`, async () => {
+    const dir = await tempDir();
+    const other = K.svc('other');
+    await rounds(dir, async (r, sink) => {
+      await put(dir, 'team/x/app.yaml', svcRound('app', r));
+      await roundDelivered(sink, r);
+      // Made after the scan that found team/x: only a watch on team/x can report these.
+      await writeFile(path.join(dir, 'team/x/other.yaml'), svcRound('other', r));
+      await roundDelivered(sink, r, other);
+      await thenInPlace(sink, path.join(dir, 'team/x/other.yaml'), r, 'other');
+      await rm(path.join(dir, 'team'), { recursive: true });
+      await gone(sink, r);
+      await gone(sink, r, other);
+    });
+  });
+
+  it(`sees a whole subdirectory deleted and another moved in its place, ${ROUNDS} times`, async () => {
+    const dir = await tree({ 'team/app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await put(dir, '.team.new/app.yaml', svcRound('app', r));
+      await rm(path.join(dir, 'team'), { recursive: true });
+      await rename(path.join(dir, '.team.new'), path.join(dir, 'team'));
+      await roundDelivered(sink, r);
+      // The new directory is watched too: an edit in place inside it is seen.
+      await thenInPlace(sink, path.join(dir, 'team/app.yaml'), r);
+    });
+  });
+
+  it(`sees a subdirectory deleted and made again at once (its inode number comes back), ${ROUNDS} times`, async () => {
+    // ext4 and tmpfs hand the freed inode number to the next mkdir: the new directory looks
+    // like the old one by dev:ino, but the old watch died with the old directory.
+    const dir = await tree({ 'team/app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await rm(path.join(dir, 'team'), { recursive: true });
+      await put(dir, 'team/app.yaml', svcRound('app', r));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'team/app.yaml'), r);
+    });
+  });
+
+  it(`sees a subdirectory swapped by two renames, ${ROUNDS} times`, async () => {
+    const dir = await tree({ 'team/app.yaml': svcRound('app', 0) });
+    await rounds(dir, async (r, sink) => {
+      await put(dir, '.team.new/app.yaml', svcRound('app', r));
+      await rename(path.join(dir, 'team'), path.join(dir, '.team.old'));
+      await rename(path.join(dir, '.team.new'), path.join(dir, 'team'));
+      await rm(path.join(dir, '.team.old'), { recursive: true });
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(dir, 'team/app.yaml'), r);
+    });
+  });
+
+  it(`sees files in a directory reached through a symlink edited and replaced, ${ROUNDS} times`, async () => {
+    const dir = await tempDir();
+    const outside = await tree({ 'app.yaml': svcRound('app', 0) });
+    await symlink(outside, path.join(dir, 'linked'));
+    await rounds(dir, async (r, sink) => {
+      await writeFile(path.join(outside, '.tmp'), svcRound('app', r));
+      await rename(path.join(outside, '.tmp'), path.join(outside, 'app.yaml'));
+      await roundDelivered(sink, r);
+      await thenInPlace(sink, path.join(outside, 'app.yaml'), r);
+    });
+  });
+
+  it(`sees a symlinked directory pointed elsewhere by renaming a new symlink over it, ${ROUNDS} times`, async () => {
+    const dir = await tempDir();
+    const outside = await tempDir();
+    await put(outside, 'v0/app.yaml', svcRound('app', 0));
+    await symlink(path.join(outside, 'v0'), path.join(dir, 'conf'));
+    await rounds(dir, async (r, sink) => {
+      await put(outside, `v${r}/app.yaml`, svcRound('app', r));
+      await symlink(path.join(outside, `v${r}`), path.join(dir, '.conf.tmp'));
+      await rename(path.join(dir, '.conf.tmp'), path.join(dir, 'conf'));
+      await rm(path.join(outside, `v${r - 1}`), { recursive: true });
+      await roundDelivered(sink, r);
+      // And the directory it points at now is watched.
+      await thenInPlace(sink, path.join(outside, `v${r}/app.yaml`), r);
+    });
+  });
+
+  it(`sees a ConfigMap volume update (kubelet AtomicWriter's ..data swap), ${ROUNDS} times`, async () => {
+    // Files live in a timestamped dot-directory, `..data` points at it, and the visible names
+    // are symlinks through `..data`; an update writes a new directory and renames a new
+    // `..data` symlink over the old one, then removes the old directory.
+    const dir = await tree({ '..2026_01_01_00/app.yaml': svcRound('app', 0), '..2026_01_01_00/nested/deep.yaml': svcRound('deep', 0) });
+    await symlink('..2026_01_01_00', path.join(dir, '..data'));
+    await symlink('..data/app.yaml', path.join(dir, 'app.yaml'));
+    await symlink('..data/nested', path.join(dir, 'nested'));
+    await rounds(dir, async (r, sink) => {
+      if (r === 1) expect(sink.round(APP)).toBe('00');
+      const ts = `..2026_01_01_${r2(r)}`;
+      await put(dir, `${ts}/app.yaml`, svcRound('app', r));
+      await put(dir, `${ts}/nested/deep.yaml`, svcRound('deep', r));
+      await symlink(ts, path.join(dir, '..data_tmp'));
+      await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+      await rm(path.join(dir, `..2026_01_01_${r2(r - 1)}`), { recursive: true });
+      await roundDelivered(sink, r);
+      await roundDelivered(sink, r, K.svc('deep'));
+      // In place, through the symlinks (kubelet never does this; a person might).
+      await thenInPlace(sink, path.join(dir, ts, 'nested/deep.yaml'), r, 'deep');
+    });
+  });
+
+  it(`sees the root directory itself replaced by rename, ${ROUNDS} times`, async () => {
+    const parent = await tempDir();
+    const dir = path.join(parent, 'root');
+    await put(dir, 'app.yaml', svcRound('app', 0));
+    const log = new RecordingLog();
+    const rootMissed = () => log.entries.filter((e) => e.obj.code === 'GH_MANIFEST_UNREADABLE' && e.obj.dir === dir).length;
+    const round = async (r: number, sink: RecordingSink) => {
+      await put(parent, 'root.new/app.yaml', svcRound('app', r));
+      const missed = rootMissed();
+      await rename(dir, path.join(parent, 'root.old'));
+      // Every other round, the source has found the root gone before the new one comes in:
+      // then only the watch on the parent can report it.
+      if (r % 2 === 0) await waitFor(() => rootMissed() > missed, `round ${r}: the root to be missed`, 15_000);
+      await rename(path.join(parent, 'root.new'), dir);
+      await rm(path.join(parent, 'root.old'), { recursive: true });
+      await roundDelivered(sink, r);
+      // The new root is watched: an edit in place in it is seen.
+      await thenInPlace(sink, path.join(dir, 'app.yaml'), r);
+    };
+    await rounds(dir, round, log);
+  });
+});
+
+describe('ManifestSource: the periodic re-scan', () => {
+  it('finds a change no watch can see: the target, outside the tree, of a symlinked file', async () => {
+    const dir = await tempDir();
+    const outside = await tree({ 'app.yaml': svcRound('app', 0) });
+    await symlink(path.join(outside, 'app.yaml'), path.join(dir, 'app.yaml'));
+    const { sink, log } = await started(dir, { rescanIntervalMs: 50, retryMs: 3_600_000 });
+    for (let r = 1; r <= 3; r++) {
+      await writeFile(path.join(outside, 'app.yaml'), svcRound('app', r));
+      await waitFor(() => sink.round(K.svc('app')) === `0${r}`, `round ${r}`, 15_000);
+    }
+    // Only periodic scans ran: no watch reported anything.
+    expect(log.scans().filter((s) => s.upserted > 0).map((s) => s.periodic)).toEqual([true, true, true]);
+  });
+
+  it('reads, parses and delivers nothing for an unchanged tree, however often it runs; an event still gets a file read', async () => {
+    const dir = await tree({ 'a.yaml': svc('a'), 'sub/b.yaml': svc('b'), 'sub/deeper/c.json': JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'c' } }) });
+    // The real fs.watch, with its listeners kept so the test can replay an event.
+    const listeners = new Map<string, (event: string, name: string | null) => void>();
+    const watchFn = (d: string, listener: (event: string, name: string | null) => void) => {
+      listeners.set(d, listener);
+      return fsWatch(d, listener);
+    };
+    const { sink, log } = await started(dir, { rescanIntervalMs: 20, watch: watchFn });
+    const mark = sink.events.length;
+    // Files written just before the first read are racily clean: read again by content (never
+    // parsed) until their ctime is RACY_MARGIN_MS old. Then a re-scan only stats.
+    await waitFor(() => log.scans().some((s) => s.read === 0), 'a scan that reads nothing', 15_000);
+    const from = log.scans().findIndex((s) => s.read === 0);
+    await waitFor(() => log.scans().length >= from + 20, '20 more scans', 15_000);
+    expect(log.scans().slice(from).every((s) => s.periodic && s.read === 0)).toBe(true);
+
+    // A file an event names is read whatever its stat says (a same-size write within one
+    // timestamp tick leaves the stat as it was); the same bytes are not parsed.
+    const replayed = log.scans().length;
+    listeners.get(path.join(dir, 'sub'))!('change', 'b.yaml');
+    await waitFor(() => log.scans().slice(replayed).some((s) => s.read === 1), 'the named file to be read');
+    expect(log.scans().every((s) => s.files === 3 && s.parsed === 0 && s.upserted === 0 && s.removed === 0)).toBe(true);
+    expect(sink.events.slice(mark)).toEqual([]);
+  });
+
+  it('covers directories beyond the watch limit, and says so once', async () => {
+    const dir = await tree({ 'a.yaml': svc('a'), 'sub/b.yaml': svc('b', 80), 'sub2/c.yaml': svc('c') });
+    const { sink, log } = await started(dir, { maxWatches: 1, rescanIntervalMs: 50, retryMs: 3_600_000 });
+    const limited = () => log.entries.filter((e) => e.msg.startsWith('cannot watch every manifest directory'));
+    expect(limited()).toMatchObject([{ level: 'warn', obj: { unwatched: 2, watched: 1, reason: 'the limit of 1 watched directories' } }]);
+    await writeFile(path.join(dir, 'sub/b.yaml'), svc('b', 81));
+    await waitFor(() => sink.port(K.svc('b')) === 81, 'the change in the unwatched directory', 15_000);
+    expect(log.scans().find((s) => s.upserted > 0)?.periodic).toBe(true);
+    expect(limited()).toHaveLength(1);
+    // Under the limit again (the root's watch sees these go): said once too.
+    await rm(path.join(dir, 'sub'), { recursive: true });
+    await rm(path.join(dir, 'sub2'), { recursive: true });
+    await waitFor(() => log.entries.some((e) => e.msg === 'watching every manifest directory again'), 'the recovery to be logged', 15_000);
+    expect(sink.keys()).toEqual([K.svc('a')]);
+  });
+
+  it('stops when the source closes', async () => {
+    const dir = await tree({ 'a.yaml': svc('a') });
+    const { source, log } = await started(dir, { rescanIntervalMs: 10 });
+    await waitFor(() => log.scans().length >= 2, 'two re-scans');
+    await source.close();
+    const seen = log.scans().length;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(log.scans()).toHaveLength(seen);
+  });
+});
+
+describe('ManifestSource: watches the kernel refuses', () => {
+  it('logs ENOSPC once, finds changes by the retry, and watches again once the kernel allows', async () => {
+    const dir = await tree({ 'a.yaml': svc('a'), 'sub/b.yaml': svc('b', 80) });
+    let refuse = true;
+    const watchFn = (d: string, listener: (event: string, name: string | null) => void) => {
+      if (refuse && d.endsWith(`${path.sep}sub`)) throw Object.assign(new Error('ENOSPC: System limit for number of file watchers reached, watch'), { code: 'ENOSPC' });
+      return fsWatch(d, listener);
+    };
+    // No periodic re-scan: the retry's backoff looks again at what could not be watched.
+    const { sink, log } = await started(dir, { watch: watchFn, rescanIntervalMs: 0, retryMs: 50 });
+    const limited = () => log.entries.filter((e) => e.msg.startsWith('cannot watch every manifest directory'));
+    expect(limited()).toMatchObject([{ level: 'warn', obj: { dir: path.join(dir, 'sub'), reason: expect.stringContaining('ENOSPC') } }]);
+    await writeFile(path.join(dir, 'sub/b.yaml'), svc('b', 81));
+    await waitFor(() => sink.port(K.svc('b')) === 81, 'the change found by the retry', 15_000);
+    expect(limited()).toHaveLength(1);
+
+    refuse = false;
+    await waitFor(() => log.entries.some((e) => e.msg === 'watching every manifest directory again'), 'the watch to be set', 15_000);
+    // No retry is pending once every directory is watched: this change can only come by the watch.
+    await writeFile(path.join(dir, 'sub/b.yaml'), svc('b', 82));
+    await waitFor(() => sink.port(K.svc('b')) === 82, 'the change seen by the new watch', 15_000);
+  });
+});
+
+describe('ManifestSource: what a change costs', () => {
+  it('reads a touched file but neither parses nor delivers it', async () => {
+    const dir = await tree({ 'a.yaml': svc('a'), 'b.yaml': svc('b') });
+    const { sink, log } = await started(dir, { rescanIntervalMs: 0 });
+    const mark = sink.events.length;
+    const later = new Date(Date.now() + 60_000);
+    await utimes(path.join(dir, 'a.yaml'), later, later);
+    await waitFor(() => log.scans().length > 0, 'the scan after the touch');
+    // b.yaml may be read as well: written just before the first scan, it is racily clean.
+    expect(log.scans()[0]).toMatchObject({ read: expect.toBeOneOf([1, 2]), parsed: 0, upserted: 0, removed: 0 });
+    expect(sink.events.slice(mark)).toEqual([]);
+  });
+
+  it('parses only the file that changed, and delivers only the object that changed', async () => {
+    const dir = await tree({ 'a.yaml': `${svc('a')}---\n${svc('a2')}`, 'b.yaml': svc('b'), 'sub/c.yaml': svc('c') });
+    const { sink, log } = await started(dir, { rescanIntervalMs: 0 });
+    const mark = sink.events.length;
+    // Written whole by rename, so that no scan can see it half-written.
+    await writeFile(path.join(dir, '.a.yaml.tmp'), `${svc('a')}---\n${svc('a2', 81)}`);
+    await rename(path.join(dir, '.a.yaml.tmp'), path.join(dir, 'a.yaml'));
+    await waitFor(() => sink.port(K.svc('a2')) === 81, 'the edit');
+    expect(log.scans().filter((s) => s.parsed > 0)).toMatchObject([{ parsed: 1, upserted: 1, removed: 0 }]);
+    expect(sink.events.slice(mark)).toEqual([{ op: 'upsert', key: K.svc('a2') }, { op: 'synced' }]);
   });
 });

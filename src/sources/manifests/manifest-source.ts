@@ -1,7 +1,21 @@
-// Local mode: a directory of manifests, watched (DESIGN.md, "Data flow" 1). Every event
-// only triggers a rescan of the whole tree; files whose stat did not change are not read
-// again, and the resulting object set is diffed against what the sink already has, so
-// the sink sees each change once, whatever order the events came in.
+// Local mode: a directory of manifests, watched (DESIGN.md, "Data flow" 1). An event only
+// marks a path dirty and schedules a scan; a scan walks and stats the whole tree, reads the
+// files whose stat changed or that are dirty or racily clean (below), parses only those whose
+// content hash changed, and diffs the resulting object set against what the sink already has,
+// so the sink sees each change once, whatever order the events came in.
+//
+// Watching (directory-watchers.ts): one non-recursive watch per directory the walk reaches,
+// and one on the root's parent for the root's name. A periodic re-scan (`rescanIntervalMs`)
+// is the safety net for what no watch can see: a file reached through a symlink whose target
+// lies outside the watched directories, directories beyond the watch limit, or watches the
+// kernel refused (ENOSPC).
+//
+// Change detection, as git's index does it: a file's stat signature (dev, inode, size, mtime,
+// ctime) says when it must be read again. Timestamps are only as fine as the filesystem's tick,
+// so two same-size writes within one tick leave the signature as it was: a file named by an
+// event is read and hashed whatever its stat says, and a file whose ctime is within
+// RACY_MARGIN_MS of the time it was last read ("racily clean") is read again on the next
+// scan. Reading costs little; a file is parsed only when its content hash changed.
 //
 // Layout rules:
 // - `*.yaml`, `*.yml`, `*.json` (any case) anywhere under the directory.
@@ -12,15 +26,17 @@
 // - The same object in two places: the first in path order (code-unit order of the path
 //   relative to the directory, then document order) wins.
 
-import { watch } from 'node:fs';
-import type { BigIntStats, FSWatcher } from 'node:fs';
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { objectKey } from '../../core/snapshot.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
-import { GatehouseError } from '../../errors.ts';
+import { errorCode, errorReason, GatehouseError } from '../../errors.ts';
 import type { Log, Source, SourceSink } from '../source.ts';
 import { silentLog } from '../source.ts';
+import { DirectoryWatchers } from './directory-watchers.ts';
+import type { WatchFunction } from './directory-watchers.ts';
 import { manifestFormat, parseManifests } from './parse-manifests.ts';
 import type { ManifestObject, ManifestProblem } from './parse-manifests.ts';
 
@@ -34,15 +50,39 @@ export interface ManifestSourceOptions {
   readonly maxDelayMs?: number;
   /** First delay before retrying after a watcher error or a vanished directory; doubles up to 30 s. Default 1000 ms. */
   readonly retryMs?: number;
+  /**
+   * Period of the safety-net re-scan, which finds changes no watch reported (see the top of
+   * this file). It stats the tree and reads only files whose stat changed or that are racily
+   * clean. Default 5000 ms; 0 turns it off.
+   */
+  readonly rescanIntervalMs?: number;
+  /** Most directories watched at once (each costs an inotify watch); the rest rely on the re-scan. Default 4096. */
+  readonly maxWatches?: number;
+  /** `fs.watch`, replaceable so tests can make it fail as the kernel does (ENOSPC). */
+  readonly watch?: WatchFunction;
 }
 
 /** Files larger than this are refused; the API server caps an object at about 1.5 MiB. */
 const MAX_FILE_BYTES = 32 * 1024 * 1024;
 const MAX_RETRY_MS = 30_000;
+/**
+ * A file whose ctime is this close to (or after) the time it was last read may have changed
+ * again within the same timestamp tick, unseen by its stat: git's "racily clean" entries. The
+ * margin covers the coarsest timestamps a manifest directory may sit on (FAT: 2 s; ext3, HFS+,
+ * some NFS servers: 1 s; ext4, xfs, btrfs, tmpfs: a jiffy). ctime, not mtime: every write sets
+ * it to the current time, and `touch -d` or `cp -p` cannot set it back.
+ */
+const RACY_MARGIN_MS = 2000;
+/** Past this many dirty paths between two scans, the whole tree is dirty (an event storm). */
+const MAX_DIRTY_PATHS = 10_000;
 
 interface CachedFile {
   /** dev, inode, size, mtime and ctime of the version last read (good or not). */
   readonly signature: string;
+  /** Wall-clock time (ms) just before that version was read, for the racily-clean rule. */
+  readonly readAt: number;
+  /** SHA-256 of the bytes last read; '' when the read failed. */
+  readonly hash: string;
   /** Objects of the last version that parsed. */
   readonly objects: readonly ManifestObject[];
 }
@@ -59,6 +99,15 @@ interface Scan {
   readonly kept: string[];
   /** Path-level problems of this scan, by path, for logging once when they appear. */
   readonly problems: Map<string, string>;
+  /** Directories holding symlinks (see onWatchEvent). */
+  readonly linkDirs: Set<string>;
+  /** Paths named by events since the previous scan ('' is the whole tree). */
+  readonly dirty: ReadonlySet<string>;
+}
+
+interface ReadCounts {
+  read: number;
+  parsed: number;
 }
 
 export class ManifestSource implements Source {
@@ -67,21 +116,27 @@ export class ManifestSource implements Source {
   private readonly debounceMs: number;
   private readonly maxDelayMs: number;
   private readonly retryMs: number;
+  private readonly rescanIntervalMs: number;
+  private readonly watchers: DirectoryWatchers;
 
   private state: 'new' | 'running' | 'closed' = 'new';
   private sink: SourceSink | null = null;
   private closing: Promise<void> | null = null;
 
-  private watcher: FSWatcher | null = null;
-  /** dev:ino of the directory the watcher watches; a directory replaced under its name needs a new watcher. */
-  private watchedId = '';
   private debounceTimer: NodeJS.Timeout | null = null;
   private burstStart = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private retryDelay: number;
+  private rescanTimer: NodeJS.Timeout | null = null;
+  /** The periodic timer asked for the next scan (for its debug line). */
+  private periodicDue = false;
   private scanning: Promise<void> | null = null;
   private rescanAgain = false;
 
+  /** Paths named by watch events since the last scan began. */
+  private dirty = new Set<string>();
+  /** Directories that held a symlink at the last scan. */
+  private linkDirs = new Set<string>();
   private readonly cache = new Map<string, CachedFile>();
   private readonly delivered = new Map<string, Delivered>();
   /** Duplicates reported last time, so that one is logged when it appears, not on every rescan. */
@@ -95,6 +150,15 @@ export class ManifestSource implements Source {
     this.maxDelayMs = Math.max(options.maxDelayMs ?? 500, this.debounceMs);
     this.retryMs = options.retryMs ?? 1000;
     this.retryDelay = this.retryMs;
+    this.rescanIntervalMs = options.rescanIntervalMs ?? 5000;
+    this.watchers = new DirectoryWatchers({
+      root: this.dir,
+      max: options.maxWatches ?? 4096,
+      log: this.log,
+      ...(options.watch ? { watch: options.watch } : {}),
+      onEvent: (dir, name) => this.onWatchEvent(dir, name),
+      onFailure: () => this.retryLater(),
+    });
   }
 
   async start(sink: SourceSink): Promise<void> {
@@ -116,8 +180,9 @@ export class ManifestSource implements Source {
       await this.close();
       throw new GatehouseError('GH_MANIFEST_UNREADABLE', `manifest directory ${this.dir} is not a directory`);
     }
-    // Watch before the first scan, so a change made while it runs is not lost.
-    this.ensureWatcher(`${st.dev}:${st.ino}`);
+    // Every directory is watched before it is read (in walk), so a change made while the
+    // first scan runs is not lost.
+    this.watchers.watchParent();
     try {
       const run = this.rescan(true);
       this.scanning = run;
@@ -128,7 +193,12 @@ export class ManifestSource implements Source {
     } finally {
       this.scanning = null;
     }
-    if (this.rescanAgain && this.state === 'running') {
+    if (this.state !== 'running') return;
+    if (this.rescanIntervalMs > 0) {
+      this.rescanTimer = setInterval(() => this.periodic(), this.rescanIntervalMs);
+      this.rescanTimer.unref();
+    }
+    if (this.rescanAgain) {
       this.rescanAgain = false;
       this.schedule();
     }
@@ -139,9 +209,11 @@ export class ManifestSource implements Source {
       this.state = 'closed';
       if (this.debounceTimer) clearTimeout(this.debounceTimer);
       if (this.retryTimer) clearTimeout(this.retryTimer);
+      if (this.rescanTimer) clearInterval(this.rescanTimer);
       this.debounceTimer = null;
       this.retryTimer = null;
-      this.closeWatcher();
+      this.rescanTimer = null;
+      this.watchers.close();
       // A rescan in flight checks the state before it delivers; wait so that nothing is
       // delivered after close() resolves.
       await this.scanning?.catch(() => undefined);
@@ -151,36 +223,19 @@ export class ManifestSource implements Source {
 
   // ---- watching and scheduling ------------------------------------------------------
 
-  private ensureWatcher(id: string): void {
-    if (this.watcher && this.watchedId === id) return;
-    this.closeWatcher();
-    try {
-      // Linux has recursive fs.watch since Node 20. Events only say "something changed";
-      // filenames are not trusted (a ConfigMap update renames only `..data`).
-      const w = watch(this.dir, { recursive: true }, () => this.schedule());
-      w.on('error', (err) => {
-        // EMFILE/ENOSPC (inotify limits), a subdirectory vanishing while being added, ...
-        this.log.error({ dir: this.dir, err: errorReason(err) }, 'manifest watcher failed; rescanning and watching again');
-        if (this.watcher === w) this.closeWatcher();
-        this.retryLater();
-      });
-      this.watcher = w;
-      this.watchedId = id;
-    } catch (err) {
-      this.log.error({ dir: this.dir, err: errorReason(err) }, 'cannot watch manifest directory; retrying');
-      this.retryLater();
-    }
-  }
-
-  private closeWatcher(): void {
-    const w = this.watcher;
-    this.watcher = null;
-    this.watchedId = '';
-    try {
-      w?.close();
-    } catch {
-      // already closed
-    }
+  /** A watch reported `name` in `dir` (null: anything in it): mark it dirty and scan soon. */
+  private onWatchEvent(dir: string, name: string | null): void {
+    if (this.state !== 'running') return;
+    if (this.dirty.size >= MAX_DIRTY_PATHS) this.dirty = new Set(['']);
+    if (name === null) this.dirty.add(dir);
+    // A name the walk skips (`..data`, a dot-directory) changes manifests only through the
+    // symlinks that lead through it: kubelet's AtomicWriter renames a new `..data` symlink
+    // over the old one, and the visible files are symlinks `app.yaml -> ..data/app.yaml`. In
+    // a directory that holds symlinks such a name marks the whole directory; elsewhere (an
+    // editor's swap file) it marks nothing that is read.
+    else if (name.startsWith('.') && this.linkDirs.has(dir)) this.dirty.add(dir);
+    else this.dirty.add(dir === '' ? name : `${dir}/${name}`);
+    this.schedule();
   }
 
   /** Debounce: rescan after `debounceMs` of quiet, or `maxDelayMs` after the burst began. */
@@ -195,6 +250,14 @@ export class ManifestSource implements Source {
     else this.burstStart = now;
     const delay = Math.max(0, Math.min(this.debounceMs, this.burstStart + this.maxDelayMs - now));
     this.debounceTimer = setTimeout(() => this.run(), delay);
+  }
+
+  /** The periodic re-scan: at once, not debounced (a timer shorter than the debounce would starve it). */
+  private periodic(): void {
+    if (this.state !== 'running') return;
+    this.periodicDue = true;
+    if (this.scanning) this.rescanAgain = true;
+    else if (!this.debounceTimer) this.run(); // else a scan is about to run anyway
   }
 
   private retryLater(): void {
@@ -230,35 +293,58 @@ export class ManifestSource implements Source {
   // ---- scanning ---------------------------------------------------------------------
 
   private async rescan(initial: boolean): Promise<void> {
+    const periodic = this.periodicDue;
+    this.periodicDue = false;
+    // Events from here on belong to the next scan.
+    const dirty = this.dirty;
+    this.dirty = new Set();
     let root: BigIntStats;
     try {
       root = await stat(this.dir, { bigint: true });
       if (!root.isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     } catch (err) {
       if (initial) throw new GatehouseError('GH_MANIFEST_UNREADABLE', `manifest directory ${this.dir} cannot be read: ${errorReason(err)}`);
-      // Gone or replaced by something else: keep serving what we have, and look again later.
+      // Gone or replaced by something else: keep serving what we have, and look again when the
+      // parent's watch sees its name come back, or at the retry. Whatever comes back is new:
+      // every path in it is dirty.
       this.reportProblems(new Map([['', `manifest directory cannot be read: ${errorReason(err)}`]]));
-      this.closeWatcher();
+      this.watchers.closeTree();
+      this.dirty.add('');
       this.retryLater();
       return;
     }
-    this.ensureWatcher(`${root.dev}:${root.ino}`);
 
-    const scan: Scan = { files: new Map(), kept: [], problems: new Map() };
-    await this.walk(this.dir, '', new Set([`${root.dev}:${root.ino}`]), scan);
-    const reread = await this.readChanged(scan);
+    const scan: Scan = { files: new Map(), kept: [], problems: new Map(), linkDirs: new Set(), dirty };
+    const rootId = `${root.dev}:${root.ino}`;
+    this.watchers.begin();
+    await this.walk(this.dir, '', rootId, new Set([rootId]), scan);
+    const watchedAll = this.watchers.end();
+    this.linkDirs = scan.linkDirs;
+    const counts: ReadCounts = { read: 0, parsed: 0 };
+    const changed = await this.readChanged(scan, counts);
     if (this.state !== 'running') return;
 
     // Forget files that are gone, except those under a path we could not look into.
+    let forgot = false;
     for (const rel of this.cache.keys()) {
-      if (!scan.files.has(rel) && !scan.kept.some((k) => rel === k || rel.startsWith(`${k}/`))) this.cache.delete(rel);
+      if (!scan.files.has(rel) && !scan.kept.some((k) => rel === k || rel.startsWith(`${k}/`))) {
+        this.cache.delete(rel);
+        forgot = true;
+      }
     }
     this.reportProblems(scan.problems);
-    this.deliver(this.merge(reread), initial);
-    if (this.watcher) this.retryDelay = this.retryMs;
+    // An unchanged tree stops here: no merge, no comparison, no delivery.
+    const applied = initial || forgot || changed.size > 0 ? this.deliver(this.merge(changed), initial) : { upserted: 0, removed: 0 };
+    if (!initial) this.log.debug({ dir: this.dir, periodic, files: scan.files.size, ...counts, ...applied }, 'manifests scanned');
+    if (watchedAll) this.retryDelay = this.retryMs;
+    // Without the periodic re-scan, the retry's backoff is what looks again at directories
+    // that could not be watched.
+    else if (this.rescanIntervalMs === 0) this.retryLater();
   }
 
-  private async walk(abs: string, rel: string, seen: Set<string>, scan: Scan): Promise<void> {
+  private async walk(abs: string, rel: string, id: string, seen: Set<string>, scan: Scan): Promise<void> {
+    // Watch before reading, so that whatever changes after the read is reported.
+    this.watchers.add(rel, abs, id, isDirty(scan.dirty, rel));
     let entries;
     try {
       entries = await readdir(abs, { withFileTypes: true });
@@ -270,6 +356,7 @@ export class ManifestSource implements Source {
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
+      if (entry.isSymbolicLink()) scan.linkDirs.add(rel);
       if (entry.name.startsWith('.')) continue;
       const isManifest = manifestFormat(entry.name) !== null;
       // Skip plain files of other types without a stat; symlinks and directories need one.
@@ -291,40 +378,58 @@ export class ManifestSource implements Source {
         continue;
       }
       if (st.isDirectory()) {
-        const id = `${st.dev}:${st.ino}`;
-        if (seen.has(id)) continue; // a symlink loop, or a second link to a directory already read
-        seen.add(id);
-        await this.walk(childAbs, childRel, seen, scan);
+        const childId = `${st.dev}:${st.ino}`;
+        if (seen.has(childId)) continue; // a symlink loop, or a second link to a directory already read
+        seen.add(childId);
+        await this.walk(childAbs, childRel, childId, seen, scan);
       } else if (st.isFile() && isManifest) {
         scan.files.set(childRel, st);
       }
     }
   }
 
-  /** Reads the files whose stat changed since they were last read. Returns their paths. */
-  private async readChanged(scan: Scan): Promise<Set<string>> {
-    const reread = new Set<string>();
+  /**
+   * Reads the files that may have changed: stat changed, named by an event, or racily clean.
+   * Parses those whose content hash changed, and returns their paths.
+   */
+  private async readChanged(scan: Scan, counts: ReadCounts): Promise<Set<string>> {
+    const changed = new Set<string>();
     for (const [rel, st] of scan.files) {
       const signature = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
       const cached = this.cache.get(rel);
-      if (cached?.signature === signature) continue;
-      reread.add(rel);
+      if (cached?.signature === signature && !isDirty(scan.dirty, rel) && !racilyClean(st, cached.readAt)) continue;
+      counts.read++;
       const file = this.file(rel);
-      let text: string;
+      const readAt = Date.now();
+      let bytes: Buffer;
       try {
         if (st.size > BigInt(MAX_FILE_BYTES)) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-        text = await readFile(path.join(this.dir, rel), 'utf8');
+        bytes = await readFile(path.join(this.dir, rel));
+        if (bytes.length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
       } catch (err) {
         if (isGone(err)) {
           scan.files.delete(rel); // removed between the walk and the read
           continue;
         }
-        this.unreadable(rel, signature, cached, errorReason(err));
+        // Unchanged since it last failed (read again as racily clean or dirty): said already.
+        if (cached?.hash === '' && cached.signature === signature) {
+          this.cache.set(rel, { ...cached, readAt });
+          continue;
+        }
+        this.unreadable(rel, signature, readAt, '', cached, errorReason(err));
         continue;
       }
-      const parsed = parseManifests(text, manifestFormat(rel)!);
+      const hash = createHash('sha256').update(bytes).digest('base64');
+      if (cached?.hash === hash) {
+        // The same bytes (a `touch`, a rewrite with the same content, a racily clean file that
+        // did not change): nothing to parse or deliver.
+        this.cache.set(rel, { ...cached, signature, readAt });
+        continue;
+      }
+      counts.parsed++;
+      const parsed = parseManifests(bytes.toString('utf8'), manifestFormat(rel)!);
       if (!parsed.ok) {
-        this.unreadable(rel, signature, cached, parsed.reason);
+        this.unreadable(rel, signature, readAt, hash, cached, parsed.reason);
         continue;
       }
       for (const p of parsed.invalid) {
@@ -333,18 +438,19 @@ export class ManifestSource implements Source {
       for (const p of parsed.ignored) {
         this.log.debug({ file, ...located(p), reason: p.reason }, 'object of a kind not watched ignored');
       }
-      this.cache.set(rel, { signature, objects: parsed.objects });
+      this.cache.set(rel, { signature, readAt, hash, objects: parsed.objects });
+      changed.add(rel);
     }
-    return reread;
+    return changed;
   }
 
   /** A file that does not read or parse keeps its last good objects (it may be half-written). */
-  private unreadable(rel: string, signature: string, cached: CachedFile | undefined, reason: string): void {
+  private unreadable(rel: string, signature: string, readAt: number, hash: string, cached: CachedFile | undefined, reason: string): void {
     this.log.warn(
       { code: 'GH_MANIFEST_UNREADABLE', file: this.file(rel), reason, keeping: cached ? cached.objects.length : 0 },
       cached ? 'manifest file unreadable; its last good contents stay in effect' : 'manifest file unreadable',
     );
-    this.cache.set(rel, { signature, objects: cached?.objects ?? [] });
+    this.cache.set(rel, { signature, readAt, hash, objects: cached?.objects ?? [] });
   }
 
   private reportProblems(problems: Map<string, string>): void {
@@ -361,8 +467,11 @@ export class ManifestSource implements Source {
 
   // ---- merging and delivery ---------------------------------------------------------
 
-  /** The object set across all files: first file in path order wins (GH_OBJECT_DUPLICATE). */
-  private merge(reread: Set<string>): Map<string, { object: KubeObject; file: string }> {
+  /**
+   * The object set across all files: first file in path order wins (GH_OBJECT_DUPLICATE).
+   * Objects of files not parsed again keep their identity, so deliver skips them unexamined.
+   */
+  private merge(changed: Set<string>): Map<string, { object: KubeObject; file: string }> {
     const next = new Map<string, { object: KubeObject; file: string }>();
     const duplicates = new Set<string>();
     for (const rel of [...this.cache.keys()].sort()) {
@@ -376,7 +485,7 @@ export class ManifestSource implements Source {
         }
         const id = `${key}\0${rel}\0${entry.document}\0${entry.item}\0${winner.file}`;
         duplicates.add(id);
-        if (!this.duplicates.has(id) || reread.has(rel) || reread.has(winner.file)) {
+        if (!this.duplicates.has(id) || changed.has(rel) || changed.has(winner.file)) {
           this.log.warn(
             {
               code: 'GH_OBJECT_DUPLICATE',
@@ -396,7 +505,7 @@ export class ManifestSource implements Source {
     return next;
   }
 
-  private deliver(next: Map<string, { object: KubeObject }>, initial: boolean): void {
+  private deliver(next: Map<string, { object: KubeObject }>, initial: boolean): { upserted: number; removed: number } {
     const sink = this.sink!;
     let removed = 0;
     let upserted = 0;
@@ -409,7 +518,8 @@ export class ManifestSource implements Source {
     for (const [key, { object }] of next) {
       const prev = this.delivered.get(key);
       if (prev) {
-        if (prev.object === object) continue;
+        if (prev.object === object) continue; // from a file not parsed again: unchanged
+        // Parsed again: compare by content, so a comment or a reordered key delivers nothing.
         prev.json ??= JSON.stringify(prev.object);
         const json = JSON.stringify(object);
         if (prev.json === json) {
@@ -423,12 +533,9 @@ export class ManifestSource implements Source {
       sink.upsert(object);
       upserted++;
     }
-    if (initial) {
-      this.log.info({ dir: this.dir, files: this.cache.size, objects: this.delivered.size }, 'manifests loaded');
-    } else if (removed + upserted > 0) {
-      this.log.debug({ dir: this.dir, upserted, removed }, 'manifest changes applied');
-    }
+    if (initial) this.log.info({ dir: this.dir, files: this.cache.size, objects: this.delivered.size }, 'manifests loaded');
     if (initial || removed + upserted > 0) sink.synced();
+    return { upserted, removed };
   }
 
   private file(rel: string): string {
@@ -446,12 +553,17 @@ function located(p: ManifestObject | ManifestProblem): Record<string, unknown> {
   return out;
 }
 
-function errorCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+/** Whether `rel` or a directory above it was named by an event ('' is the whole tree). */
+function isDirty(dirty: ReadonlySet<string>, rel: string): boolean {
+  if (dirty.size === 0) return false;
+  if (dirty.has('') || dirty.has(rel)) return true;
+  for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) if (dirty.has(rel.slice(0, i))) return true;
+  return false;
 }
 
-function errorReason(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** A file changed within RACY_MARGIN_MS of (or after) the time it was read: see RACY_MARGIN_MS. */
+function racilyClean(st: BigIntStats, readAt: number): boolean {
+  return Number(st.ctimeMs) >= readAt - RACY_MARGIN_MS;
 }
 
 function isGone(err: unknown): boolean {
