@@ -7,7 +7,7 @@ export const ERRORS = {
   GH_OBJECT_INVALID: 'An object lacks apiVersion, kind or metadata.name, or one of its fields has the wrong type; it is left out.',
   GH_OBJECT_DUPLICATE: 'The same object (kind, namespace, name) appears in two manifest files; the first file in path order wins.',
   GH_INGRESS_HOST_INVALID: 'A rule host is an IP address, or not a valid DNS name or one-label wildcard (`*.example.com`); the rule is left out.',
-  GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters; the path is left out.',
+  GH_INGRESS_PATH_INVALID: 'A path does not start with `/` or holds characters outside RFC 3986 path characters, or, as a regular expression (ImplementationSpecific in regex mode), does not compile in RE2, is too large, or is one on a host that is not in regex mode; the path is left out.',
   GH_INGRESS_PATH_TYPE_INVALID: 'A path has no pathType, or one other than Exact, Prefix or ImplementationSpecific; the path is left out.',
   GH_INGRESS_BACKEND_INVALID: 'A backend names no Service with a port (number or name), or uses a `resource` backend, which Gatehouse does not serve; the path is left out.',
   GH_ROUTE_CONFLICT: 'Another Ingress created earlier already routes the same host, path and path type; this one lost and is not served for it.',

@@ -29,6 +29,7 @@ function route(match: MatchType, path: string, backend: string): Route {
 }
 const exact = (path: string, backend: string): Route => route('Exact', path, backend);
 const prefix = (path: string, backend: string): Route => route('Prefix', path, backend);
+const regex = (path: string, backend: string): Route => route('Regex', path, backend);
 
 function vhost(host: string, routes: Route[], defaultBackend: string | null = null): VirtualHost {
   return { host, routes, defaultBackend, tls: false, sslRedirect: false };
@@ -236,12 +237,101 @@ const NO_FALL_THROUGH_CASES: readonly Case[] = [
   ['other.com', '/c', 'catch-default'],
 ];
 
+// Regex mode (use-regex / rewrite-target on the host): every route of the host by descending path
+// length, first match wins; Regex routes case-insensitive and anchored at the start, Exact and
+// Prefix as everywhere else. Hosts without Regex routes are unaffected.
+const REGEX = table(
+  [
+    vhost(
+      'r.com',
+      [
+        prefix('/', 'root'),
+        exact('/foo', 'foo-exact'),
+        regex('/foo', 'foo-regex'),
+        prefix('/foo/bar', 'foo-bar-prefix'),
+        regex('/foo/bar/(.+)', 'foo-bar-any'),
+        regex('/foo/bar/[a-z]{3}', 'three-letters'),
+        regex('/api/v[0-9]+/', 'api-versioned'),
+        prefix('/api', 'api-prefix'),
+        regex('/case', 'case-regex'),
+        exact('/Exact', 'exact-case'),
+        regex('/baz', 'baz'),
+        regex('/a1|/b1', 'alternatives'),
+        regex('/end$', 'end'),
+        regex('/a.c', 'dot-regex'),
+        exact('/abc', 'abc-exact'),
+      ],
+      'r-default',
+    ),
+    vhost('nodefault.r.com', [regex('/only/[0-9]+', 'only')]),
+    vhost('plain.com', [prefix('/foo', 'plain-foo'), exact('/Exact', 'plain-exact')], 'plain-default'),
+  ],
+  'table-default',
+);
+
+const REGEX_CASES: readonly Case[] = [
+  // ingress-nginx's documented warning: the longer regex wins over the Prefix it shadows.
+  ['r.com', '/foo/bar/bar', 'three-letters'],
+  ['r.com', '/foo/bar/1', 'foo-bar-any'],
+  ['r.com', '/foo/bar/ba1', 'foo-bar-any'],
+  ['r.com', '/FOO/BAR/x1', 'foo-bar-any'],
+  ['r.com', '/foo/bar', 'foo-bar-prefix'],
+  ['r.com', '/foo/bar/', 'foo-bar-prefix'],
+  // Prefix stays element-wise and case-sensitive; the shorter regex takes what it leaves.
+  ['r.com', '/foo/barx', 'foo-regex'],
+  ['r.com', '/Foo/bar', 'foo-regex'],
+  // Exact before Regex at equal length; Exact stays case-sensitive.
+  ['r.com', '/foo', 'foo-exact'],
+  ['r.com', '/FOO', 'foo-regex'],
+  ['r.com', '/foox', 'foo-regex'],
+  ['r.com', '/abc', 'abc-exact'],
+  ['r.com', '/ABC', 'dot-regex'],
+  ['r.com', '/a-c/d', 'dot-regex'],
+  ['r.com', '/Exact', 'exact-case'],
+  ['r.com', '/exact', 'root'],
+  ['r.com', '/api/v2/users', 'api-versioned'],
+  ['r.com', '/API/V10/', 'api-versioned'],
+  ['r.com', '/api/vx', 'api-prefix'],
+  ['r.com', '/api', 'api-prefix'],
+  ['r.com', '/apix', 'root'],
+  ['r.com', '/Case/x', 'case-regex'],
+  ['r.com', '/casex', 'case-regex'],
+  // Anchored at the start of the path, every alternative.
+  ['r.com', '/x/baz', 'root'],
+  ['r.com', '/bazooka', 'baz'],
+  ['r.com', '/b1', 'alternatives'],
+  ['r.com', '/x/b1', 'root'],
+  ['r.com', '/end', 'end'],
+  ['r.com', '/end/', 'root'],
+  ['r.com', '/other', 'root'],
+  // Regexes see the normalised path.
+  ['r.com', '/foo/./bar/baz', 'three-letters'],
+  ['r.com', '/foo//bar/1', 'foo-bar-any'],
+  ['r.com', '/%66oo', 'foo-exact'],
+  ['r.com', '/x/../end', 'end'],
+  ['r.com', '/end?x', 'end'],
+  ['r.com', '/end%3F', 'root'],
+  ['r.com', '/../end', '400'],
+  // No route: the host's default, else the table's.
+  ['nodefault.r.com', '/only/12', 'only'],
+  ['nodefault.r.com', '/ONLY/1x', 'only'],
+  ['nodefault.r.com', '/only/x', 'table-default'],
+  ['nodefault.r.com', '/x/only/1', 'table-default'],
+  // A host without Regex routes keeps plain matching.
+  ['plain.com', '/foo/x', 'plain-foo'],
+  ['plain.com', '/FOO', 'plain-default'],
+  ['plain.com', '/foox', 'plain-default'],
+  ['plain.com', '/Exact', 'plain-exact'],
+  ['plain.com', '/exact', 'plain-default'],
+];
+
 const GROUPS: ReadonlyArray<readonly [string, RouteTable, readonly Case[]]> = [
   ['host selection', HOSTS, HOST_CASES],
   ['no catch-all host', NO_CATCH_ALL, NO_CATCH_ALL_CASES],
   ['no default backends (built-in 404)', NO_DEFAULTS, NO_DEFAULTS_CASES],
   ['path selection', PATHS, PATH_CASES],
   ['no fall-through between hosts', NO_FALL_THROUGH, NO_FALL_THROUGH_CASES],
+  ['regex mode', REGEX, REGEX_CASES],
 ];
 
 describe.each(IMPLEMENTATIONS)('%s', (_name, build) => {
@@ -308,6 +398,8 @@ const SEGMENTS = [
   'foo', 'foobar', 'fo', 'f', 'bar', 'a', 'b', 'api', 'v1', 'v1:beta', ':id', 'x::y',
   'a-b', 'a.b', '~u', 'me@host', 'Foo', 'café', 'caf%C3%A9', '%7E', '.', '-',
 ];
+// Patterns RE2 and JavaScript's RegExp read alike, over the segments above.
+const REGEX_PATTERNS = ['/foo.*', '/f(o|oo)bar', '/[a-z]{2}/', '/a.b$', '/.*/x', '/api/v[0-9]+', '/FOO', '/(.+)/bar', '/fo', '/caf', '/a-b|/a.b', '/v1:beta$', '/x::y/?$'];
 const HOST_NAMES = ['foo.com', 'a.foo.com', 'b.a.foo.com', 'bar.org', '*.foo.com', '*.a.foo.com', '*.org', '[::1]', ''];
 const REQUEST_HOSTS = [
   'foo.com', 'a.foo.com', 'b.a.foo.com', 'bar.org', 'z.foo.com', 'z.a.foo.com', 'z.b.a.foo.com', 'q.org',
@@ -352,7 +444,17 @@ function randomTable(g: Gen): RouteTable {
       seen.add(key);
       routes.push(route(match, path, `b${backendId++}`));
     }
-    routes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : x.match === y.match ? 0 : x.match === 'Exact' ? -1 : 1));
+    // Some hosts in regex mode: a few Regex routes among the others.
+    if (g.chance(0.25)) {
+      const regexCount = 1 + g.int(3);
+      for (let r = 0; r < regexCount; r++) {
+        const pattern = g.pick(REGEX_PATTERNS);
+        if (seen.has(`Regex ${pattern}`)) continue;
+        seen.add(`Regex ${pattern}`);
+        routes.push(regex(pattern, `b${backendId++}`));
+      }
+    }
+    routes.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : x.match < y.match ? -1 : x.match > y.match ? 1 : 0));
     hosts.push(vhost(name, routes, g.chance(0.4) ? `host-default-${h}` : null));
   }
   hosts.sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
@@ -442,6 +544,7 @@ describe.each(IMPLEMENTATIONS.filter(([name]) => name !== 'reference'))('%s agre
     let lookups = 0;
     let routed = 0;
     let viaRoute = 0;
+    let viaRegex = 0;
     for (let seed = 1; seed <= TABLES; seed++) {
       const g = new Gen(seed);
       const t = randomTable(g);
@@ -456,6 +559,7 @@ describe.each(IMPLEMENTATIONS.filter(([name]) => name !== 'reference'))('%s agre
         lookups++;
         if (want.backend !== null) routed++;
         if (want.route !== null) viaRoute++;
+        if (want.route?.match === 'Regex') viaRegex++;
         if (got.backend !== want.backend || got.route !== want.route || got.host !== want.host) {
           if (mismatches.length < 20) {
             mismatches.push(`seed ${seed}: ${JSON.stringify(host)} ${JSON.stringify(path)}: got ${describeMatch(got)}, want ${describeMatch(want)}`);
@@ -468,5 +572,6 @@ describe.each(IMPLEMENTATIONS.filter(([name]) => name !== 'reference'))('%s agre
     // The generator must exercise routes, not only defaults: guard against it drifting.
     expect(viaRoute).toBeGreaterThan(lookups / 5);
     expect(routed).toBeGreaterThan(viaRoute);
+    expect(viaRegex).toBeGreaterThan(lookups / 50);
   });
 });

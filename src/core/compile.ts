@@ -16,6 +16,8 @@ import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
 import { WWW_REDIRECT_CODE, wwwAlias } from './annotations/redirect.ts';
 import { annotationNameProblems } from './annotations/annotation-names.ts';
+import { routeRewrite, wantsRegexMode } from './annotations/rewrite.ts';
+import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
 
 export interface CompileResult {
@@ -143,17 +145,44 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     return p === undefined ? undefined : upstreamPolicy(p.backendProtocol, p.proxySsl, backends[backend]!);
   };
 
-  // The traffic policies of the Ingress, on each of its routes; none: left out of the table.
-  const policiesOf = (ingress: string | undefined): RoutePolicies | undefined => {
-    const p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
+  // The traffic policies of the Ingress, on each of its routes; none: left out of the table. The
+  // rewrite is fitted to the route's path as written and its regex (a host's unmatched paths are
+  // ingress-nginx's root location, path `/`).
+  const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null): RoutePolicies | undefined => {
+    let p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
+    if (p?.rewrite !== undefined) {
+      const { rewrite, ...rest } = p;
+      const fitted = routeRewrite(rewrite, written, regex);
+      p = fitted === undefined ? rest : { ...rest, rewrite: fitted };
+    }
     return p === undefined || Object.keys(p).length === 0 ? undefined : p;
   };
+
+  // Regex mode (ingress-nginx enforceRegexModifier): when any path of a host comes from an Ingress
+  // with use-regex or a rewrite-target, the host's ImplementationSpecific paths are regexes.
+  const regexHosts = new Set<string>();
+  for (const c of read.routes) {
+    const rewrite = policies.get(ingressKey(c.ingress))?.rewrite;
+    if (rewrite !== undefined && wantsRegexMode(rewrite, c.written)) regexHosts.add(c.host);
+  }
 
   // Routes: for the same host, path and match type the oldest Ingress wins (stable sort
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
   const byHost = new Map<string, Route[]>();
-  for (const c of read.routes) {
+  for (let c of read.routes) {
+    if (c.implementationSpecific && regexHosts.has(c.host)) {
+      const re = compilePathRegex(c.written);
+      if (typeof re === 'string') {
+        conditions.push(condition(c.ingress, 'GH_INGRESS_PATH_INVALID', `${c.field}.path`, re));
+        continue;
+      }
+      c = { ...c, path: c.written, match: 'Regex' };
+    } else if (c.match === 'Regex') {
+      conditions.push(condition(c.ingress, 'GH_INGRESS_PATH_INVALID', `${c.field}.path`,
+        `path ${JSON.stringify(c.written)} is a regular expression, and no Ingress of ${c.host === '' ? 'the catch-all host' : `host ${JSON.stringify(c.host)}`} sets use-regex or rewrite-target`));
+      continue;
+    }
     const key = `${c.host} ${c.match} ${c.path}`;
     const won = winners.get(key);
     if (won) {
@@ -163,7 +192,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
     }
     const backend = useBackend(c.ingress, `${c.field}.backend.service`, c.backend);
     const upstream = upstreamFor(ingressKey(c.ingress), backend);
-    const routePolicies = policiesOf(ingressKey(c.ingress));
+    const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
     const list = byHost.get(c.host);

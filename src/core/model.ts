@@ -20,11 +20,17 @@ export interface Condition {
   readonly message: string;
 }
 
-/** Match types after compile: ImplementationSpecific is served as Prefix (DESIGN.md, "Paths"). */
-export type MatchType = 'Exact' | 'Prefix';
+/**
+ * Match types after compile: ImplementationSpecific is served as Prefix, or as Regex on a host in
+ * regex mode (use-regex or rewrite-target on any of its Ingresses; DESIGN.md, "Paths").
+ */
+export type MatchType = 'Exact' | 'Prefix' | 'Regex';
 
 export interface Route {
-  /** Exact: the whole path. Prefix: normalised without a trailing slash (`/` stays `/`). */
+  /**
+   * Exact: the whole path. Prefix: normalised without a trailing slash (`/` stays `/`). Regex: the
+   * pattern as written, matched case-insensitively at the start of the path (core/path-regex.ts).
+   */
   readonly path: string;
   readonly match: MatchType;
   /** Key into RouteTable.backends. */
@@ -56,6 +62,8 @@ export interface Route {
 export interface RoutePolicies {
   /** permanent-redirect / temporal-redirect, app-root, from-to-www-redirect. */
   readonly redirect?: RedirectPolicy;
+  /** rewrite-target, x-forwarded-prefix, upstream-vhost, preserve-trailing-slash. */
+  readonly rewrite?: RewritePolicy;
   /** whitelist/allowlist-source-range, denylist-source-range (403). */
   readonly accessList?: AccessListPolicy;
   /** enable-cors and cors-* (preflights answered 204, CORS headers on answers). */
@@ -105,6 +113,23 @@ export interface RedirectPolicy {
   readonly appRoot?: string;
   /** from-to-www-redirect: requests for the other name answer `code` to this host, same target. */
   readonly host?: { readonly host: string; readonly code: number };
+}
+
+/**
+ * ingress-nginx's "Rewrite" annotations for one route (core/annotations/rewrite.ts). Templates hold
+ * `$1`…`$9`: the capture groups of `pattern` on the normalised path ('' without a pattern).
+ */
+export interface RewritePolicy {
+  /** rewrite-target: the path sent upstream instead of the client's; its query string is kept. */
+  readonly target?: string;
+  /** x-forwarded-prefix: the X-Forwarded-Prefix request header. */
+  readonly xForwardedPrefix?: string;
+  /** The route's regex (a Regex route's path), when a template refers to a capture group. */
+  readonly pattern?: string;
+  /** upstream-vhost: the Host (`:authority`) sent upstream. */
+  readonly upstreamVhost?: string;
+  /** preserve-trailing-slash: "false": the ssl-redirect Location drops a trailing `/` (ingress-nginx). */
+  readonly stripTrailingSlash?: true;
 }
 
 /** backend-protocol values Gatehouse serves (ingress-nginx's, less AUTO_HTTP/FCGI/AJP, plus H2C). */

@@ -23,6 +23,7 @@ import { clientIp, type Forwarded } from './proxy/headers.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
+import { sslRedirectTarget } from './policies/rewrite.ts';
 import { declaredTooLarge, sendTooLarge } from './proxy/body-limit.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from '../core/annotations/body-size.ts';
 import { Router, type Match } from './router/router.ts';
@@ -94,7 +95,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   const host = requestHost(req);
   const match = router!.lookup(host, path);
   if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
-    const location = httpsLocation(host, url, config.httpsRedirectPort);
+    const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
   }
   const fwd = forwarded(req, scheme, host);

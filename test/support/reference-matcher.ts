@@ -2,6 +2,8 @@
 // 1–4), written from the rules with plain loops and string compares and no find-my-way, so the
 // shared suite (test/router-vs-reference.test.ts) can check the real router against it. Slow on
 // purpose: every lookup scans every host and every route. Keep it obvious rather than clever.
+// Regex routes use JavaScript's own RegExp (case-insensitive, `^` in front), not the router's RE2:
+// the test patterns are ones both read alike.
 
 import type { Route, RouteTable, VirtualHost } from '../../src/core/model.ts';
 import type { Match } from '../../src/dataplane/router/router.ts';
@@ -60,6 +62,7 @@ function selectHost(hosts: readonly VirtualHost[], host: string): VirtualHost | 
 /** Rules 2 and 4: the winning route, or null (rule 3 is the caller's). */
 function selectRoute(routes: readonly Route[], path: string): Route | null {
   if (!path.startsWith('/')) return null;
+  if (routes.some((r) => r.match === 'Regex')) return firstInRegexOrder(routes, path);
   let best: Route | null = null;
   let bestLength = -1;
   for (const route of routes) {
@@ -82,6 +85,31 @@ function selectRoute(routes: readonly Route[], path: string): Route | null {
     }
   }
   return best;
+}
+
+/**
+ * A host in regex mode: the routes sorted longest path first (at equal length Exact, Prefix,
+ * Regex, then the path in descending order), and the first that matches wins.
+ */
+function firstInRegexOrder(routes: readonly Route[], path: string): Route | null {
+  const rank = { Exact: 0, Prefix: 1, Regex: 2 };
+  const sorted = [...routes].sort((a, b) => {
+    const la = a.match === 'Regex' ? a.path.length : (comparablePath(a) ?? '').length;
+    const lb = b.match === 'Regex' ? b.path.length : (comparablePath(b) ?? '').length;
+    if (la !== lb) return lb - la;
+    if (a.match !== b.match) return rank[a.match] - rank[b.match];
+    return a.path < b.path ? 1 : a.path > b.path ? -1 : 0;
+  });
+  for (const route of sorted) {
+    if (route.match === 'Regex') {
+      if (new RegExp('^(?:' + route.path + ')', 'i').test(path)) return route;
+      continue;
+    }
+    const routePath = comparablePath(route);
+    if (routePath === null) continue;
+    if (route.match === 'Exact' ? path === routePath : routePath === '/' || path === routePath || path.startsWith(routePath + '/')) return route;
+  }
+  return null;
 }
 
 /**

@@ -19,6 +19,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'backend-protocol', 'proxy-ssl-secret', 'proxy-ssl-verify', 'proxy-ssl-name', 'proxy-ssl-server-name',
   // redirect.ts
   'permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'app-root', 'from-to-www-redirect',
+  // rewrite.ts
+  'rewrite-target', 'use-regex', 'x-forwarded-prefix', 'upstream-vhost', 'preserve-trailing-slash',
   // access-list.ts, body-size.ts, cors.ts, typed-headers.ts (the last two ours only)
   'allowlist-source-range', 'whitelist-source-range', 'denylist-source-range', 'proxy-body-size',
   'enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-expose-headers', 'cors-max-age',

@@ -11,6 +11,7 @@ import { readAcme, type AcmePolicy } from './acme.ts';
 import { readBackendProtocol } from './backend-protocol.ts';
 import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
 import { readRedirect } from './redirect.ts';
+import { readRewrite, type RewriteAnnotations } from './rewrite.ts';
 import { readAccessList } from './access-list.ts';
 import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
@@ -26,6 +27,8 @@ export interface IngressAnnotations {
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
   readonly fromToWww: boolean;
+  /** use-regex and rewrite-target, which put hosts in regex mode (compile fits the rest to each route). */
+  readonly rewrite: RewriteAnnotations;
 }
 
 export interface AnnotationDefaults {
@@ -50,7 +53,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const bodySize = take(readBodySize(ing));
   const cors = take(readCors(ing));
   const headers = take(readTypedHeaders(ing));
-  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined) {
+  const rewrite = take(readRewrite(ing));
+  if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
         ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
@@ -64,9 +68,10 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   // One field per family that is set; an Ingress without policy annotations has none.
   const policies: { -readonly [K in keyof RoutePolicies]: RoutePolicies[K] } = {};
   if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
+  if (rewrite.rewrite !== undefined) policies.rewrite = rewrite.rewrite;
   if (accessList !== undefined) policies.accessList = accessList;
   if (bodySize !== undefined) policies.bodySize = bodySize;
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
 }

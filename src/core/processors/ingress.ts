@@ -8,6 +8,7 @@ import type { ErrorCode } from '../../errors.ts';
 import { normaliseUriPath } from '../normalise-uri-path.ts';
 import { arr, isRecord, rec, str } from './fields.ts';
 import { parseIp } from '../ip-address.ts';
+import { isRegexPathText } from '../path-regex.ts';
 
 export interface BackendRef {
   readonly namespace: string;
@@ -18,7 +19,12 @@ export interface BackendRef {
 export interface RouteCandidate {
   readonly host: string;
   readonly path: string;
+  /** Regex here: an ImplementationSpecific path that only a host in regex mode can serve. */
   readonly match: MatchType;
+  /** The path as written ('/' for an ImplementationSpecific path that has none). */
+  readonly written: string;
+  /** pathType ImplementationSpecific: a Regex route on a host in regex mode (compile decides). */
+  readonly implementationSpecific: boolean;
   readonly backend: BackendRef;
   readonly ingress: KubeObject;
   readonly field: string;
@@ -80,25 +86,42 @@ export function readRuleHost(raw: unknown): RuleHost {
   return host === null ? { ok: false, message: `host ${JSON.stringify(raw)} is not a DNS name or a one-label wildcard like *.example.com` } : { ok: true, host };
 }
 
-/** Validates and normalises one path; a string is the reason it is invalid. */
-export function normalisePath(pathType: unknown, path: unknown): { path: string; match: MatchType } | string {
+export interface PathRead {
+  readonly path: string;
+  readonly match: MatchType;
+  readonly written: string;
+  readonly implementationSpecific: boolean;
+}
+
+/**
+ * Validates and normalises one path; a string is the reason it is invalid. An
+ * ImplementationSpecific path holding regex syntax reads as Regex (the pattern as written), for
+ * compile to serve on a host in regex mode or refuse.
+ */
+export function normalisePath(pathType: unknown, path: unknown): PathRead | string {
   if (pathType !== 'Exact' && pathType !== 'Prefix' && pathType !== 'ImplementationSpecific') {
     return pathType === undefined ? 'pathType is required' : `pathType ${JSON.stringify(pathType)} is not Exact, Prefix or ImplementationSpecific`;
   }
   // ImplementationSpecific with no path means "/" (ingress-nginx); Exact and Prefix require one.
   const p = path === undefined && pathType === 'ImplementationSpecific' ? '/' : path;
   if (typeof p !== 'string' || p === '') return `path is required for pathType ${pathType}`;
+  const implementationSpecific = pathType === 'ImplementationSpecific';
   if (!PATH.test(p)) {
-    return `path ${JSON.stringify(p)} must start with "/" and hold only RFC 3986 path characters (no "*", "?", "#" or spaces)`;
+    if (implementationSpecific && isRegexPathText(p)) return { path: p, match: 'Regex', written: p, implementationSpecific };
+    return `path ${JSON.stringify(p)} must start with "/" and hold only RFC 3986 path characters (no "*", "?", "#" or spaces)${implementationSpecific ? ', or be a regular expression of letters, digits, "-._~/:@!\',;" and "^$[](){}*+?|&=\\"' : ''}`;
   }
   if (PCT.test(p)) return `path ${JSON.stringify(p)} has a "%" that does not start a percent-escape`;
   // The route keeps the normal form requests are matched in (normalise-uri-path.ts), so
   // `/a/%7Eb`, `/a//~b` and `/a/./~b` are one path (and one conflict).
   const normal = normaliseUriPath(p);
-  if (normal === null) return `path ${JSON.stringify(p)} climbs above the root with ".."`;
-  if (pathType === 'Exact') return { path: normal, match: 'Exact' };
+  if (normal === null) {
+    // `/../x` is no path, but it is a regex (slash, two characters, `/x`).
+    if (implementationSpecific && isRegexPathText(p)) return { path: p, match: 'Regex', written: p, implementationSpecific };
+    return `path ${JSON.stringify(p)} climbs above the root with ".."`;
+  }
+  if (pathType === 'Exact') return { path: normal, match: 'Exact', written: p, implementationSpecific };
   // Prefix matching is element-wise and ignores a trailing slash (Kubernetes docs, "Examples").
-  return { path: normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal, match: 'Prefix' };
+  return { path: normal.length > 1 && normal.endsWith('/') ? normal.slice(0, -1) : normal, match: 'Prefix', written: p, implementationSpecific };
 }
 
 /** Parses an IngressBackend; a string is the reason it is invalid. */

@@ -20,6 +20,7 @@ import { accessListStep } from './access-list.ts';
 import { corsStep } from './cors.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
+import { rewriteStep } from './rewrite.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -84,6 +85,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
+  if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   if (policies.headers !== undefined) steps.push(typedHeadersStep(policies.headers));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }

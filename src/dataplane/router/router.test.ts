@@ -164,6 +164,31 @@ describe('Router', () => {
   });
 });
 
+describe('Router in regex mode', () => {
+  // A backtracking engine takes 2^50 steps here (V8's RegExp would never come back); RE2 is linear.
+  it('matches a catastrophic-backtracking regex, (a+)+$ against 50 a and a !, in linear time', () => {
+    const router = new Router(table([vhost('redos.test', [route('Regex', '/(a+)+$', 'redos'), route('Prefix', '/', 'root')])]));
+    expect(router.lookup('redos.test', `/${'a'.repeat(50)}!`).backend).toBe('root');
+    expect(router.lookup('redos.test', `/${'a'.repeat(16_000)}!`).backend).toBe('root');
+    expect(router.lookup('redos.test', `/${'a'.repeat(50)}`).backend).toBe('redos');
+  });
+
+  it('skips a Regex route that does not compile (compile refuses it) and serves the rest', () => {
+    const router = new Router(table([vhost('r.test', [route('Regex', '/(a', 'bad'), route('Regex', '/a(?=b)', 'lookahead'), route('Regex', '/a', 'a')])]));
+    expect(router.lookup('r.test', '/ab').backend).toBe('a');
+    expect(router.lookup('r.test', '/b').backend).toBe(null);
+  });
+
+  it('returns one frozen Match per route, with its steps, whichever request matched it', () => {
+    const r = route('Regex', '/x/[0-9]+', 'x');
+    const router = new Router(table([vhost('r.test', [r])]));
+    const first = router.lookup('r.test', '/x/1');
+    expect(first).toBe(router.lookup('R.test', '/X/22/y'));
+    expect(first).toEqual({ backend: 'x', route: r, host: expect.anything(), steps: [] });
+    expect(Object.isFrozen(first)).toBe(true);
+  });
+});
+
 // The find-my-way behaviour the router is built on, checked on find-my-way directly.
 describe.each([
   ['interpreted', false],

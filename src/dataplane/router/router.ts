@@ -25,11 +25,20 @@
 // again and cut it at `?`, `#`: a normal path has no `?` or `#`, and its `%` signs are replaced
 // with PERCENT (a character no normal path holds) on both sides, so find-my-way compares the
 // strings exactly as they are (test/support/reference-matcher.ts restates this with plain loops).
+//
+// A host in regex mode (compile gave it Regex routes: its ImplementationSpecific paths under
+// use-regex or rewrite-target) is matched as ingress-nginx writes its locations
+// (docs/user-guide/ingress-path-matching.md, "Path Priority"): every route of the host in one
+// list, by descending path length, first match wins. A Regex route matches case-insensitively at
+// the start of the path (core/path-regex.ts, RE2: linear time whatever the pattern); Exact and
+// Prefix routes keep their rule-2 meaning. At equal length Exact comes first, then Prefix, then
+// Regex, then paths in descending order (ingress-nginx's sort). Other hosts never touch this list.
 
 import FindMyWay from 'find-my-way';
 import type { Route, RoutePolicies, RouteTable, VirtualHost } from '../../core/model.ts';
 import type { Step } from '../policies/pipeline.ts';
 import { normaliseUriPath } from '../../core/normalise-uri-path.ts';
+import { compilePathRegex } from '../../core/path-regex.ts';
 
 /** What a request is routed to. */
 export interface Match {
@@ -59,9 +68,17 @@ const noSteps = (): readonly Step[] => NO_STEPS;
 
 type FindMyWayInstance = ReturnType<typeof FindMyWay>;
 
+/** One route of a host in regex mode. */
+interface OrderedRoute {
+  readonly test: (path: string) => boolean;
+  readonly match: Match;
+}
+
 /** One VirtualHost, ready to serve: its path router (null when it has no routes) and its miss. */
 interface HostEntry {
   readonly paths: FindMyWayInstance | null;
+  /** A host in regex mode: its routes in the order they are tried (paths is null); else null. */
+  readonly ordered: readonly OrderedRoute[] | null;
   /** Answer when no route of this host matches (host defaultBackend, else table default). */
   readonly miss: Match;
 }
@@ -129,9 +146,10 @@ export class Router {
         entry = this.#catchAll;
       }
     }
-    const paths = entry.paths;
     // 47 is '/'. A normal path starts with it; anything else (never passed by the worker) misses.
-    if (paths === null || path.charCodeAt(0) !== 47) return entry.miss;
+    if (path.charCodeAt(0) !== 47) return entry.miss;
+    const paths = entry.paths;
+    if (paths === null) return entry.ordered === null ? entry.miss : firstMatch(entry.ordered, path, entry.miss);
     const found = paths.find(METHOD, path.includes('%') ? path.replaceAll('%', PERCENT) : path);
     return found === null ? entry.miss : (found.store as Match);
   }
@@ -139,6 +157,7 @@ export class Router {
 
 function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, steps: (policies: RoutePolicies | undefined) => readonly Step[]): HostEntry {
   const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh, steps(vh.defaultPolicies));
+  if (vh.routes.some((r) => r.match === 'Regex')) return { paths: null, ordered: orderedRoutes(vh, steps), miss };
 
   // find-my-way throws on a duplicate registration, and an Exact and a Prefix on the same path
   // both need the static node for that path: merge them per path first.
@@ -155,7 +174,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
     if (route.match === 'Exact') slot.exact ??= route;
     else slot.prefix ??= route;
   }
-  if (byPath.size === 0) return { paths: null, miss };
+  if (byPath.size === 0) return { paths: null, ordered: null, miss };
 
   const paths = FindMyWay({
     caseSensitive: true, // Exact is case-sensitive (Ingress spec); so is Prefix, element-wise
@@ -184,7 +203,39 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
     }
   }
   if (compile) paths.compile();
-  return { paths, miss };
+  return { paths, ordered: null, miss };
+}
+
+const RANK: Readonly<Record<Route['match'], number>> = { Exact: 0, Prefix: 1, Regex: 2 };
+
+/** The routes of a host in regex mode, in ingress-nginx's order (see the header). */
+function orderedRoutes(vh: VirtualHost, steps: (policies: RoutePolicies | undefined) => readonly Step[]): OrderedRoute[] {
+  const entries: { test: (path: string) => boolean; length: number; rank: number; path: string; match: Match }[] = [];
+  for (const route of vh.routes) {
+    let test: (path: string) => boolean;
+    let length: number;
+    if (route.match === 'Regex') {
+      const re = compilePathRegex(route.path);
+      if (typeof re === 'string') continue; // compile refuses it; a hand-made table might not
+      test = re.test;
+      length = route.path.length;
+    } else {
+      const p = routePath(route);
+      if (p === null) continue;
+      length = p.length;
+      if (route.match === 'Exact') test = (path) => path === p;
+      else if (p === '/') test = () => true;
+      else test = (path) => path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47);
+    }
+    entries.push({ test, length, rank: RANK[route.match], path: route.path, match: freezeMatch(route.backend, route, vh, steps(route.policies)) });
+  }
+  entries.sort((a, b) => b.length - a.length || a.rank - b.rank || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
+  return entries.map(({ test, match }) => ({ test, match }));
+}
+
+function firstMatch(ordered: readonly OrderedRoute[], path: string, miss: Match): Match {
+  for (let i = 0; i < ordered.length; i++) if (ordered[i]!.test(path)) return ordered[i]!.match;
+  return miss;
 }
 
 /**
