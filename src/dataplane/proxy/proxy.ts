@@ -154,7 +154,7 @@ export class Proxy {
    * without a declared length is counted against `bodyLimit` (proxy-body-size, 0: none; a
    * declared one was checked before): body-limit.ts.
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit = 0): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
