@@ -12,6 +12,7 @@ import { backendId, resolveBackend, resolveDefaultBackendService } from './proce
 import { sortConditions } from './conditions.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
+import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
 import { WWW_REDIRECT_CODE, wwwAlias } from './annotations/redirect.ts';
 import { annotationNameProblems } from './annotations/annotation-names.ts';
@@ -253,7 +254,9 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
   const tls = [...bindings.values()].sort((a, b) => cmp(a.host, b.host));
   const defaultCertificate = options.defaultSslCertificate ?? null;
-  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate };
+  // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
+  const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
+  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}) };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
   // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();

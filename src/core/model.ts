@@ -66,6 +66,45 @@ export interface RoutePolicies {
   readonly rateLimit?: RateLimitPolicy;
   /** rewrite-target, x-forwarded-prefix, upstream-vhost, preserve-trailing-slash. */
   readonly rewrite?: RewritePolicy;
+  /** whitelist/allowlist-source-range, denylist-source-range (403). */
+  readonly accessList?: AccessListPolicy;
+  /** enable-cors and cors-* (preflights answered 204, CORS headers on answers). */
+  readonly cors?: CorsPolicy;
+  /** proxy-body-size in bytes, 0: no limit (413); absent: the table's proxyBodySize. */
+  readonly bodySize?: number;
+  /** gatehouse.io/request-headers, gatehouse.io/response-headers. */
+  readonly headers?: HeadersPolicy;
+}
+
+/** The access lists of ingress-nginx's source-range annotations (core/annotations/access-list.ts). */
+export interface AccessListPolicy {
+  /** Addresses and CIDRs, as written: a client outside all of them gets 403. Absent: any client. */
+  readonly allow?: readonly string[];
+  /** Addresses and CIDRs, as written: a client inside one gets 403 (checked first). */
+  readonly deny?: readonly string[];
+}
+
+/** ingress-nginx's CORS annotations, defaults applied (core/annotations/cors.ts). */
+export interface CorsPolicy {
+  /** `*`, or origins lower-cased (`https://a.example`, `https://*.example.com:8443`, `null`). */
+  readonly origins: '*' | readonly string[];
+  /** Access-Control-Allow-Methods, -Allow-Headers and -Expose-Headers values ('' for none). */
+  readonly methods: string;
+  readonly headers: string;
+  readonly exposeHeaders: string;
+  /** Access-Control-Allow-Credentials: true. */
+  readonly credentials: boolean;
+  /** Access-Control-Max-Age, seconds. */
+  readonly maxAge: number;
+}
+
+/** `[name, value]` pairs, names as written and unique ignoring case. */
+export type HeaderList = readonly (readonly [string, string])[];
+
+/** Headers set on the upstream request and on the answer (core/annotations/typed-headers.ts). */
+export interface HeadersPolicy {
+  readonly request?: HeaderList;
+  readonly response?: HeaderList;
 }
 
 /**
@@ -222,6 +261,8 @@ export interface RouteTable {
   readonly tls: readonly TlsBinding[];
   /** --default-ssl-certificate `namespace/name`, or null: a self-signed certificate made at start. */
   readonly defaultCertificate: string | null;
+  /** CompileOptions.proxyBodySize when it is not the default; absent: 1 MiB (DEFAULT_PROXY_BODY_SIZE). */
+  readonly proxyBodySize?: number;
 }
 
 export interface Endpoint {
@@ -262,6 +303,8 @@ export interface CompileOptions {
   readonly defaultSslRedirect?: boolean;
   /** `--default-ssl-certificate` `namespace/name`. Absent or null: the generated self-signed one. */
   readonly defaultSslCertificate?: string | null;
+  /** ConfigMap `proxy-body-size` in bytes (0: no limit), for routes without the annotation. Absent: 1 MiB (ingress-nginx). */
+  readonly proxyBodySize?: number;
   /** ACME is configured (`--acme-directory`): gatehouse.io/acme Ingresses yield AcmeRequests. Absent: false. */
   readonly acme?: boolean;
   /** ConfigMap limit-req-status-code: the answer to a request over limit-rps/limit-rpm. Absent: 503. */

@@ -26,6 +26,8 @@ import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
 import { useLimitTables } from './policies/rate-limit.ts';
 import { LimitTables } from './shared/limit-tables.ts';
 import { sslRedirectTarget } from './policies/rewrite.ts';
+import { declaredTooLarge, sendTooLarge } from './proxy/body-limit.ts';
+import { DEFAULT_PROXY_BODY_SIZE } from '../core/annotations/body-size.ts';
 import { Router, type Match } from './router/router.ts';
 import { CertStore } from './tls/cert-store.ts';
 import { TicketKeyring } from './tls/ticket-keys.ts';
@@ -45,6 +47,8 @@ let generation = 0;
 let endpointsFingerprint: string | null = null;
 /** The hosts of the table served, for the TLS configurations of its HTTPS and GRPCS routes. */
 let upstreamHosts: RouteTable['hosts'] = [];
+/** proxy-body-size for routes without the annotation: the table's (the ConfigMap's), else 1m. */
+let defaultBodyLimit = DEFAULT_PROXY_BODY_SIZE;
 /** ACME HTTP-01 tokens (token → key authorization) and the version the control plane gave them. */
 let challenges: ReadonlyMap<string, string> = new Map();
 let challengesVersion = 0;
@@ -70,7 +74,12 @@ function wantsHttps(match: Match): boolean {
   return match.route?.sslRedirect ?? match.host?.sslRedirect ?? false;
 }
 
-function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void {
+/**
+ * One request. `expectContinue`: it carries `Expect: 100-continue` and Node has not answered 100
+ * (the servers listen for 'checkContinue'): the 100 goes out only when the request is forwarded,
+ * so a request answered here (403, 413 …) never has its body sent (RFC 9110 §10.1.1).
+ */
+function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expectContinue = false): void {
   const h2 = req.httpVersionMajor === 2;
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
@@ -100,7 +109,11 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme): void 
     if (runSteps(match.steps, ctx)) return;
   }
   if (match.backend === null) return sendError(res, 404);
-  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx);
+  // proxy-body-size: the route's (its step answered a declared excess), else the default.
+  const bodyLimit = ctx?.bodyLimit ?? defaultBodyLimit;
+  if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
+  if (expectContinue) res.writeContinue();
+  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit);
 }
 
 /**
@@ -160,6 +173,7 @@ const HTTP1 = { keepAliveTimeout: 75_000, headersTimeout: 60_000, requestTimeout
 const MAX_HEADERS_COUNT = config.maxRequestHeaders + 1;
 
 const server = createServer(HTTP1, (req, res) => onRequest(req, res, 'http'));
+server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, 'http', true));
 server.maxHeadersCount = MAX_HEADERS_COUNT;
 server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
 server.on('clientError', onClientError);
@@ -187,6 +201,7 @@ const secure: Http2SecureServer = createSecureServer(
   },
   (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
 );
+secure.on('checkContinue', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res, true));
 // HTTP/1.1 over TLS goes through Node's HTTP/1 server code, which reads these from the server.
 Object.assign(secure, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
 secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
@@ -213,7 +228,7 @@ secure.on('session', (session: ServerHttp2Session) => {
   if (draining) session.close();
 });
 
-function onHttpsRequest(req: ProxyRequest, res: ProxyResponse): void {
+function onHttpsRequest(req: ProxyRequest, res: ProxyResponse, expectContinue = false): void {
   const socket = req.httpVersionMajor === 2 ? undefined : (req.socket as TLSSocket);
   if (socket !== undefined && http1Tls.has(socket)) {
     http1Tls.set(socket, http1Tls.get(socket)! + 1);
@@ -223,7 +238,7 @@ function onHttpsRequest(req: ProxyRequest, res: ProxyResponse): void {
       if (draining && left === 0) socket.end();
     });
   }
-  onRequest(req, res, 'https');
+  onRequest(req, res, 'https', expectContinue);
 }
 
 /** The certificate for clients that send no SNI, on the server's own context. */
@@ -342,6 +357,7 @@ port.on('message', (m: ToWorker) => {
     if (m.table) {
       router = next;
       generation = m.table.generation;
+      defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
     }
     if (m.tls || m.table) {
       if (m.table) upstreamHosts = m.table.hosts;

@@ -23,7 +23,8 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
     echo = await startEcho({ name: 'h2' });
     ca = await createCa();
     const pair = await ca.issue({ dnsNames: ['h2.test', 'other.test', 'empty.test'] });
-    const withTls = ingress('h2', { rules: [{ host: 'h2.test', paths: [{ path: '/', pathType: 'Prefix', service: 'echo' }] }] });
+    // Room for the 10 MB upload below (proxy-body-size defaults to 1m, as in ingress-nginx).
+    const withTls = ingress('h2', { annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '16m' }, rules: [{ host: 'h2.test', paths: [{ path: '/', pathType: 'Prefix', service: 'echo' }] }] });
     (withTls.spec as Record<string, unknown>).tls = [{ hosts: ['h2.test', 'other.test', 'empty.test'], secretName: 'h2' }];
     const closed = await freePort();
     gh = await startGatehouse({

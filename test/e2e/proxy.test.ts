@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { headerValues, startEchoes, type Echo } from '../support/echo-upstream.ts';
 import { rawExchange, servedBy, type Reply } from '../support/http-client.ts';
-import { backendService, freePort, ingressClass, manifest, simpleIngress, startGatehouse, type Gatehouse } from '../support/harness.ts';
+import { backendService, freePort, ingress, ingressClass, manifest, simpleIngress, startGatehouse, type Gatehouse } from '../support/harness.ts';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -32,7 +32,8 @@ describe('proxy', () => {
         backendService('refused', closedPort),
         // One endpoint refuses connections, the other serves.
         backendService('half', [closedPort, e.p.port]),
-        simpleIngress('p', 'proxy.test', 'p'),
+        // Room for the 10 MB bodies below (proxy-body-size defaults to 1m, as in ingress-nginx).
+        ingress('p', { annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '16m' }, rules: [{ host: 'proxy.test', paths: [{ path: '/', pathType: 'Prefix', service: 'p' }] }] }),
         simpleIngress('rr', 'rr.test', 'rr'),
         simpleIngress('refused', 'refused.test', 'refused'),
         simpleIngress('half', 'half.test', 'half'),

@@ -23,6 +23,10 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'rewrite-target', 'use-regex', 'x-forwarded-prefix', 'upstream-vhost', 'preserve-trailing-slash',
   // rate-limit.ts
   'limit-rps', 'limit-rpm', 'limit-connections', 'limit-burst-multiplier', 'limit-whitelist', 'limit-allowlist', 'limit-rate', 'limit-rate-after',
+  // access-list.ts, body-size.ts, cors.ts, typed-headers.ts (the last two ours only)
+  'allowlist-source-range', 'whitelist-source-range', 'denylist-source-range', 'proxy-body-size',
+  'enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-expose-headers', 'cors-max-age',
+  'request-headers', 'response-headers',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

@@ -13,6 +13,10 @@ import { readProxySsl, type ProxySslPolicy } from './proxy-ssl.ts';
 import { readRedirect } from './redirect.ts';
 import { readRewrite, type RewriteAnnotations } from './rewrite.ts';
 import { DEFAULT_LIMIT_STATUS, readRateLimit } from './rate-limit.ts';
+import { readAccessList } from './access-list.ts';
+import { readBodySize } from './body-size.ts';
+import { readCors } from './cors.ts';
+import { readTypedHeaders } from './typed-headers.ts';
 import type { BackendProtocol, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -50,6 +54,10 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const proxySsl = take(readProxySsl(ing));
   const redirect = take(readRedirect(ing));
   const rateLimit = take(readRateLimit(ing, { reqStatus: defaults.limitReqStatusCode ?? DEFAULT_LIMIT_STATUS, connStatus: defaults.limitConnStatusCode ?? DEFAULT_LIMIT_STATUS }));
+  const accessList = take(readAccessList(ing));
+  const bodySize = take(readBodySize(ing));
+  const cors = take(readCors(ing));
+  const headers = take(readTypedHeaders(ing));
   const rewrite = take(readRewrite(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
@@ -67,5 +75,9 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (redirect.redirect !== undefined) policies.redirect = redirect.redirect;
   if (rewrite.rewrite !== undefined) policies.rewrite = rewrite.rewrite;
   if (rateLimit !== undefined) policies.rateLimit = rateLimit;
+  if (accessList !== undefined) policies.accessList = accessList;
+  if (bodySize !== undefined) policies.bodySize = bodySize;
+  if (cors !== undefined) policies.cors = cors;
+  if (headers !== undefined) policies.headers = headers;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
 }

@@ -8,14 +8,19 @@
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
 //   redirects → access lists → connection and rate limits → authentication → CORS → body size
-//   → backend choice → rewrite → (balancer, forward)
+//   → backend choice → rewrite → typed request/response headers → (balancer, forward)
 
 import type { Duplex } from 'node:stream';
+import { parseIp, type IpBytes } from '../../core/ip-address.ts';
 import type { RoutePolicies } from '../../core/model.ts';
 import type { UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 import { rateLimitStep } from './rate-limit.ts';
+import { accessListStep } from './access-list.ts';
+import { corsStep } from './cors.ts';
+import { bodySizeStep } from './body-size.ts';
+import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
@@ -40,6 +45,9 @@ export class RequestContext implements UpstreamOverrides {
   /** limit-rate: response body bytes per second to the client after the first `responseRateAfter`; 0: none. */
   responseRate = 0;
   responseRateAfter = 0;
+  /** proxy-body-size of the route, bytes (0: none), set by its body-size step; null: the table's. */
+  bodyLimit: number | null = null;
+  #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
     this.res = res;
@@ -49,6 +57,16 @@ export class RequestContext implements UpstreamOverrides {
     this.url = url;
     this.path = path;
     this.clientIp = clientIp;
+  }
+
+  /** clientIp as 16 bytes (core/ip-address.ts), parsed on first use; null if it is no address. */
+  clientAddress(): IpBytes | null {
+    if (this.#clientAddress === undefined) {
+      // A link-local IPv6 peer's address carries its zone (`fe80::1%eth0`); ranges have none.
+      const zone = this.clientIp.indexOf('%');
+      this.#clientAddress = parseIp(zone === -1 ? this.clientIp : this.clientIp.slice(0, zone));
+    }
+    return this.#clientAddress;
   }
 
   /** Answers the request itself (a small plain-text body), on the response or the upgrade's socket. */
@@ -68,8 +86,12 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
+  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
+  if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
+  if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
+  if (policies.headers !== undefined) steps.push(typedHeadersStep(policies.headers));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }
 

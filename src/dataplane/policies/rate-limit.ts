@@ -13,7 +13,6 @@
 
 import type { EventEmitter } from 'node:events';
 import { inRanges, parseCidrList, type Cidr } from '../../core/cidr.ts';
-import { parseIp } from '../../core/ip-address.ts';
 import type { RateLimitPolicy } from '../../core/model.ts';
 import { REFUSED } from '../shared/connection-table.ts';
 import { LimitTables } from '../shared/limit-tables.ts';
@@ -67,7 +66,7 @@ export function rateLimitStep(policy: RateLimitPolicy): Step {
     if (!limited) return false;
     const client = ctx.clientIp;
     if (whitelist !== null) {
-      const ip = parseIp(client);
+      const ip = ctx.clientAddress();
       if (ip !== null && inRanges(whitelist, ip)) return false;
     }
     if (connections > 0) {

@@ -27,6 +27,7 @@ import type { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../core/model.ts';
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
+import { mustCount, sendTooLarge } from './body-limit.ts';
 import { authority } from './upstream-pools.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
@@ -64,6 +65,8 @@ export interface H2Exchange {
   /** Built by upstreamH2RequestHeaders (pseudo-headers included). */
   readonly headers: OutgoingHttpHeaders;
   readonly hasBody: boolean;
+  /** proxy-body-size, bytes (0: none): a body of undeclared length is counted (body-limit.ts). */
+  readonly bodyLimit: number;
   /** TLS for GRPCS; null: cleartext. */
   readonly tls: UpstreamTls | null;
   /** Answer the proxy's own failures as gRPC (grpc-status.ts). */
@@ -226,6 +229,7 @@ export class H2Upstream {
     }
 
     let cancelled = false;
+    let tooLarge = false;
     let timedOut = false;
     let failure: unknown = null;
     const onClientClose = () => {
@@ -263,6 +267,7 @@ export class H2Upstream {
     stream.on('close', () => {
       res.off('close', onClientClose);
       if (cancelled) return; // the client is gone; its reset went upstream
+      if (tooLarge) return sendTooLarge(res);
       const code = stream.rstCode ?? NGHTTP2_NO_ERROR;
       const dropped = this.dropped.has(session);
       const peerReset = !dropped && !timedOut && code !== NGHTTP2_NO_ERROR && (failure === null || codeOf(failure) === 'ERR_HTTP2_STREAM_ERROR');
@@ -291,9 +296,23 @@ export class H2Upstream {
       // client's reset reaches the backend as a reset instead (onClientClose).
       let aborted = false;
       req.once('aborted', () => (aborted = true));
+      if (mustCount(req, x.bodyLimit)) {
+        // Before the pipe, so the chunk that passes the limit is never written: the backend stream
+        // is reset (CANCEL) first, and the client answered 413 when it closes.
+        let seen = 0;
+        const count = (chunk: Buffer) => {
+          seen += chunk.length;
+          if (seen <= x.bodyLimit) return;
+          req.off('data', count);
+          req.unpipe(stream);
+          tooLarge = true;
+          abort.abort();
+        };
+        req.on('data', count);
+      }
       req.pipe(stream, { end: false });
       req.once('end', () => {
-        if (aborted || clientReset(req)) return;
+        if (aborted || tooLarge || clientReset(req)) return;
         stream.end();
       });
     }

@@ -26,6 +26,7 @@ import {
   type UpstreamOverrides,
 } from './headers.ts';
 import { ResponseThrottle } from './response-throttle.ts';
+import { CountedBody, mustCount, sendTooLarge } from './body-limit.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
@@ -51,6 +52,11 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
   if (res.headersSent) {
     res.destroy();
     return;
+  }
+  // No content, so no Content-Type or Content-Length either (RFC 9110 §8.6, §15.3.5): a CORS preflight's 204.
+  if (status === 204) {
+    writeHead(res, status, headers);
+    return void res.end();
   }
   const body = answerBody(status);
   const all: Record<string, string | number> = { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
@@ -145,9 +151,11 @@ export class Proxy {
   /**
    * Forward one request to a ready endpoint of `backend`, the way `upstream` (the route's
    * backend-protocol and proxy-ssl-*) says (absent: HTTP/1.1), with what the request pipeline
-   * changed (`over`: target, Host, headers; null: the request as the client sent it).
+   * changed (`over`: target, Host, headers; null: the request as the client sent it). A body
+   * without a declared length is counted against `bodyLimit` (proxy-body-size, 0: none; a
+   * declared one was checked before): body-limit.ts.
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
@@ -170,6 +178,7 @@ export class Proxy {
         headers: over === null ? h2Headers : overrideH2Headers(h2Headers, over),
         hasBody: h2 ? !req.stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined,
         tls,
+        bodyLimit,
         grpc: grpc && isGrpcRequest(req),
         pick: () => this.balancer.pick(backend, endpoints),
       });
@@ -187,11 +196,12 @@ export class Proxy {
     }
     if (over !== null) headers = overrideFlatHeaders(headers, over);
     const path = over?.upstreamTarget ?? req.url!;
+    const body = !hasBody ? null : mustCount(req, bodyLimit) ? new CountedBody(req, bodyLimit) : req;
     // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, path, headers, hasBody, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
+    this.attempt(req, res, backend, endpoints, path, headers, body, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], hasBody: boolean, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
+  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], body: ProxyRequest | CountedBody | null, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
     const endpoint = this.balancer.pick(backend, endpoints);
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
@@ -201,7 +211,8 @@ export class Proxy {
     res.once('close', onClose);
     this.pools.get(endpoint, tls).stream(
       // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
-      { path, method: req.method!, headers, body: hasBody ? req : null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
+      // undici takes an async iterable body (CountedBody) too; its types leave that out.
+      { path, method: req.method!, headers, body: body as ProxyRequest | null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
       ({ statusCode, headers: upstreamHeaders }) => {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's.
@@ -220,8 +231,9 @@ export class Proxy {
         res.off('close', onClose);
         if (err === null) return;
         if (ac.signal.aborted) return; // the client went away; nothing to answer
+        if (body instanceof CountedBody && body.exceeded) return sendTooLarge(res);
         if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, path, headers, hasBody, triesLeft - 1, tls, over);
+          return this.attempt(req, res, backend, endpoints, path, headers, body, triesLeft - 1, tls, over);
         }
         sendError(res, statusForError(err));
       },
