@@ -695,8 +695,11 @@ describe('ManifestSource: the periodic re-scan', () => {
     // Under the limit again (the root's watch sees these go): said once too.
     await rm(path.join(dir, 'sub'), { recursive: true });
     await rm(path.join(dir, 'sub2'), { recursive: true });
+    // The recovery is logged when the watches are set, before that scan delivers the removals.
     await waitFor(() => log.entries.some((e) => e.msg === 'watching every manifest directory again'), 'the recovery to be logged', 15_000);
+    await waitFor(() => sink.keys().length === 1, 'the removals to be delivered', 15_000);
     expect(sink.keys()).toEqual([K.svc('a')]);
+    expect(log.entries.filter((e) => e.msg === 'watching every manifest directory again')).toHaveLength(1);
   });
 
   it('stops when the source closes', async () => {
