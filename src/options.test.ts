@@ -63,6 +63,14 @@ describe('parseOptions', () => {
     expect(compileOptions(o)).toMatchObject({ limitReqStatusCode: 429, limitConnStatusCode: 599 });
   });
 
+  it('reads --configmap and --use-proxy-protocol, none and false by default, into the compile options', () => {
+    expect(parseOptions([])).toMatchObject({ configmap: null, useProxyProtocol: false });
+    const o = parseOptions(['--configmap', 'gatehouse/gatehouse', '--use-proxy-protocol']);
+    expect(o).toMatchObject({ configmap: 'gatehouse/gatehouse', useProxyProtocol: true });
+    expect(compileOptions(o)).toMatchObject({ configMap: 'gatehouse/gatehouse', useProxyProtocol: true });
+    expect(failure(['--configmap', 'gatehouse']).message).toMatch(/^--configmap: expected NAMESPACE\/NAME/);
+  });
+
   it('reads booleans bare or with =true/=false', () => {
     expect(parseOptions(['--watch-ingress-without-class']).watchIngressWithoutClass).toBe(true);
     expect(parseOptions(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);

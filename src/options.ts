@@ -60,6 +60,11 @@ export interface Options {
   acmeStorage: string | null;
   /** PEM file of extra CAs to trust for the ACME directory's HTTPS (a test CA such as pebble's). */
   acmeCaFile: string | null;
+  // ingress-nginx's ConfigMap of global settings (core/global-config.ts).
+  /** NS/NAME of the ConfigMap; null: none (the defaults). */
+  configmap: string | null;
+  /** use-proxy-protocol when the ConfigMap does not set it. */
+  useProxyProtocol: boolean;
 }
 
 type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes' | 'status';
@@ -107,6 +112,8 @@ const FLAGS: Record<string, Flag> = {
   'acme-email': { key: 'acmeEmail', kind: 'email', help: 'contact address of the ACME account' },
   'acme-storage': { key: 'acmeStorage', kind: 'string', help: 'local mode: DIR for the ACME certificates (as kubernetes.io/tls Secret manifests) and account key; required with --acme-directory and --manifests' },
   'acme-ca-file': { key: 'acmeCaFile', kind: 'string', help: 'PEM file of CA certificates to trust, besides the system ones, for the ACME directory\'s HTTPS (a test CA)' },
+  configmap: { key: 'configmap', kind: 'nsname', help: 'NS/NAME of an ingress-nginx-style ConfigMap of global settings (use-forwarded-headers, proxy-real-ip-cidr, proxy-body-size, ...; docs/annotations.md); local mode: a ConfigMap in the manifests' },
+  'use-proxy-protocol': { key: 'useProxyProtocol', kind: 'bool', help: 'expect a PROXY protocol (v1 or v2) header on every connection, as the ConfigMap key use-proxy-protocol, which overrides it (default false)' },
   'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
 };
 
@@ -149,6 +156,8 @@ export function defaults(): Options {
     acmeEmail: null,
     acmeStorage: null,
     acmeCaFile: null,
+    configmap: null,
+    useProxyProtocol: false,
   };
 }
 
@@ -289,5 +298,7 @@ export function compileOptions(o: Options) {
     acme: o.acmeDirectory !== null,
     limitReqStatusCode: o.limitReqStatusCode,
     limitConnStatusCode: o.limitConnStatusCode,
+    configMap: o.configmap,
+    useProxyProtocol: o.useProxyProtocol,
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inRanges, parseCidr, parseCidrList } from './cidr.ts';
+import { formatCidr, inRanges, parseCidr, parseCidrList } from './cidr.ts';
 import { parseIp } from './ip-address.ts';
 
 function within(list: string, ip: string): boolean {
@@ -37,5 +37,19 @@ describe('CIDR ranges', () => {
   it('keeps the prefix length in the 128-bit space', () => {
     expect(parseCidr('10.0.0.0/8')?.bits).toBe(104);
     expect(parseCidr('2001:db8::/32')?.bits).toBe(32);
+  });
+});
+
+describe('formatCidr', () => {
+  it.each([
+    ['10.1.2.3/8', '10.0.0.0/8'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['192.0.2.7', '192.0.2.7/32'],
+    ['2001:DB8::1/32', '2001:db8::/32'],
+    ['::/0', '::/0'],
+    ['::ffff:10.0.0.0/104', '10.0.0.0/8'],
+  ])('%s → %s', (text, want) => {
+    expect(formatCidr(parseCidr(text)!)).toBe(want);
+    expect(parseCidr(want)).toEqual(parseCidr(text));
   });
 });

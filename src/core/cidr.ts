@@ -4,7 +4,7 @@
 // Addresses are compared as 16 bytes, IPv4 in its IPv4-mapped form (ip-address.ts), so an IPv4
 // range also covers the same client seen as ::ffff:a.b.c.d.
 
-import { parseIp, type IpBytes } from './ip-address.ts';
+import { formatIp, parseIp, type IpBytes } from './ip-address.ts';
 
 export interface Cidr {
   /** The network address, 16 bytes, host bits zero. */
@@ -57,4 +57,10 @@ export function inRanges(ranges: readonly Cidr[], ip: IpBytes): boolean {
     return true;
   }
   return false;
+}
+
+/** A range as text (`10.0.0.0/8`, `2001:db8::/32`): an IPv4 one (IPv4-mapped, /96 or longer) in IPv4 notation. */
+export function formatCidr({ ip, bits }: Cidr): string {
+  const v4 = bits >= 96 && ip.slice(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff;
+  return `${formatIp(ip)}/${v4 ? bits - 96 : bits}`;
 }

@@ -19,6 +19,7 @@ import { annotationNameProblems } from './annotations/annotation-names.ts';
 import { routeRewrite, wantsRegexMode } from './annotations/rewrite.ts';
 import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
+import { readGlobalConfig } from './global-config.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
@@ -32,6 +33,8 @@ export interface CompileResult {
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
+  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap names (add-headers, proxy-set-headers), sorted: Kubernetes mode watches them by name. */
+  readonly configMaps: readonly string[];
 }
 
 function ingressKey(ing: KubeObject): string {
@@ -59,8 +62,11 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function compile(snapshot: Snapshot, options: CompileOptions, generation: number): CompileResult {
+export function compile(snapshot: Snapshot, flags: CompileOptions, generation: number): CompileResult {
   const conditions: Condition[] = [];
+  // The --configmap ConfigMap first: its keys are defaults the families below read from options.
+  const global = readGlobalConfig(snapshot, flags, conditions);
+  const options = global.options;
   const ingresses = ownedIngresses(snapshot, options).sort(age);
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   const policies = new Map<string, IngressAnnotations>();
@@ -256,7 +262,7 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   const defaultCertificate = options.defaultSslCertificate ?? null;
   // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}) };
+  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
   // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();
@@ -264,5 +270,5 @@ export function compile(snapshot: Snapshot, options: CompileOptions, generation:
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(conditions);
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: global.configMaps };
 }

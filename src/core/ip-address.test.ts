@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { endsInANumber, parseIp, specialUse, type IpBytes } from './ip-address.ts';
+import { endsInANumber, formatIp, parseIp, specialUse, type IpBytes } from './ip-address.ts';
 
 /** Dotted IPv4 of an IPv4-mapped address, else colon-separated hex groups (no compression). */
 function show(ip: IpBytes | null): string | null {
@@ -131,4 +132,33 @@ describe('endsInANumber (WHATWG URL host parser)', () => {
       expect(endsInANumber(text)).toBe(want);
     },
   );
+});
+
+describe('formatIp (an address as Node prints a peer)', () => {
+  it.each([
+    ['1.2.3.4', '1.2.3.4'],
+    ['::ffff:10.0.0.1', '10.0.0.1'],
+    ['010.001.0.1', '10.1.0.1'],
+    ['::', '::'],
+    ['::1', '::1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['2001:0:0:1:0:0:0:1', '2001:0:0:1::1'],
+    ['2001:db8:0:1:1:1:1:1', '2001:db8:0:1:1:1:1:1'],
+    ['fe80::', 'fe80::'],
+    ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+    ['::1.2.3.4', '::102:304'],
+  ])('%s → %s', (text, want) => {
+    expect(formatIp(parseIp(text)!)).toBe(want);
+  });
+
+  it('prints any IPv6 address as the WHATWG URL serializer does (RFC 5952), and it reads back', () => {
+    const group = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff }));
+    fc.assert(fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (groups) => {
+      const ip = parseIp(groups.map((g) => g.toString(16)).join(':'))!;
+      const text = formatIp(ip);
+      expect(parseIp(text)).toEqual(ip);
+      if (text.includes(':')) expect(new URL(`http://[${text}]/`).hostname).toBe(`[${text}]`);
+    }));
+  });
 });

@@ -145,3 +145,29 @@ export function specialUse(ip: IpBytes): SpecialUse | null {
   if (h0 === 0xff && (h1 & 0x0f) === 0x02) return 'link-local multicast';
   return null;
 }
+
+/**
+ * The text of an address as Node and nginx print a peer's: an IPv4-mapped address as its dotted
+ * IPv4 (the way headers.ts clientIp() unwraps Node's `::ffff:a.b.c.d`), IPv6 as RFC 5952 says
+ * (lower-case hex, no leading zeros, the longest run of two or more zero groups as `::`, the
+ * first of equal runs).
+ */
+export function formatIp(ip: IpBytes): string {
+  if (ip.slice(0, 10).every((b) => b === 0) && ip[10] === 0xff && ip[11] === 0xff) return ip.slice(12).join('.');
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((ip[i]! << 8) | ip[i + 1]!);
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (g: readonly number[]) => g.map((x) => x.toString(16)).join(':');
+  if (best === -1) return hex(groups);
+  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+}

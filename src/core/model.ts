@@ -3,7 +3,7 @@
 
 import type { ErrorCode } from '../errors.ts';
 
-export type Kind = 'Ingress' | 'IngressClass' | 'Service' | 'EndpointSlice' | 'Secret';
+export type Kind = 'Ingress' | 'IngressClass' | 'Service' | 'EndpointSlice' | 'Secret' | 'ConfigMap';
 
 export interface ObjectRef {
   readonly kind: Kind;
@@ -263,6 +263,40 @@ export interface RouteTable {
   readonly defaultCertificate: string | null;
   /** CompileOptions.proxyBodySize when it is not the default; absent: 1 MiB (DEFAULT_PROXY_BODY_SIZE). */
   readonly proxyBodySize?: number;
+  /** What every request follows, from the ConfigMap (--configmap) and flags; absent: the defaults. */
+  readonly global?: GlobalPolicy;
+}
+
+/**
+ * The settings of ingress-nginx's ConfigMap that hold for every connection and request
+ * (core/global-config.ts). Each field absent: its default (nothing done).
+ */
+export interface GlobalPolicy {
+  /** use-proxy-protocol: every connection starts with a PROXY protocol v1 or v2 header, read within the timeout. */
+  readonly proxyProtocol?: { readonly headerTimeoutMs: number };
+  /** Who the client is when a proxy or load balancer is the TCP peer (the PROXY header, X-Forwarded-For). */
+  readonly realIp?: RealIpPolicy;
+  /** proxy-set-headers: set on every upstream request, each replacing the client's; flat [name, value, …], names lower case; an empty value removes the header. */
+  readonly requestHeaders?: readonly string[];
+  /** add-headers: set on every response, each replacing the upstream's; flat [name, value, …], names lower case. */
+  readonly responseHeaders?: readonly string[];
+}
+
+/**
+ * nginx's real_ip module as ingress-nginx sets it up (use-forwarded-headers, enable-real-ip,
+ * use-proxy-protocol; real_ip_recursive on): starting from the TCP peer, while the address in
+ * hand is in `trusted`, the next one to the left (the PROXY header's source, then the header's
+ * addresses from right to left) is taken.
+ */
+export interface RealIpPolicy {
+  /** proxy-real-ip-cidr, normalised (`10.0.0.0/8`): the peers whose word is taken. */
+  readonly trusted: readonly string[];
+  /** The lower-case request header the address chain is read from (forwarded-for-header), or null: only the PROXY header's source. */
+  readonly header: string | null;
+  /** use-forwarded-headers: X-Forwarded-Proto, -Host and -Port from a trusted peer are passed on, and the proto decides ssl-redirect. */
+  readonly forwardedHeaders: boolean;
+  /** compute-full-forwarded-for (with use-forwarded-headers): X-Forwarded-For is the incoming one with the peer appended. */
+  readonly fullForwardedFor: boolean;
 }
 
 export interface Endpoint {
@@ -307,8 +341,12 @@ export interface CompileOptions {
   readonly proxyBodySize?: number;
   /** ACME is configured (`--acme-directory`): gatehouse.io/acme Ingresses yield AcmeRequests. Absent: false. */
   readonly acme?: boolean;
-  /** ConfigMap limit-req-status-code: the answer to a request over limit-rps/limit-rpm. Absent: 503. */
+  /** `--configmap` `namespace/name`: ingress-nginx's ConfigMap of global settings (core/global-config.ts). Absent or null: none. */
+  readonly configMap?: string | null;
+  /** `--use-proxy-protocol`: use-proxy-protocol when the ConfigMap does not say. Absent: false. */
+  readonly useProxyProtocol?: boolean;
+  /** ConfigMap limit-req-status-code (else --limit-req-status-code): the answer to a request over limit-rps/limit-rpm. Absent: 503. */
   readonly limitReqStatusCode?: number;
-  /** ConfigMap limit-conn-status-code: the answer to a request over limit-connections. Absent: 503. */
+  /** ConfigMap limit-conn-status-code (else --limit-conn-status-code): the answer to a request over limit-connections. Absent: 503. */
   readonly limitConnStatusCode?: number;
 }

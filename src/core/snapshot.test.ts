@@ -18,7 +18,7 @@ describe('toKubeObject', () => {
   });
 
   it('marks kinds we do not watch as ignored, not as malformed', () => {
-    for (const kind of ['Deployment', 'ConfigMap', 'Gateway', 'ingress']) {
+    for (const kind of ['Deployment', 'Pod', 'Gateway', 'ingress']) {
       const r = toKubeObject({ apiVersion: 'v1', kind, metadata: { name: 'a', namespace: 'b' } });
       expect(r).toMatchObject({ ok: false, ignored: true });
     }

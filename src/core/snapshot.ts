@@ -3,7 +3,7 @@
 
 import type { Kind } from './model.ts';
 
-export const KINDS: readonly Kind[] = ['Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Secret'];
+export const KINDS: readonly Kind[] = ['Ingress', 'IngressClass', 'Service', 'EndpointSlice', 'Secret', 'ConfigMap'];
 
 /** The parts of metadata the controller reads. Anything may be missing or wrong in input. */
 export interface ObjectMeta {

@@ -11,7 +11,7 @@ import type { Log } from '../source.ts';
 import type { KubeHttp } from './kube-http.ts';
 import type { LeaderElector } from './leader-election.ts';
 
-const API_VERSIONS: Record<string, string> = { Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', Service: 'v1', Secret: 'v1', EndpointSlice: 'discovery.k8s.io/v1' };
+const API_VERSIONS: Record<string, string> = { Ingress: 'networking.k8s.io/v1', IngressClass: 'networking.k8s.io/v1', Service: 'v1', Secret: 'v1', EndpointSlice: 'discovery.k8s.io/v1', ConfigMap: 'v1' };
 
 export function reasonFor(code: string): string {
   return code.replace(/^GH_/, '').toLowerCase().replace(/(^|_)([a-z])/g, (_m, _s, c: string) => c.toUpperCase());

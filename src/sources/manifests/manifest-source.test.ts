@@ -207,13 +207,13 @@ describe('ManifestSource: initial load', () => {
   });
 
   it('ignores kinds it does not watch, logging them at debug', async () => {
-    const dir = await tree({ 'mixed.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\n---\n${svc('web')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: cfg }\n` });
+    const dir = await tree({ 'mixed.yaml': `apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web }\n---\n${svc('web')}---\napiVersion: v1\nkind: Pod\nmetadata: { name: cfg }\n` });
     const { sink, log } = await started(dir);
     expect(sink.keys()).toEqual([K.svc('web')]);
     const ignored = log.entries.filter((e) => e.level === 'debug' && typeof e.obj.kind === 'string');
     expect(ignored.map((e) => [e.obj.kind, e.obj.name, e.obj.document])).toEqual([
       ['Deployment', 'web', 0],
-      ['ConfigMap', 'cfg', 2],
+      ['Pod', 'cfg', 2],
     ]);
     expect(log.entries.filter((e) => e.level === 'warn')).toEqual([]);
   });

@@ -59,12 +59,12 @@ describe('parseManifests', () => {
     expect(one.objects.map((o) => [o.object.kind, o.object.metadata.namespace, o.object.metadata.name])).toEqual([['IngressClass', '', 'gatehouse']]);
     const list = ok(
       parseManifests(
-        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'x' }, data: {} }, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' } }] }),
+        JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'x' }, data: {} }, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' } }] }),
         'json',
       ),
     );
     expect(list.objects.map((o) => [o.object.kind, o.item])).toEqual([['Secret', 'items[0]']]);
-    expect(list.ignored.map((o) => [o.kind, o.name, o.item])).toEqual([['ConfigMap', 'c', 'items[1]']]);
+    expect(list.ignored.map((o) => [o.kind, o.name, o.item])).toEqual([['Pod', 'c', 'items[1]']]);
   });
 
   it('sets kinds it does not watch aside as ignored, not invalid', () => {

@@ -1,0 +1,300 @@
+// ingress-nginx's ConfigMap of global settings (`--configmap NS/NAME`, its flag name; in local
+// mode a ConfigMap object in the manifests directory), read at the start of every compile, so a
+// change to it applies like any other object's. Keys and defaults are ingress-nginx's
+// (docs/user-guide/nginx-configuration/configmap.md, internal/ingress/controller/config):
+// - real client IPs: use-proxy-protocol (+ proxy-protocol-header-timeout), use-forwarded-headers,
+//   enable-real-ip, forwarded-for-header, compute-full-forwarded-for, proxy-real-ip-cidr;
+// - headers: add-headers (response) and proxy-set-headers (request), each naming another
+//   ConfigMap `namespace/name` whose data are the headers;
+// - the global defaults of the annotation families: proxy-body-size, limit-req-status-code,
+//   limit-conn-status-code (into CompileOptions, which the families read).
+// A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
+// and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
+// not read are one condition listing them: a misspelt key must not pass unnoticed.
+
+import { formatCidr, parseCidrList } from './cidr.ts';
+import type { CompileOptions, Condition, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
+import type { Snapshot } from './snapshot.ts';
+
+/** The ConfigMap's keys, typed; a key absent (or refused) is absent here. */
+export interface ConfigMapSettings {
+  readonly useProxyProtocol?: boolean;
+  readonly proxyProtocolHeaderTimeoutMs?: number;
+  readonly useForwardedHeaders?: boolean;
+  readonly enableRealIp?: boolean;
+  /** Lower case. */
+  readonly forwardedForHeader?: string;
+  readonly computeFullForwardedFor?: boolean;
+  /** Normalised ranges; empty: no peer is trusted. */
+  readonly proxyRealIpCidr?: readonly string[];
+  /** Bytes; 0: unlimited. */
+  readonly proxyBodySize?: number;
+  readonly limitReqStatusCode?: number;
+  readonly limitConnStatusCode?: number;
+  /** `namespace/name` of the ConfigMaps of headers. */
+  readonly addHeaders?: string;
+  readonly proxySetHeaders?: string;
+}
+
+/** A value refused: the key (ConfigMap data key, or header name) and why. */
+export interface KeyProblem {
+  readonly key: string;
+  readonly message: string;
+}
+
+/** ingress-nginx's default for proxy-real-ip-cidr (config.go NewDefault: IPv4 only). */
+export const DEFAULT_REAL_IP_CIDR = '0.0.0.0/0';
+/** ingress-nginx's proxy-protocol-header-timeout default. */
+export const DEFAULT_PROXY_PROTOCOL_TIMEOUT_MS = 5000;
+
+// Go's strconv.ParseBool, which ingress-nginx's ConfigMap decoding (mapstructure, weakly typed) uses.
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
+const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
+// RFC 9110 §5.6.2 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
+const NSNAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+// What Node and undici take in a header value (their checkInvalidHeaderChar): no CR, LF, NUL or other controls.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// An nginx variable ($remote_addr, ${msec}): ingress-nginx expands them in these headers; Gatehouse does not.
+const NGINX_VARIABLE = /\$[A-Za-z_{]/;
+const MAX_VALUE = 4096;
+
+/** A value as it goes into a message: quoted and escaped, long ones cut. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 100 ? `${value.slice(0, 100)}…` : value);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A data value as text; one that is not a string (hand-written manifests) reads as its JSON, as annotations do. */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
+}
+
+/** Reads the keys of one ConfigMap's data; every key read is remembered, the others are unsupported. */
+class KeyReader {
+  readonly problems: KeyProblem[] = [];
+  private readonly read = new Set<string>();
+  private readonly data: Record<string, unknown>;
+  constructor(data: Record<string, unknown>) {
+    this.data = data;
+  }
+
+  /** The key's grammar applied: undefined when absent (or empty) or refused (with a problem). */
+  private take<T>(key: string, expected: string, fallback: string, parse: (v: string) => T | undefined, empty: T | undefined = undefined): T | undefined {
+    this.read.add(key);
+    if (!Object.hasOwn(this.data, key)) return undefined;
+    const v = text(this.data[key]).trim();
+    if (v === '') return empty;
+    const out = parse(v);
+    if (out === undefined) this.problems.push({ key, message: `${quote(v)} is not ${expected}; the default ${fallback} applies` });
+    return out;
+  }
+
+  bool(key: string, fallback: string): boolean | undefined {
+    return this.take(key, 'a boolean ("true" or "false")', fallback, (v) => (TRUE.has(v) ? true : FALSE.has(v) ? false : undefined));
+  }
+
+  /** A Go duration in ms, s or m (`5s`, `500ms`), above 0 and at most an hour, in milliseconds. */
+  duration(key: string, fallback: string): number | undefined {
+    return this.take(key, 'a duration above 0 and at most 1h, such as "5s" or "500ms"', fallback, (v) => {
+      const m = /^(\d{1,7}(?:\.\d{1,3})?)(ms|s|m)$/.exec(v);
+      const ms = m === null ? NaN : Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000));
+      return ms >= 1 && ms <= 3_600_000 ? ms : undefined;
+    });
+  }
+
+  /** A header name (RFC 9110 token), lower case. */
+  headerName(key: string, fallback: string): string | undefined {
+    return this.take(key, 'a header name (RFC 9110 token)', fallback, (v) => (TOKEN.test(v) ? v.toLowerCase() : undefined));
+  }
+
+  /** Comma-separated addresses and CIDR ranges, normalised; empty entries skipped (an empty list trusts nothing). */
+  cidrs(key: string, fallback: string): readonly string[] | undefined {
+    const parse = (v: string) => {
+      const list = parseCidrList(v.split(',').filter((e) => e.trim() !== '').join(','));
+      return typeof list === 'string' ? undefined : [...new Set(list.map(formatCidr))];
+    };
+    return this.take(key, 'a comma-separated list of IP addresses and CIDR ranges', fallback, (v) => (v.replaceAll(',', '').trim() === '' ? [] : parse(v)), []);
+  }
+
+  /** nginx's size syntax (client_max_body_size): bytes, or with a k, m or g suffix; 0: unlimited. */
+  size(key: string, fallback: string): number | undefined {
+    return this.take(key, 'a size (bytes, or a number with a k, m or g suffix; 0: unlimited)', fallback, (v) => {
+      const m = /^(\d{1,15})([kKmMgG]?)$/.exec(v);
+      if (m === null) return undefined;
+      const n = Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+      return Number.isSafeInteger(n) ? n : undefined;
+    });
+  }
+
+  /** A status code 400-599 (nginx's limit_req_status / limit_conn_status range). */
+  status(key: string, fallback: string): number | undefined {
+    return this.take(key, 'an HTTP status code 400-599', fallback, (v) => (/^[45]\d\d$/.test(v) ? Number(v) : undefined));
+  }
+
+  /** `namespace/name` of another ConfigMap. */
+  configMapRef(key: string): string | undefined {
+    return this.take(key, 'a ConfigMap as namespace/name', 'none', (v) => (NSNAME.test(v) ? v : undefined));
+  }
+
+  /** A key ingress-nginx has that Gatehouse accepts and does not need. */
+  ignore(key: string): void {
+    this.read.add(key);
+  }
+
+  unsupported(): string[] {
+    return Object.keys(this.data).filter((k) => !this.read.has(k)).sort();
+  }
+}
+
+/** The settings of one ConfigMap's `data`, the values refused, and the keys not read. Never throws. */
+export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings; problems: KeyProblem[]; unsupported: string[] } {
+  if (data !== undefined && data !== null && !isRecord(data)) return { settings: {}, problems: [{ key: '', message: 'data is not a mapping; the defaults apply' }], unsupported: [] };
+  const r = new KeyReader(isRecord(data) ? data : {});
+  const settings: ConfigMapSettings = {
+    useProxyProtocol: r.bool('use-proxy-protocol', 'false (or --use-proxy-protocol)'),
+    proxyProtocolHeaderTimeoutMs: r.duration('proxy-protocol-header-timeout', '5s'),
+    useForwardedHeaders: r.bool('use-forwarded-headers', 'false'),
+    enableRealIp: r.bool('enable-real-ip', 'false'),
+    forwardedForHeader: r.headerName('forwarded-for-header', 'X-Forwarded-For'),
+    computeFullForwardedFor: r.bool('compute-full-forwarded-for', 'false'),
+    proxyRealIpCidr: r.cidrs('proxy-real-ip-cidr', DEFAULT_REAL_IP_CIDR),
+    proxyBodySize: r.size('proxy-body-size', '1m'),
+    limitReqStatusCode: r.status('limit-req-status-code', '503'),
+    limitConnStatusCode: r.status('limit-conn-status-code', '503'),
+    addHeaders: r.configMapRef('add-headers'),
+    proxySetHeaders: r.configMapRef('proxy-set-headers'),
+  };
+  // ingress-nginx's intermediate header for use-proxy-protocol with use-forwarded-headers; the
+  // chain is walked here without one.
+  r.ignore('forwarded-for-proxy-protocol-header');
+  const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) as ConfigMapSettings;
+  return { settings: defined, problems: r.problems, unsupported: r.unsupported() };
+}
+
+// Headers these ConfigMaps may not set: hop-by-hop and framing ones (RFC 9110 §7.6.1; they belong
+// to one connection, and a wrong Content-Length desynchronises it), Host (routing), and the
+// forwarding headers, which the client-IP settings above compute.
+const REFUSED = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade', 'expect', 'content-length', 'host', 'x-real-ip',
+]);
+
+/**
+ * The headers of an add-headers (`response`) or proxy-set-headers (`request`) ConfigMap: its
+ * data, name → value, as a flat [name, value, …] list sorted by name, names lower case. A
+ * request header with an empty value is removed from the upstream request (nginx's
+ * `proxy_set_header X ""`). Entries refused are problems; the others apply. Never throws.
+ */
+export function parseHeaderData(data: unknown, direction: 'request' | 'response'): { headers: string[]; problems: KeyProblem[] } {
+  const problems: KeyProblem[] = [];
+  if (!isRecord(data)) {
+    if (data !== undefined && data !== null) problems.push({ key: '', message: 'data is not a mapping; no headers are set' });
+    return { headers: [], problems };
+  }
+  const byName = new Map<string, string>();
+  for (const name of Object.keys(data).sort()) {
+    const lower = name.toLowerCase();
+    const value = text(data[name]).trim();
+    let reason: string | null = null;
+    if (!TOKEN.test(name)) reason = 'is not a header name (RFC 9110 token)';
+    else if (REFUSED.has(lower) || lower.startsWith('x-forwarded-')) reason = 'is set by Gatehouse itself or belongs to one connection (hop-by-hop and framing headers, Host, X-Forwarded-*, X-Real-IP)';
+    else if (byName.has(lower)) reason = 'is set twice (header names are case-insensitive)';
+    else if (!FIELD_VALUE.test(value) || value.length > MAX_VALUE) reason = `has a value that is not a header value (control characters, or longer than ${MAX_VALUE} characters)`;
+    else if (NGINX_VARIABLE.test(value)) reason = `has a value with an nginx variable (${quote(value)}), which Gatehouse does not expand`;
+    else if (value === '' && direction === 'response') reason = 'has an empty value (clearing a response header is not supported)';
+    if (reason !== null) problems.push({ key: name, message: `header ${quote(name)} ${reason}; it is left out` });
+    else byName.set(lower, value);
+  }
+  return { headers: [...byName].flat(), problems };
+}
+
+/** What compile takes from the ConfigMap. */
+export interface GlobalConfig {
+  /** The compile options with the ConfigMap's family defaults in (proxyBodySize, limit*StatusCode). */
+  readonly options: CompileOptions;
+  /** What the workers apply to every request (RouteTable.global); undefined: nothing. */
+  readonly policy: GlobalPolicy | undefined;
+  /** `namespace/name` of the header ConfigMaps its keys name, sorted (Kubernetes mode watches them by name). */
+  readonly configMaps: readonly string[];
+}
+
+function configMapRef(ref: string): ObjectRef {
+  const [namespace = '', name = ''] = ref.split('/');
+  return { kind: 'ConfigMap', namespace, name };
+}
+
+function field(key: string): string {
+  return key === '' ? 'data' : `data[${JSON.stringify(key)}]`;
+}
+
+/**
+ * The --configmap ConfigMap (options.configMap) and the header ConfigMaps it names, read from the
+ * snapshot; their problems pushed onto `conditions`.
+ */
+export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: CompileOptions, conditions: Condition[]): GlobalConfig {
+  let settings: ConfigMapSettings = {};
+  const configMaps: string[] = [];
+  const policy: { -readonly [K in keyof GlobalPolicy]: GlobalPolicy[K] } = {};
+  const main = options.configMap ?? null;
+  if (main !== null) {
+    const ref = configMapRef(main);
+    const cm = snapshot.get('ConfigMap', ref.namespace, ref.name);
+    if (cm === undefined) {
+      conditions.push({ ref, code: 'GH_CONFIGMAP_NOT_FOUND', field: '', message: `ConfigMap ${main} (--configmap) does not exist; the defaults apply until it does` });
+    } else {
+      const parsed = parseConfigMapData(cm.data);
+      settings = parsed.settings;
+      for (const p of parsed.problems) conditions.push({ ref, code: 'GH_CONFIGMAP_KEY_INVALID', field: field(p.key), message: p.message });
+      if (parsed.unsupported.length > 0) {
+        const shown = parsed.unsupported.slice(0, 20).map((k) => JSON.stringify(k)).join(', ');
+        const more = parsed.unsupported.length > 20 ? ` and ${parsed.unsupported.length - 20} more` : '';
+        conditions.push({ ref, code: 'GH_CONFIGMAP_KEY_UNSUPPORTED', field: 'data', message: `Gatehouse does not read ${shown}${more}; they have no effect` });
+      }
+      // add-headers and proxy-set-headers: the headers are the data of the ConfigMaps they name.
+      for (const [key, named, direction] of [['add-headers', settings.addHeaders, 'response'], ['proxy-set-headers', settings.proxySetHeaders, 'request']] as const) {
+        if (named === undefined) continue;
+        configMaps.push(named);
+        const headersRef = configMapRef(named);
+        const headersCm = snapshot.get('ConfigMap', headersRef.namespace, headersRef.name);
+        if (headersCm === undefined) {
+          conditions.push({ ref, code: 'GH_CONFIGMAP_NOT_FOUND', field: field(key), message: `names ConfigMap ${named}, which does not exist; no headers are set until it does` });
+          continue;
+        }
+        const { headers, problems } = parseHeaderData(headersCm.data, direction);
+        for (const p of problems) conditions.push({ ref: headersRef, code: 'GH_CONFIGMAP_KEY_INVALID', field: field(p.key), message: `${p.message} (${key} of ConfigMap ${main})` });
+        if (headers.length > 0) policy[direction === 'request' ? 'requestHeaders' : 'responseHeaders'] = headers;
+      }
+    }
+  }
+
+  // ingress-nginx's nginx.tmpl: the real_ip module is on with use-forwarded-headers,
+  // use-proxy-protocol or enable-real-ip; its header is the PROXY protocol's alone with
+  // use-proxy-protocol (and not use-forwarded-headers), else forwarded-for-header.
+  const proxyProtocol = settings.useProxyProtocol ?? options.useProxyProtocol ?? false;
+  const forwardedHeaders = settings.useForwardedHeaders ?? false;
+  const enableRealIp = settings.enableRealIp ?? false;
+  if (proxyProtocol) policy.proxyProtocol = { headerTimeoutMs: settings.proxyProtocolHeaderTimeoutMs ?? DEFAULT_PROXY_PROTOCOL_TIMEOUT_MS };
+  if (proxyProtocol || forwardedHeaders || enableRealIp) {
+    const realIp: RealIpPolicy = {
+      trusted: settings.proxyRealIpCidr ?? [DEFAULT_REAL_IP_CIDR],
+      header: forwardedHeaders || (enableRealIp && !proxyProtocol) ? (settings.forwardedForHeader ?? 'x-forwarded-for') : null,
+      forwardedHeaders,
+      fullForwardedFor: forwardedHeaders && (settings.computeFullForwardedFor ?? false),
+    };
+    policy.realIp = realIp;
+  }
+
+  const defaults: { -readonly [K in keyof CompileOptions]?: CompileOptions[K] } = {};
+  if (settings.proxyBodySize !== undefined) defaults.proxyBodySize = settings.proxyBodySize;
+  if (settings.limitReqStatusCode !== undefined) defaults.limitReqStatusCode = settings.limitReqStatusCode;
+  if (settings.limitConnStatusCode !== undefined) defaults.limitConnStatusCode = settings.limitConnStatusCode;
+  return {
+    options: { ...options, ...defaults },
+    policy: Object.keys(policy).length === 0 ? undefined : policy,
+    configMaps: Object.freeze([...new Set(configMaps)].sort()),
+  };
+}
