@@ -18,7 +18,7 @@ const pool = new Pool(upstream, { connections: null, pipelining: 1, keepAliveTim
 const server = createServer({ keepAliveTimeout: 75_000 }, (req, res) => {
   const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
   const ip = clientIp(req.socket.remoteAddress);
-  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { clientIp: ip, proto: 'http', host: req.headers.host ?? '', port: req.socket.localPort ?? 0 });
+  const headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, { clientIp: ip, forwardedFor: ip, proto: 'http', host: req.headers.host ?? '', port: req.socket.localPort ?? 0 });
   pool.stream(
     { path: req.url!, method: req.method!, headers, body: hasBody ? req : null },
     ({ statusCode, headers: upstreamHeaders }) => {

@@ -5,7 +5,8 @@
 //
 // Two listeners: plain HTTP/1.1 (--http-port), and HTTPS (--https-port) on node:http2's secure
 // server with allowHTTP1, so ALPN picks h2 or http/1.1 per connection; certificates by SNI
-// from the cert store; session-ticket keys shared with the other workers.
+// from the cert store; session-ticket keys shared with the other workers. With use-proxy-protocol
+// each connection's PROXY header is read first, on both.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
@@ -14,12 +15,14 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
 import { framingStatus } from './framing-status.ts';
-import { clientIp, type Forwarded } from './proxy/headers.ts';
+import { clientIp, requestHeaderSet, type Forwarded, type RequestHeaderSet } from './proxy/headers.ts';
+import { RealIp } from './proxy/real-ip.ts';
+import { ProxyProtocolIntake } from './proxy-protocol-intake.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
@@ -64,9 +67,43 @@ function requestHost(req: ProxyRequest): string {
   return (req.httpVersionMajor === 2 ? (req as Http2ServerRequest).authority : undefined) ?? req.headers.host ?? '';
 }
 
+// The table's GlobalPolicy (the ConfigMap's): the PROXY protocol, real client IPs, headers.
+const intake = new ProxyProtocolIntake((reason, peer) => log.debug({ peer, reason }, 'connection closed: no valid PROXY protocol header'));
+let realIp: RealIp | null = null;
+/** proxy-set-headers. */
+let setHeaders: RequestHeaderSet | undefined;
+/** add-headers: flat [name, value, …]. */
+let addHeaders: readonly string[] = [];
+
+function applyGlobal(global: GlobalPolicy | undefined): void {
+  intake.set(global?.proxyProtocol ?? null);
+  realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
+  setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
+  addHeaders = global?.responseHeaders ?? [];
+}
+
+/** The TCP socket, or the TLS socket over it, of a request's connection. */
+function connectionOf(req: ProxyRequest): Socket | undefined {
+  return (req.httpVersionMajor === 2 ? (req as Http2ServerRequest).stream.session?.socket : req.socket) as Socket | undefined;
+}
+
+/** Who the client is and what the upstream is told: the connection, its PROXY header, and real-ip.ts. */
 function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
-  const socket = req.socket as Socket | undefined;
-  return { clientIp: clientIp(socket?.remoteAddress), proto: scheme, host, port: socket?.localPort ?? (scheme === 'https' ? config.httpsPort : config.httpPort) };
+  const socket = connectionOf(req);
+  const peer = clientIp(socket?.remoteAddress);
+  const proxied = intake.addressOf(socket);
+  const ip = proxied?.source ?? peer;
+  // Under use-proxy-protocol the port the client connected to is the header's, and 443 means
+  // https (ingress-nginx: pass_server_port, and lua_ingress.lua's proxy_protocol_server_port check).
+  const base: Forwarded = {
+    clientIp: ip,
+    forwardedFor: ip,
+    proto: proxied?.destinationPort === 443 ? 'https' : scheme,
+    host,
+    port: proxied?.destinationPort ?? socket?.localPort ?? (scheme === 'https' ? config.httpsPort : config.httpPort),
+    setHeaders,
+  };
+  return realIp === null ? base : realIp.forwarded(peer, proxied, req.headers, base);
 }
 
 /** ssl-redirect / force-ssl-redirect, compiled into the route (or the host, for its unmatched paths). */
@@ -84,6 +121,8 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
   if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
+  // add-headers: on every response, over the upstream's (as more_set_headers).
+  for (let i = 0; i < addHeaders.length; i += 2) res.setHeader(addHeaders[i]!, addHeaders[i + 1]!);
   const framing = framingStatus(req.rawHeaders, config.maxRequestHeaders);
   if (framing !== 0) return sendError(res, framing, true);
   const url = req.url ?? '';
@@ -97,11 +136,12 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
   const host = requestHost(req);
   const match = router!.lookup(host, path);
-  if (scheme === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
+  const fwd = forwarded(req, scheme, host);
+  // The scheme the client used: the connection's, or a trusted X-Forwarded-Proto (use-forwarded-headers).
+  if (fwd.proto === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
     const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
   }
-  const fwd = forwarded(req, scheme, host);
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
   let ctx: RequestContext | null = null;
   if (match.steps.length !== 0) {
@@ -177,6 +217,7 @@ server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequ
 server.maxHeadersCount = MAX_HEADERS_COUNT;
 server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
 server.on('clientError', onClientError);
+intake.install(server, true);
 
 // ---- HTTPS: HTTP/2 and HTTP/1.1 --------------------------------------------------------
 
@@ -207,6 +248,7 @@ Object.assign(secure, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
 secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
 secure.on('clientError', onClientError);
 secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+intake.install(secure, false);
 
 const sessions = new Set<ServerHttp2Session>();
 /** HTTP/1.1-over-TLS connections and how many requests each has in flight (for the drain). */
@@ -315,6 +357,7 @@ function drain(graceMs: number): void {
   // Stop accepting; idle keep-alive connections close now, busy ones after their response
   // (which carries `Connection: close`; HTTP/2 sessions get GOAWAY and finish their streams);
   // what is still open at the deadline is cut.
+  intake.close();
   if (listening) {
     server.close(() => {
       httpClosed = true;
@@ -358,6 +401,7 @@ port.on('message', (m: ToWorker) => {
       router = next;
       generation = m.table.generation;
       defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
+      applyGlobal(m.table.global);
     }
     if (m.tls || m.table) {
       if (m.table) upstreamHosts = m.table.hosts;

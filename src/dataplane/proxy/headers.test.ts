@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { overrideFlatHeaders, overrideH2Headers, upstreamH2RequestHeaders } from './headers.ts';
+import { overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
 
-const fwd = { clientIp: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
+const fwd = { clientIp: '10.1.2.3', forwardedFor: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
 
 describe('upstreamH2RequestHeaders', () => {
   it('from HTTP/2: pseudo-headers rebuilt, :authority kept, forwarding headers replaced, cookie crumbs kept', () => {
@@ -47,5 +47,31 @@ describe('overrideFlatHeaders and overrideH2Headers', () => {
   it('sets :path, :authority and headers of an HTTP/2 upstream request', () => {
     const h = overrideH2Headers({ ':path': '/a', ':authority': 'a.test', 'x-set': 'old' }, { upstreamTarget: '/b?q', upstreamHost: 'b.internal', upstreamHeaders: ['x-set', 'new'] });
     expect(h).toEqual({ ':path': '/b?q', ':authority': 'b.internal', 'x-set': 'new' });
+  });
+});
+
+describe('forwarding headers and proxy-set-headers', () => {
+  const set = requestHeaderSet(['proxy', '', 'x-team', 'web']);
+  const withSet = { ...fwd, forwardedFor: '198.51.100.1, 10.1.2.3', setHeaders: set };
+
+  it('X-Forwarded-For is forwardedFor, X-Real-IP the client; set headers replace the client\'s, an empty one removes it', () => {
+    const raw = ['Host', 'a.test', 'Proxy', 'http://evil', 'X-Team', 'spoofed', 'x-team', 'again', 'X-Keep', '1'];
+    expect(upstreamRequestHeaders(raw, undefined, withSet)).toEqual([
+      'Host', 'a.test', 'X-Keep', '1',
+      'x-forwarded-for', '198.51.100.1, 10.1.2.3', 'x-real-ip', '10.1.2.3', 'x-forwarded-proto', 'https', 'x-forwarded-host', 'a.test', 'x-forwarded-port', '8443',
+      'x-team', 'web',
+    ]);
+    const fromH2 = upstreamRequestHeadersFromH2([':authority', 'a.test', 'proxy', 'x', 'x-team', 'spoofed', 'cookie', 'a=1'], withSet);
+    expect(fromH2.filter((_, i) => i % 2 === 0)).toEqual(['host', 'cookie', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-team']);
+    expect(fromH2[fromH2.length - 1]).toBe('web');
+    const h2 = upstreamH2RequestHeaders({ method: 'GET', url: '/', rawHeaders: ['host', 'a.test', 'proxy', 'x', 'x-team', 'spoofed'] }, false, undefined, 'http', withSet, false);
+    expect(h2).toMatchObject({ 'x-team': 'web', 'x-forwarded-for': '198.51.100.1, 10.1.2.3', 'x-real-ip': '10.1.2.3' });
+    expect(h2.proxy).toBeUndefined();
+  });
+
+  it('a set cookie replaces the client\'s crumbs', () => {
+    const cookieSet = { ...fwd, setHeaders: requestHeaderSet(['cookie', 'k=v']) };
+    const out = upstreamRequestHeadersFromH2([':authority', 'a.test', 'cookie', 'a=1', 'cookie', 'b=2'], cookieSet);
+    expect(out.filter((v) => v.includes('='))).toEqual(['k=v']);
   });
 });

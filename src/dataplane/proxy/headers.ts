@@ -1,7 +1,8 @@
 // Request and response header rewriting for the proxy. RFC 9110 §7.6.1: hop-by-hop headers
 // and every header named in Connection are not forwarded. X-Forwarded-* and X-Real-IP are
 // set from the connection, never trusted from the client (ingress-nginx's default,
-// use-forwarded-headers: false).
+// use-forwarded-headers: false), or from a trusted peer's as real-ip.ts says. The ConfigMap's
+// proxy-set-headers replace the client's headers of the same names.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
@@ -27,10 +28,34 @@ function connectionTokens(value: string | string[] | undefined): Set<string> | n
 }
 
 export interface Forwarded {
+  /** The client's address (X-Real-IP; what access lists and rate limits see). */
   clientIp: string;
+  /** X-Forwarded-For: the client's address, or with compute-full-forwarded-for the incoming chain and the peer. */
+  forwardedFor: string;
   proto: 'http' | 'https';
   host: string;
   port: number;
+  /** proxy-set-headers (the ConfigMap's), or undefined: none. */
+  setHeaders?: RequestHeaderSet;
+}
+
+/** Headers set on every upstream request, each replacing the client's of the same name; an empty value removes it. */
+export interface RequestHeaderSet {
+  /** Lower-case names. */
+  readonly names: ReadonlySet<string>;
+  /** Flat [name, value, …] of the non-empty ones. */
+  readonly flat: readonly string[];
+}
+
+/** A RequestHeaderSet from a flat [name, value, …] list (GlobalPolicy.requestHeaders), built once per table. */
+export function requestHeaderSet(flat: readonly string[]): RequestHeaderSet {
+  const names = new Set<string>();
+  const set: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    names.add(flat[i]!);
+    if (flat[i + 1] !== '') set.push(flat[i]!, flat[i + 1]!);
+  }
+  return { names, flat: set };
 }
 
 /** The client's IP without the IPv4-mapped IPv6 prefix. */
@@ -45,11 +70,12 @@ export function clientIp(remoteAddress: string | undefined): string {
  */
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, fwd: Forwarded, keepUpgrade = false): string[] {
   const named = connectionTokens(connection);
+  const set = fwd.setHeaders?.names;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (REPLACED.has(lower)) continue;
+    if (REPLACED.has(lower) || set?.has(lower)) continue;
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
       if (!(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     }
@@ -61,12 +87,13 @@ export function upstreamRequestHeaders(rawHeaders: readonly string[], connection
 
 function pushForwarding(out: string[], fwd: Forwarded): void {
   out.push(
-    'x-forwarded-for', fwd.clientIp,
+    'x-forwarded-for', fwd.forwardedFor,
     'x-real-ip', fwd.clientIp,
     'x-forwarded-proto', fwd.proto,
     'x-forwarded-host', fwd.host,
     'x-forwarded-port', String(fwd.port),
   );
+  if (fwd.setHeaders !== undefined) out.push(...fwd.setHeaders.flat);
 }
 
 /**
@@ -80,6 +107,7 @@ export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd:
   let authority: string | undefined;
   let host: string | undefined;
   const cookies: string[] = [];
+  const set = fwd.setHeaders?.names;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -90,8 +118,9 @@ export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd:
     }
     const lower = name.toLowerCase();
     if (lower === 'host') host ??= value;
-    else if (lower === 'cookie') cookies.push(value);
-    else if (!REPLACED.has(lower) && !HOP_BY_HOP.has(lower)) out.push(name, value);
+    else if (lower === 'cookie') {
+      if (!set?.has(lower)) cookies.push(value);
+    } else if (!REPLACED.has(lower) && !HOP_BY_HOP.has(lower) && !set?.has(lower)) out.push(name, value);
   }
   if (cookies.length > 0) out.push('cookie', cookies.join('; '));
   pushForwarding(out, fwd);
@@ -122,6 +151,7 @@ export function upstreamH2RequestHeaders(
   let authority: string | undefined;
   let host: string | undefined;
   let te = teTrailers;
+  const set = fwd.setHeaders?.names;
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
@@ -138,18 +168,20 @@ export function upstreamH2RequestHeaders(
       if (value.split(',').some((t) => t.trim().toLowerCase().split(';')[0] === 'trailers')) te = true;
       continue;
     }
-    if (REPLACED.has(name) || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (REPLACED.has(name) || HOP_BY_HOP.has(name) || named?.has(name) || set?.has(name)) continue;
     const had = out[name];
     out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
   }
   const a = authority ?? host;
   if (a !== undefined) out[':authority'] = a;
   if (te) out.te = 'trailers';
-  out['x-forwarded-for'] = fwd.clientIp;
+  out['x-forwarded-for'] = fwd.forwardedFor;
   out['x-real-ip'] = fwd.clientIp;
   out['x-forwarded-proto'] = fwd.proto;
   out['x-forwarded-host'] = fwd.host;
   out['x-forwarded-port'] = String(fwd.port);
+  const extra = fwd.setHeaders?.flat ?? [];
+  for (let i = 0; i < extra.length; i += 2) out[extra[i]!] = extra[i + 1]!;
   return out;
 }
 

@@ -1,0 +1,114 @@
+// use-proxy-protocol on a listener: every new connection must start with a PROXY protocol header
+// (proxy-protocol.ts), read here before the server sees the connection. The server's own
+// 'connection' handling (node:http's parser, or node:tls's handshake for the HTTPS listener) is
+// taken out and called once the header is read, with the bytes after it put back (unshift), so
+// TLS is parsed after the header, as HAProxy and nginx do. A connection that sends no valid
+// header within the timeout is closed, never answered.
+//
+// The setting travels with each table, so it switches live: connections accepted after a change
+// follow it, connections already open keep what they started with. Off, a new connection goes
+// straight to the server's own handling.
+
+import type { Server, Socket } from 'node:net';
+import { parseProxyHeader, type ProxiedAddress } from './proxy-protocol.ts';
+
+export interface ProxyProtocolSetting {
+  /** How long a new connection has to send its header (proxy-protocol-header-timeout). */
+  readonly headerTimeoutMs: number;
+}
+
+type ConnectionListener = (this: Server, socket: Socket) => void;
+
+export class ProxyProtocolIntake {
+  private setting: ProxyProtocolSetting | null = null;
+  /** The header's addresses, by the connection's socket. */
+  private readonly addresses = new WeakMap<object, ProxiedAddress>();
+  /** Connections still sending their header. */
+  private readonly pending = new Set<Socket>();
+  private readonly onRefused: (reason: string, peer: string | undefined) => void;
+
+  constructor(onRefused: (reason: string, peer: string | undefined) => void) {
+    this.onRefused = onRefused;
+  }
+
+  /** use-proxy-protocol on (with its timeout) or off (null), for connections accepted from now on. */
+  set(setting: ProxyProtocolSetting | null): void {
+    this.setting = setting;
+  }
+
+  /**
+   * Puts the header read in front of `server`'s own connection handling. `resume`: the server
+   * reads the socket as a stream that must be resumed to see the bytes put back (node:http);
+   * node:tls reads them itself when it wraps the socket.
+   */
+  install(server: Server, resume: boolean): void {
+    const own = server.listeners('connection') as ConnectionListener[];
+    server.removeAllListeners('connection');
+    const handOver = (socket: Socket) => {
+      for (const listener of own) listener.call(server, socket);
+    };
+    server.on('connection', (socket: Socket) => {
+      const setting = this.setting;
+      if (setting === null) return handOver(socket);
+      this.read(socket, setting, (rest) => {
+        // Stop the flow before taking our listener off, so no byte is emitted to nobody.
+        socket.pause();
+        if (rest.length > 0) socket.unshift(rest);
+        handOver(socket);
+        if (resume) socket.resume();
+      });
+    });
+  }
+
+  private read(socket: Socket, setting: ProxyProtocolSetting, done: (rest: Buffer) => void): void {
+    this.pending.add(socket);
+    let received: Buffer = Buffer.alloc(0);
+    const stop = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onError);
+      socket.off('close', stop);
+      this.pending.delete(socket);
+    };
+    const refuse = (reason: string) => {
+      stop();
+      this.onRefused(reason, socket.remoteAddress);
+      socket.destroy();
+    };
+    const onData = (chunk: Buffer) => {
+      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      const r = parseProxyHeader(received);
+      if (r.state === 'incomplete') return;
+      if (r.state === 'invalid') return refuse(r.reason);
+      stop();
+      if (r.address !== null) this.addresses.set(socket, r.address);
+      done(received.subarray(r.length));
+    };
+    const onEnd = () => refuse('the connection ended before its PROXY protocol header');
+    const onError = () => {
+      stop();
+      socket.destroy();
+    };
+    const timer = setTimeout(() => refuse(`no PROXY protocol header within ${setting.headerTimeoutMs} ms`), setting.headerTimeoutMs);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onError);
+    socket.on('close', stop);
+  }
+
+  /**
+   * The PROXY header's addresses for a connection: its socket, or the TLS socket over it (which
+   * node:tls links to the TCP socket as `_parent`). Undefined: the setting was off, or the header
+   * said to use the connection's own (LOCAL, UNKNOWN).
+   */
+  addressOf(socket: object | undefined): ProxiedAddress | undefined {
+    if (socket === undefined) return undefined;
+    return this.addresses.get(socket) ?? this.addresses.get((socket as { _parent?: object })._parent ?? socket);
+  }
+
+  /** Closes the connections still sending their header (the drain: they have no request yet). */
+  close(): void {
+    for (const socket of this.pending) socket.destroy();
+  }
+}
