@@ -2,6 +2,7 @@
 // (no URL normalisation), and a raw-socket exchange for requests no well-behaved client sends.
 
 import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 
 export interface Reply {
@@ -45,12 +46,13 @@ export interface RawReply {
 }
 
 /**
- * Writes `data` on a fresh connection and reads one response (by Content-Length, chunked
- * framing, or until the server closes). Rejects on timeout or when nothing parseable came back.
+ * Writes `data` on a fresh connection to `target` (a port on 127.0.0.1), or on a connected
+ * socket, and reads one response (by Content-Length, chunked framing, or until the server
+ * closes). Rejects on timeout or when nothing parseable came back.
  */
-export function rawExchange(port: number, data: string | Buffer, timeoutMs = 5000): Promise<RawReply> {
+export function rawExchange(target: number | Duplex, data: string | Buffer, timeoutMs = 5000): Promise<RawReply> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
+    const socket = typeof target === 'number' ? connect({ port: target, host: '127.0.0.1' }) : target;
     let buf = Buffer.alloc(0);
     let settled = false;
     let closed = false;

@@ -52,7 +52,7 @@ export function createKubeMode(options: Options, log: Log & { child(b: object): 
     status?.sync();
     events.resync();
   });
-  const source = new KubeSource({ http, namespace: options.watchNamespace, log: log.child({ component: 'kube' }) });
+  const source = new KubeSource({ http, namespace: options.watchNamespace, configMap: options.configmap, log: log.child({ component: 'kube' }) });
   let closing: Promise<void> | null = null;
   return {
     source,
@@ -62,6 +62,7 @@ export function createKubeMode(options: Options, log: Log & { child(b: object): 
     hooks: {
       onCompiled: (snapshot, result) => {
         source.watchSecrets(result.annotationSecrets, snapshot);
+        source.watchConfigMaps(result.configMaps);
         status?.update(snapshot, result.ingresses);
         events.update(snapshot, result.conditions);
       },

@@ -1,7 +1,9 @@
 // Kubernetes mode: informers for Ingress, IngressClass, Service, EndpointSlice and TLS
-// Secrets feed the snapshot. Nothing is reported synced before every informer has listed
-// once; while the API server is unreachable, nothing changes and the last table keeps
-// serving. Secret data is never logged.
+// Secrets feed the snapshot, and one for the --configmap ConfigMap by name (in its namespace,
+// whatever --watch-namespace says, as ingress-nginx). Nothing is reported synced before every
+// informer has listed once; while the API server is unreachable, nothing changes and the last
+// table keeps serving. Secret data is never logged. Objects that compile names (annotation
+// Secrets, the ConfigMaps of add-headers and proxy-set-headers) are watched one by one, by name.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { toKubeObject, type Snapshot } from '../../core/snapshot.ts';
@@ -24,7 +26,13 @@ export interface KubeSourceOptions {
   http: KubeHttp;
   /** Watch one namespace only; null: all. */
   namespace: string | null;
+  /** `namespace/name` of the --configmap ConfigMap, or null. */
+  configMap?: string | null;
   log: Log;
+}
+
+function byNameSpec(kind: 'Secret' | 'ConfigMap', name: string): ResourceSpec & { kind: Kind } {
+  return { kind, apiVersion: 'v1', plural: kind === 'Secret' ? 'secrets' : 'configmaps', namespaced: true, fieldSelector: `metadata.name=${name}` };
 }
 
 export class KubeSource implements Source {
@@ -32,7 +40,7 @@ export class KubeSource implements Source {
   private informers: Informer[] = [];
   private closing: Promise<void> | null = null;
   private sink: SourceSink | null = null;
-  /** Secrets that annotations name, watched one by one (any type), by `namespace/name`. */
+  /** Objects compile names, watched one by one, by `Kind/namespace/name`. */
   private readonly byName = new Map<string, Informer>();
 
   constructor(options: KubeSourceOptions) {
@@ -59,6 +67,11 @@ export class KubeSource implements Source {
     const { namespace, log } = this.options;
     this.sink = sink;
     this.informers = RESOURCES.map((spec) => this.informer(spec, namespace, sink));
+    const configMap = this.options.configMap ?? null;
+    if (configMap !== null) {
+      const [ns = '', name = ''] = configMap.split('/');
+      this.informers.push(this.informer(byNameSpec('ConfigMap', name), ns, sink));
+    }
     await Promise.all(this.informers.map((i) => i.start()));
     log.info({ resources: RESOURCES.map((r) => r.plural), namespace: namespace ?? '(all)' }, 'informers synced');
     sink.synced();
@@ -70,21 +83,37 @@ export class KubeSource implements Source {
    * listed stop; a Secret they delivered that is not kubernetes.io/tls leaves the snapshot.
    */
   watchSecrets(refs: readonly string[], snapshot: Pick<Snapshot, 'get'>): void {
+    const inNamespace = refs.filter((r) => this.options.namespace === null || r.startsWith(`${this.options.namespace}/`));
+    this.watchByName('Secret', inNamespace, (ns, name) => snapshot.get('Secret', ns, name)?.type !== 'kubernetes.io/tls');
+  }
+
+  /**
+   * Watch exactly these ConfigMaps by name (add-headers, proxy-set-headers: settings of the
+   * operator, so in any namespace); one no longer listed leaves the snapshot, unless it is the
+   * --configmap one.
+   */
+  watchConfigMaps(refs: readonly string[]): void {
+    const main = this.options.configMap ?? null;
+    this.watchByName('ConfigMap', refs.filter((r) => r !== main), () => true);
+  }
+
+  /** One informer per wanted `namespace/name`; `leaves(ns, name)`: whether an object whose informer stops goes from the snapshot. */
+  private watchByName(kind: 'Secret' | 'ConfigMap', refs: readonly string[], leaves: (ns: string, name: string) => boolean): void {
     const sink = this.sink;
     if (sink === null || this.closing !== null) return;
-    const wanted = new Set(refs.filter((r) => this.options.namespace === null || r.startsWith(`${this.options.namespace}/`)));
-    for (const [ref, informer] of this.byName) {
-      if (wanted.has(ref)) continue;
-      this.byName.delete(ref);
+    const wanted = new Set(refs.map((r) => `${kind}/${r}`));
+    for (const [key, informer] of this.byName) {
+      if (!key.startsWith(`${kind}/`) || wanted.has(key)) continue;
+      this.byName.delete(key);
       void informer.stop();
-      const [ns = '', name = ''] = ref.split('/');
-      if (snapshot.get('Secret', ns, name)?.type !== 'kubernetes.io/tls') sink.remove('Secret', ns, name);
+      const [, ns = '', name = ''] = key.split('/');
+      if (leaves(ns, name)) sink.remove(kind, ns, name);
     }
-    for (const ref of wanted) {
-      if (this.byName.has(ref)) continue;
-      const [ns = '', name = ''] = ref.split('/');
-      const informer = this.informer({ kind: 'Secret', apiVersion: 'v1', plural: 'secrets', namespaced: true, fieldSelector: `metadata.name=${name}` }, ns, sink);
-      this.byName.set(ref, informer);
+    for (const key of wanted) {
+      if (this.byName.has(key)) continue;
+      const [, ns = '', name = ''] = key.split('/');
+      const informer = this.informer(byNameSpec(kind, name), ns, sink);
+      this.byName.set(key, informer);
       void informer.start();
     }
   }
