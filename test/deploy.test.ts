@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { parseConfigMapData } from '../src/core/global-config.ts';
 import { parseOptions } from '../src/options.ts';
 import { startEchoes, type Echo } from './support/echo-upstream.ts';
 import { backendService, simpleIngress } from './support/harness.ts';
@@ -42,7 +43,7 @@ describe('deploy/ manifests', () => {
       expect(typeof o.metadata?.name, JSON.stringify(o)).toBe('string');
     }
     const kinds = objects.map((o) => o.kind).sort();
-    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'IngressClass', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort());
+    expect(kinds).toEqual(['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'IngressClass', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort());
     const cluster = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'IngressClass']);
     for (const o of objects) {
       if (cluster.has(o.kind)) expect(o.metadata.namespace, o.kind).toBeUndefined();
@@ -97,6 +98,17 @@ describe('deploy/ manifests', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(options.shutdownGracePeriod);
     expect(options.publishService).toBe(`${NAMESPACE}/${one('Service').metadata.name}`);
     expect(options.manifests).toBeNull();
+    expect(options.configmap).toBe(`${NAMESPACE}/${one('ConfigMap').metadata.name}`);
+  });
+
+  it('ConfigMap: ingress-nginx\'s keys, every one commented out (the defaults), none that Gatehouse does not read', () => {
+    const cm = one('ConfigMap');
+    expect(cm.data ?? {}).toEqual({});
+    const text = readFileSync(join(DEPLOY, 'configmap.yaml'), 'utf8');
+    const keys = [...text.matchAll(/^ {2}# ([a-z-]+): /gm)].map((m) => m[1]!);
+    expect(keys.length).toBeGreaterThan(5);
+    const parsed = parseConfigMapData(Object.fromEntries(keys.map((k) => [k, ''])));
+    expect(parsed.unsupported).toEqual([]);
   });
 
   it('Service: type LoadBalancer, 80→http and 443→https, externalTrafficPolicy Local, selects the pods', () => {
@@ -164,9 +176,7 @@ interface Grant {
  * When the code starts using one, this test fails until it is taken off the list.
  */
 const NOT_YET_CALLED = [
-  'ClusterRole "" configmaps get', // a future --configmap (ingress-nginx's global settings)
-  'ClusterRole "" configmaps list',
-  'ClusterRole "" configmaps watch',
+  'ClusterRole "" configmaps get', // ConfigMaps are listed and watched by name; nothing reads one object
   'ClusterRole networking.k8s.io ingresses/status update', // status is written with PATCH (merge patch)
   'ClusterRole "" events patch', // Events are created once per condition, never aggregated by patch yet
   'ClusterRole networking.k8s.io ingresses get', // informers list and watch; nothing reads one object
@@ -227,7 +237,7 @@ describe('deploy/ RBAC covers exactly what the controller calls', () => {
     e = await startEchoes(['a'] as const);
     api = await startKubeApi();
     // What `kubectl apply -k deploy/` creates that the API emulator serves, as deploy/ has it.
-    for (const o of objects.filter((x) => ['Namespace', 'Service', 'IngressClass'].includes(x.kind))) api.create(o as KubeObject);
+    for (const o of objects.filter((x) => ['Namespace', 'Service', 'IngressClass', 'ConfigMap'].includes(x.kind))) api.create(o as KubeObject);
     // The cloud's load balancer fills in the Service's address.
     api.patch('Service', NAMESPACE, 'gatehouse', { status: { loadBalancer: { ingress: [{ ip: '198.51.100.7' }] } } });
     put(api, backendService('a', e.a.port, { namespace: 'app' }), simpleIngress('ok', 'ok.test', 'a', { namespace: 'app' }));
@@ -261,7 +271,7 @@ describe('deploy/ RBAC covers exactly what the controller calls', () => {
 
   it('the flows ran: list/watch of each kind, a status patch, an Event, Lease get/create/update', () => {
     const seen = new Set(requests.map((r) => `${r.verb} ${r.resource}${r.subresource ? `/${r.subresource}` : ''}`));
-    for (const want of ['list ingresses', 'watch ingresses', 'list ingressclasses', 'watch ingressclasses', 'list services', 'watch services', 'list endpointslices', 'watch endpointslices', 'list secrets', 'watch secrets', 'patch ingresses/status', 'create events', 'get leases', 'create leases', 'update leases']) {
+    for (const want of ['list configmaps', 'watch configmaps', 'list ingresses', 'watch ingresses', 'list ingressclasses', 'watch ingressclasses', 'list services', 'watch services', 'list endpointslices', 'watch endpointslices', 'list secrets', 'watch secrets', 'patch ingresses/status', 'create events', 'get leases', 'create leases', 'update leases']) {
       expect(seen, want).toContain(want);
     }
   });
