@@ -23,6 +23,8 @@ export class ProxyProtocolIntake {
   private setting: ProxyProtocolSetting | null = null;
   /** The header's addresses, by the connection's socket. */
   private readonly addresses = new WeakMap<object, ProxiedAddress>();
+  /** Whether any connection ever had a header (until then addressOf looks nothing up). */
+  private used = false;
   /** Connections still sending their header. */
   private readonly pending = new Set<Socket>();
   private readonly onRefused: (reason: string, peer: string | undefined) => void;
@@ -82,7 +84,10 @@ export class ProxyProtocolIntake {
       if (r.state === 'incomplete') return;
       if (r.state === 'invalid') return refuse(r.reason);
       stop();
-      if (r.address !== null) this.addresses.set(socket, r.address);
+      if (r.address !== null) {
+        this.addresses.set(socket, r.address);
+        this.used = true;
+      }
       done(received.subarray(r.length));
     };
     const onEnd = () => refuse('the connection ended before its PROXY protocol header');
@@ -103,7 +108,7 @@ export class ProxyProtocolIntake {
    * said to use the connection's own (LOCAL, UNKNOWN).
    */
   addressOf(socket: object | undefined): ProxiedAddress | undefined {
-    if (socket === undefined) return undefined;
+    if (!this.used || socket === undefined) return undefined;
     return this.addresses.get(socket) ?? this.addresses.get((socket as { _parent?: object })._parent ?? socket);
   }
 
