@@ -12,6 +12,7 @@
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
 // not read are one condition listing them: a misspelt key must not pass unnoticed.
 
+import { parseBool } from './annotations/read-annotation.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
 import type { CompileOptions, Condition, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -47,9 +48,6 @@ export const DEFAULT_REAL_IP_CIDR = '0.0.0.0/0';
 /** ingress-nginx's proxy-protocol-header-timeout default. */
 export const DEFAULT_PROXY_PROTOCOL_TIMEOUT_MS = 5000;
 
-// Go's strconv.ParseBool, which ingress-nginx's ConfigMap decoding (mapstructure, weakly typed) uses.
-const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True']);
-const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False']);
 // RFC 9110 §5.6.2 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 const NSNAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -93,8 +91,12 @@ class KeyReader {
     return out;
   }
 
+  /** Go's strconv.ParseBool, as ingress-nginx's ConfigMap decoding (mapstructure, weakly typed) and annotations read it. */
   bool(key: string, fallback: string): boolean | undefined {
-    return this.take(key, 'a boolean ("true" or "false")', fallback, (v) => (TRUE.has(v) ? true : FALSE.has(v) ? false : undefined));
+    return this.take(key, 'a boolean ("true" or "false")', fallback, (value) => {
+      const b = parseBool({ key, value });
+      return typeof b === 'boolean' ? b : undefined;
+    });
   }
 
   /** A Go duration in ms, s or m (`5s`, `500ms`), above 0 and at most an hour, in milliseconds. */
