@@ -105,7 +105,7 @@ describe('parseConfigMapData: refusals name the key, the value and what was expe
     ['proxy-body-size', '1.5m', /^"1.5m" is not a size/],
     ['proxy-body-size', '1t', /is not a size/],
     ['proxy-body-size', '-1', /is not a size/],
-    ['limit-req-status-code', '200', /^"200" is not an HTTP status code 400-599; the default 503 applies$/],
+    ['limit-req-status-code', '200', /^"200" is not an HTTP status code 400-599; the default 503 \(or --limit-req-status-code\) applies$/],
     ['limit-conn-status-code', '0x1F7', /is not an HTTP status code/],
     ['add-headers', 'just-a-name', /^"just-a-name" is not a ConfigMap as namespace\/name/],
     ['proxy-set-headers', 'NS/Upper', /is not a ConfigMap as namespace\/name/],

@@ -165,8 +165,8 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     computeFullForwardedFor: r.bool('compute-full-forwarded-for', 'false'),
     proxyRealIpCidr: r.cidrs('proxy-real-ip-cidr', DEFAULT_REAL_IP_CIDR),
     proxyBodySize: r.size('proxy-body-size', '1m'),
-    limitReqStatusCode: r.status('limit-req-status-code', '503'),
-    limitConnStatusCode: r.status('limit-conn-status-code', '503'),
+    limitReqStatusCode: r.status('limit-req-status-code', '503 (or --limit-req-status-code)'),
+    limitConnStatusCode: r.status('limit-conn-status-code', '503 (or --limit-conn-status-code)'),
     addHeaders: r.configMapRef('add-headers'),
     proxySetHeaders: r.configMapRef('proxy-set-headers'),
   };

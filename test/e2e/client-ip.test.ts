@@ -1,7 +1,8 @@
 // Real client IPs behind a load balancer, end to end in local mode with the ConfigMap
 // (--configmap) in the manifests directory: the PROXY protocol (v1 and v2, on the HTTP and the
 // HTTPS listener, HTTP/1.1 and HTTP/2 over TLS, LOCAL, a connection without a valid header
-// closed unanswered), X-Forwarded-For trusted only from proxy-real-ip-cidr, and ConfigMap
+// closed unanswered), X-Forwarded-For trusted only from proxy-real-ip-cidr (and the client it
+// gives is what rate limits key on), and ConfigMap
 // changes applied live (trust range, proxy-set-headers and add-headers, use-proxy-protocol
 // switched on). The echo upstream shows exactly what it received.
 
@@ -65,6 +66,12 @@ function closedUnanswered(socket: Socket, data?: string): Promise<boolean> {
 
 function upstreamSaw(reply: { readonly body: string }, name: string): string[] {
   return headerValues((JSON.parse(reply.body) as EchoReply).headers, name);
+}
+
+/** limited.test: 2 requests per client at once (limit-rpm 1, burst 1), then limit-req-status-code. */
+function limited(): Record<string, unknown> {
+  const annotations = { 'nginx.ingress.kubernetes.io/limit-rpm': '1', 'nginx.ingress.kubernetes.io/limit-burst-multiplier': '1' };
+  return ingress('limited', { annotations, rules: [{ host: 'limited.test', paths: [{ path: '/', service: 'echo' }] }] });
 }
 
 let ca: TestCa;
@@ -193,7 +200,7 @@ describe('use-forwarded-headers and proxy-real-ip-cidr, changed live', () => {
     const pair = await ca.issue({ dnsNames: ['web.test'] });
     gh = await startGatehouse({
       manifests: {
-        'site.yaml': manifest(ingressClass('gatehouse'), backendService('echo', echo.port), tlsSecret('web', pair), site()),
+        'site.yaml': manifest(ingressClass('gatehouse'), backendService('echo', echo.port), tlsSecret('web', pair), site(), limited()),
         'configmap.yaml': manifest(configMap('gatehouse', { ...base, 'proxy-real-ip-cidr': '127.0.0.1/32' })),
         'headers.yaml': manifest(configMap('upstream-headers', { 'X-Team': 'web', Proxy: '' }), configMap('response-headers', { 'X-Frame-Options': 'DENY' })),
       },
@@ -216,6 +223,12 @@ describe('use-forwarded-headers and proxy-real-ip-cidr, changed live', () => {
     expect(upstreamSaw(r, 'x-forwarded-proto')).toEqual(['https']);
     expect(upstreamSaw(r, 'x-forwarded-host')).toEqual(['shop.example']);
     expect(upstreamSaw(r, 'x-forwarded-port')).toEqual(['443']);
+  });
+
+  it('rate limits key on the client address found this way, not on the peer', async () => {
+    const from = (client: string) => ask(`X-Forwarded-For: ${client}\r\n`, 'limited.test').then((r) => r.status);
+    expect([await from('203.0.113.1'), await from('203.0.113.1'), await from('203.0.113.1')]).toEqual([200, 200, 503]);
+    expect(await from('203.0.113.2')).toBe(200);
   });
 
   it('a trusted X-Forwarded-Proto: https means no ssl-redirect; http is redirected', async () => {
