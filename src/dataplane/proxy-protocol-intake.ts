@@ -53,7 +53,8 @@ export class ProxyProtocolIntake {
       const setting = this.setting;
       if (setting === null) return handOver(socket);
       this.read(socket, setting, (rest) => {
-        // Stop the flow before taking our listener off, so no byte is emitted to nobody.
+        // Still inside our 'data' event: pause, so no further chunk flows to nobody before the
+        // server's own reader is attached; the bytes after the header go back in front.
         socket.pause();
         if (rest.length > 0) socket.unshift(rest);
         handOver(socket);
@@ -109,7 +110,8 @@ export class ProxyProtocolIntake {
    */
   addressOf(socket: object | undefined): ProxiedAddress | undefined {
     if (!this.used || socket === undefined) return undefined;
-    return this.addresses.get(socket) ?? this.addresses.get((socket as { _parent?: object })._parent ?? socket);
+    const parent = (socket as { _parent?: object })._parent;
+    return this.addresses.get(socket) ?? (parent === undefined ? undefined : this.addresses.get(parent));
   }
 
   /** Closes the connections still sending their header (the drain: they have no request yet). */
