@@ -143,17 +143,17 @@ describe('parseHeaderData', () => {
 
   it.each([
     ['Bad Name', 'v', /is not a header name/],
-    ['Connection', 'close', /is set by Gatehouse itself or belongs to one connection/],
-    ['Transfer-Encoding', 'chunked', /belongs to one connection \(hop-by-hop/],
-    ['Content-Length', '0', /belongs to one connection \(hop-by-hop/],
-    ['Host', 'evil.test', /is set by Gatehouse itself/],
-    ['X-Forwarded-For', '1.2.3.4', /is set by Gatehouse itself/],
-    ['x-forwarded-proto', 'https', /is set by Gatehouse itself/],
-    ['X-Real-IP', '1.2.3.4', /is set by Gatehouse itself/],
-    ['X-Bad-Value', 'a\r\nInjected: 1', /is not a header value/],
-    ['X-Nul', 'a\u0000b', /is not a header value/],
-    ['X-Wide', 'ü€', /is not a header value/],
-    ['X-Long', 'a'.repeat(5000), /longer than 4096/],
+    ['Connection', 'close', /belongs to the connection or its framing/],
+    ['Transfer-Encoding', 'chunked', /belongs to the connection or its framing/],
+    ['Content-Length', '0', /belongs to the connection or its framing/],
+    ['Host', 'evil.test', /is set by upstream-vhost/],
+    ['X-Forwarded-For', '1.2.3.4', /is set by the proxy from the connection/],
+    ['x-forwarded-proto', 'https', /is set by the proxy from the connection/],
+    ['X-Real-IP', '1.2.3.4', /is set by the proxy from the connection/],
+    ['X-Bad-Value', 'a\r\nInjected: 1', /is not printable ASCII and tabs/],
+    ['X-Nul', 'a\u0000b', /is not printable ASCII and tabs/],
+    ['X-Wide', 'ü€', /is not printable ASCII and tabs/],
+    ['X-Long', 'a'.repeat(5000), /of at most 4096 characters/],
     ['X-Request-Start', 't=${msec}', /nginx variable .* which Gatehouse does not expand/],
     ['X-Client', '$remote_addr', /nginx variable/],
   ])('refuses %j', (name, value, message) => {
@@ -163,6 +163,10 @@ describe('parseHeaderData', () => {
     expect(r.problems[0]!.key).toBe(name);
     expect(r.problems[0]!.message).toMatch(message);
     expect(r.problems[0]!.message).toMatch(/; it is left out$/);
+  });
+
+  it('in add-headers, Host and the forwarding headers are headers like others (only requests compute them)', () => {
+    expect(parseHeaderData({ 'X-Forwarded-Proto': 'https', Host: 'a' }, 'response')).toEqual({ headers: ['host', 'a', 'x-forwarded-proto', 'https'], problems: [] });
   });
 
   it('refuses an empty response header value, and a name set twice in another case', () => {
@@ -238,7 +242,7 @@ describe('readGlobalConfig', () => {
     expect(configMaps).toEqual(['web/req', 'web/resp']);
     expect(conditions).toEqual([{
       ref: { kind: 'ConfigMap', namespace: 'web', name: 'resp' }, code: 'GH_CONFIGMAP_KEY_INVALID', field: 'data["Connection"]',
-      message: 'header "Connection" is set by Gatehouse itself or belongs to one connection (hop-by-hop and framing headers, Host, X-Forwarded-*, X-Real-IP); it is left out (add-headers of ConfigMap gatehouse/gatehouse)',
+      message: 'header "Connection" belongs to the connection or its framing; it is left out (add-headers of ConfigMap gatehouse/gatehouse)',
     }]);
   });
 

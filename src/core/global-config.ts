@@ -12,7 +12,9 @@
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
 // not read are one condition listing them: a misspelt key must not pass unnoticed.
 
+import { parseSize } from './annotations/body-size.ts';
 import { parseBool } from './annotations/read-annotation.ts';
+import { headerRefusal } from './annotations/typed-headers.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
 import type { CompileOptions, Condition, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -51,8 +53,8 @@ export const DEFAULT_PROXY_PROTOCOL_TIMEOUT_MS = 5000;
 // RFC 9110 §5.6.2 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;
 const NSNAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-// What Node and undici take in a header value (their checkInvalidHeaderChar): no CR, LF, NUL or other controls.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+// Printable ASCII and tabs, as the typed-headers annotations take: no CR, LF, NUL or other controls.
+const FIELD_VALUE = /^[\t\x20-\x7e]*$/;
 // An nginx variable ($remote_addr, ${msec}): ingress-nginx expands them in these headers; Gatehouse does not.
 const NGINX_VARIABLE = /\$[A-Za-z_{]/;
 const MAX_VALUE = 4096;
@@ -122,14 +124,9 @@ class KeyReader {
     return this.take(key, 'a comma-separated list of IP addresses and CIDR ranges', fallback, (v) => (v.replaceAll(',', '').trim() === '' ? [] : parse(v)), []);
   }
 
-  /** nginx's size syntax (client_max_body_size): bytes, or with a k, m or g suffix; 0: unlimited. */
+  /** nginx's size syntax (client_max_body_size), as the proxy-body-size annotation reads it. */
   size(key: string, fallback: string): number | undefined {
-    return this.take(key, 'a size (bytes, or a number with a k, m or g suffix; 0: unlimited)', fallback, (v) => {
-      const m = /^(\d{1,15})([kKmMgG]?)$/.exec(v);
-      if (m === null) return undefined;
-      const n = Number(m[1]) * { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-      return Number.isSafeInteger(n) ? n : undefined;
-    });
+    return this.take(key, 'a size (digits, optionally followed by k, m or g; 0: unlimited)', fallback, (v) => parseSize(v) ?? undefined);
   }
 
   /** A status code 400-599 (nginx's limit_req_status / limit_conn_status range). */
@@ -177,13 +174,19 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
   return { settings: defined, problems: r.problems, unsupported: r.unsupported() };
 }
 
-// Headers these ConfigMaps may not set: hop-by-hop and framing ones (RFC 9110 §7.6.1; they belong
-// to one connection, and a wrong Content-Length desynchronises it), Host (routing), and the
-// forwarding headers, which the client-IP settings above compute.
-const REFUSED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'expect', 'content-length', 'host', 'x-real-ip',
-]);
+/** Why one entry of a header ConfigMap is refused, or null. */
+function entryRefusal(name: string, value: string, request: boolean, taken: ReadonlyMap<string, string>): string | null {
+  if (!TOKEN.test(name)) return 'is not a header name (RFC 9110 token)';
+  const lower = name.toLowerCase();
+  // Hop-by-hop and framing headers; on requests also Host and the forwarding headers, which the client-IP keys compute.
+  const refused = headerRefusal(lower, request);
+  if (refused !== null) return refused;
+  if (taken.has(lower)) return 'is set twice (header names are case-insensitive)';
+  if (!FIELD_VALUE.test(value) || value.length > MAX_VALUE) return `has a value that is not printable ASCII and tabs of at most ${MAX_VALUE} characters`;
+  if (NGINX_VARIABLE.test(value)) return `has a value with an nginx variable (${quote(value)}), which Gatehouse does not expand`;
+  if (value === '' && !request) return 'has an empty value (clearing a response header is not supported)';
+  return null;
+}
 
 /**
  * The headers of an add-headers (`response`) or proxy-set-headers (`request`) ConfigMap: its
@@ -199,17 +202,10 @@ export function parseHeaderData(data: unknown, direction: 'request' | 'response'
   }
   const byName = new Map<string, string>();
   for (const name of Object.keys(data).sort()) {
-    const lower = name.toLowerCase();
     const value = text(data[name]).trim();
-    let reason: string | null = null;
-    if (!TOKEN.test(name)) reason = 'is not a header name (RFC 9110 token)';
-    else if (REFUSED.has(lower) || lower.startsWith('x-forwarded-')) reason = 'is set by Gatehouse itself or belongs to one connection (hop-by-hop and framing headers, Host, X-Forwarded-*, X-Real-IP)';
-    else if (byName.has(lower)) reason = 'is set twice (header names are case-insensitive)';
-    else if (!FIELD_VALUE.test(value) || value.length > MAX_VALUE) reason = `has a value that is not a header value (control characters, or longer than ${MAX_VALUE} characters)`;
-    else if (NGINX_VARIABLE.test(value)) reason = `has a value with an nginx variable (${quote(value)}), which Gatehouse does not expand`;
-    else if (value === '' && direction === 'response') reason = 'has an empty value (clearing a response header is not supported)';
+    const reason = entryRefusal(name, value, direction === 'request', byName);
     if (reason !== null) problems.push({ key: name, message: `header ${quote(name)} ${reason}; it is left out` });
-    else byName.set(lower, value);
+    else byName.set(name.toLowerCase(), value);
   }
   return { headers: [...byName].flat(), problems };
 }

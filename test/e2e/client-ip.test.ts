@@ -251,6 +251,14 @@ describe('use-forwarded-headers and proxy-real-ip-cidr, changed live', () => {
     expect(r.headers.get('x-frame-options')).toEqual(['SAMEORIGIN']);
   });
 
+  it('proxy-body-size from the ConfigMap is the default of every route (live): a larger body answers 413', async () => {
+    const post = (bytes: number) => rawExchange(gh.httpPort, `POST /who HTTP/1.1\r\nHost: plain.test\r\nContent-Length: ${bytes}\r\nConnection: close\r\n\r\n${'x'.repeat(bytes)}`);
+    expect((await post(2048)).status).toBe(200);
+    await gh.write('configmap.yaml', manifest(configMap('gatehouse', { ...base, 'proxy-real-ip-cidr': '127.0.0.1/32', 'proxy-body-size': '1k' })));
+    expect((await post(2048)).status).toBe(413);
+    expect((await post(1024)).status).toBe(200);
+  });
+
   it('the peer moved out of proxy-real-ip-cidr (live): it is the client, and its X-Forwarded-* are not believed', async () => {
     await gh.write('configmap.yaml', manifest(configMap('gatehouse', { ...base, 'proxy-real-ip-cidr': '10.0.0.0/8' })));
     const r = await ask('X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n');

@@ -26,8 +26,8 @@ const MAX_HEADERS = 100;
 const CONNECTION = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'content-length']);
 const FORWARDING = new Set(['host', 'x-real-ip']);
 
-/** Why `name` may not be set in the request (`request`) or response list, or null. */
-function refusal(lower: string, request: boolean): string | null {
+/** Why header `lower` may not be set on the request (`request`) or the response, or null (also the ConfigMap's proxy-set-headers and add-headers). */
+export function headerRefusal(lower: string, request: boolean): string | null {
   if (CONNECTION.has(lower)) return 'belongs to the connection or its framing';
   if (request && (FORWARDING.has(lower) || lower.startsWith('x-forwarded-'))) {
     return lower === 'host' ? 'is set by upstream-vhost' : 'is set by the proxy from the connection';
@@ -51,7 +51,7 @@ function readList(key: string, value: string, request: boolean, problems: Annota
     else if (v.length > MAX_VALUE) fail(line, `has a value longer than ${MAX_VALUE} characters`);
     else {
       const lower = name.toLowerCase();
-      const why = refusal(lower, request);
+      const why = headerRefusal(lower, request);
       if (why !== null) fail(line, `sets ${name}, which ${why}`);
       else if (seen.has(lower)) fail(line, `sets ${name} a second time`);
       else {
