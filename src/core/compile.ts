@@ -20,6 +20,7 @@ import { routeRewrite, wantsRegexMode } from './annotations/rewrite.ts';
 import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
+import { readCustomHeadersRef } from './annotations/custom-headers.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
@@ -33,7 +34,7 @@ export interface CompileResult {
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
-  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap names (add-headers, proxy-set-headers), sorted: Kubernetes mode watches them by name. */
+  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap (add-headers, proxy-set-headers) and custom-headers annotations name, sorted: Kubernetes mode watches them by name. */
   readonly configMaps: readonly string[];
 }
 
@@ -68,6 +69,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const global = readGlobalConfig(snapshot, flags, conditions);
   const options = global.options;
   const ingresses = ownedIngresses(snapshot, options).sort(age);
+  const configMaps = new Set(global.configMaps);
+  const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   const policies = new Map<string, IngressAnnotations>();
   const tlsRead: TlsCandidate[] = [];
@@ -88,7 +91,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     for (const key of names.unknown) {
       conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
     }
-    const policy = readIngressAnnotations(ing, { sslRedirect: options.defaultSslRedirect ?? true, limitReqStatusCode: options.limitReqStatusCode, limitConnStatusCode: options.limitConnStatusCode }, conditions);
+    // custom-headers' ConfigMap is watched by name whether it exists or not: its creation applies.
+    const customHeaders = readCustomHeadersRef(ing);
+    if (customHeaders.ok && customHeaders.value !== undefined) configMaps.add(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
+    const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
     const before = conditions.length;
     readIngress(ing, read, conditions);
@@ -270,5 +276,5 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(conditions);
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: global.configMaps };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
 }

@@ -83,11 +83,30 @@ describe('parseConfigMapData: every key, every accepted form', () => {
     expect(parseConfigMapData({ 'add-headers': 'ns/resp', 'proxy-set-headers': 'ns/req.v1' }).settings).toEqual({ addHeaders: 'ns/resp', proxySetHeaders: 'ns/req.v1' });
   });
 
+  it('global-allowed-response-headers: header names, lower-cased, empty entries skipped', () => {
+    expect(parseConfigMapData({ 'global-allowed-response-headers': 'My-Custom-Header, X-Frame-Options,,x-frame-options' }).settings).toEqual({ allowedResponseHeaders: ['my-custom-header', 'x-frame-options'] });
+    expect(parseConfigMapData({ 'global-allowed-response-headers': '' }).settings).toEqual({});
+  });
+
+  it.each([
+    ['whitelist-source-range', 'whitelistSourceRange'],
+    ['denylist-source-range', 'denylistSourceRange'],
+  ])('%s: addresses and CIDR ranges, normalised; empty: no list', (key, field) => {
+    expect(parseConfigMapData({ [key]: '10.1.2.3/8, 192.0.2.7,2001:DB8::/32' }).settings).toEqual({ [field]: ['10.0.0.0/8', '192.0.2.7/32', '2001:db8::/32'] });
+    expect(parseConfigMapData({ [key]: '' }).settings).toEqual({});
+    expect(parseConfigMapData({ [key]: ' , ' }).settings).toEqual({});
+  });
+
+  it('limit-rate and limit-rate-after: whole kilobytes, as the annotations', () => {
+    expect(parseConfigMapData({ 'limit-rate': '100', 'limit-rate-after': '0' }).settings).toEqual({ limitRate: 100, limitRateAfter: 0 });
+  });
+
   it('forwarded-for-proxy-protocol-header is accepted and not needed; other keys are listed as unsupported, sorted', () => {
-    const r = parseConfigMapData({ 'forwarded-for-proxy-protocol-header': 'X-Foo', 'ssl-protocols': 'TLSv1.3', 'use-forwarded-header': 'true', 'allow-snippet-annotations': 'false' });
+    // enable-cors is an annotation only: ingress-nginx's ConfigMap has no CORS key.
+    const r = parseConfigMapData({ 'forwarded-for-proxy-protocol-header': 'X-Foo', 'ssl-protocols': 'TLSv1.3', 'use-forwarded-header': 'true', 'allow-snippet-annotations': 'false', 'enable-cors': 'true' });
     expect(r.settings).toEqual({});
     expect(r.problems).toEqual([]);
-    expect(r.unsupported).toEqual(['allow-snippet-annotations', 'ssl-protocols', 'use-forwarded-header']);
+    expect(r.unsupported).toEqual(['allow-snippet-annotations', 'enable-cors', 'ssl-protocols', 'use-forwarded-header']);
   });
 });
 
@@ -109,6 +128,9 @@ describe('parseConfigMapData: refusals name the key, the value and what was expe
     ['limit-conn-status-code', '0x1F7', /is not an HTTP status code/],
     ['add-headers', 'just-a-name', /^"just-a-name" is not a ConfigMap as namespace\/name/],
     ['proxy-set-headers', 'NS/Upper', /is not a ConfigMap as namespace\/name/],
+    ['global-allowed-response-headers', 'X-A, X B', /^"X-A, X B" is not a comma-separated list of header names \(RFC 9110 tokens\); the default none applies$/],
+    ['limit-rate', '100k', /^"100k" is not a whole number 0-1000000000; the default 0 \(none\) applies$/],
+    ['limit-rate-after', '-1', /is not a whole number/],
   ])('%s: %j', (key, value, message) => {
     const r = parseConfigMapData({ 'use-forwarded-headers': 'true', [key]: value });
     expect(r.problems).toHaveLength(1);
@@ -116,6 +138,15 @@ describe('parseConfigMapData: refusals name the key, the value and what was expe
     expect(r.problems[0]!.message).toMatch(message);
     // The rest of the ConfigMap still applies.
     expect(r.settings.useForwardedHeaders).toBe(key === 'use-forwarded-headers' ? undefined : true);
+  });
+
+  it.each([
+    ['whitelist-source-range', 'whitelistSourceRange', [], 'without an allow list'],
+    ['denylist-source-range', 'denylistSourceRange', ['0.0.0.0/0', '::/0'], 'without a deny list'],
+  ])('%s refused fails closed: every client is refused where it applies', (key, field, closed, where) => {
+    const r = parseConfigMapData({ [key]: '10.0.0.0/8, 10.0.0.0/33' });
+    expect(r.settings).toEqual({ [field]: closed });
+    expect(r.problems).toEqual([{ key, message: `"10.0.0.0/8, 10.0.0.0/33" is not a comma-separated list of IP addresses and CIDR ranges; every client is refused (403) on routes ${where} of their own until it is fixed` }]);
   });
 
   it('data that is not a mapping is one problem, and no setting', () => {
@@ -162,7 +193,12 @@ describe('parseHeaderData', () => {
     expect(r.problems).toHaveLength(1);
     expect(r.problems[0]!.key).toBe(name);
     expect(r.problems[0]!.message).toMatch(message);
-    expect(r.problems[0]!.message).toMatch(/; it is left out$/);
+    expect(r.problems[0]!.message).toMatch(new RegExp(`^header ${JSON.stringify(name).replace(/[$]/g, '\\$')} `));
+  });
+
+  it('literal: a $ is itself (custom-headers, where ingress-nginx escapes it), other rules alike', () => {
+    expect(parseHeaderData({ 'X-Client': '$remote_addr', 'X-T': 't=${msec}' }, 'response', true)).toEqual({ headers: ['x-client', '$remote_addr', 'x-t', 't=${msec}'], problems: [] });
+    expect(parseHeaderData({ Connection: 'close' }, 'response', true).problems).toHaveLength(1);
   });
 
   it('in add-headers, Host and the forwarding headers are headers like others (only requests compute them)', () => {
@@ -219,6 +255,8 @@ describe('readGlobalConfig', () => {
   it('the family defaults go into the compile options; absent keys leave the options as they were', () => {
     expect(read({ 'proxy-body-size': '8k', 'limit-req-status-code': '429', 'limit-conn-status-code': '429' }).options)
       .toEqual({ ...BASE, configMap: 'gatehouse/gatehouse', proxyBodySize: 8192, limitReqStatusCode: 429, limitConnStatusCode: 429 });
+    expect(read({ 'limit-rate': '10', 'limit-rate-after': '5', 'whitelist-source-range': '10.0.0.0/8', 'denylist-source-range': '10.9.0.0/16', 'global-allowed-response-headers': 'X-A' }).options)
+      .toEqual({ ...BASE, configMap: 'gatehouse/gatehouse', limitRate: 10, limitRateAfter: 5, whitelistSourceRange: ['10.0.0.0/8'], denylistSourceRange: ['10.9.0.0/16'], allowedResponseHeaders: ['x-a'] });
     expect(read({}, [], { proxyBodySize: 5 }).options.proxyBodySize).toBe(5);
   });
 
@@ -255,7 +293,7 @@ describe('readGlobalConfig', () => {
 });
 
 describe('property: random ConfigMap data never throws, and nothing unescaped comes out', () => {
-  const KEYS = ['use-proxy-protocol', 'proxy-protocol-header-timeout', 'use-forwarded-headers', 'enable-real-ip', 'forwarded-for-header', 'compute-full-forwarded-for', 'proxy-real-ip-cidr', 'proxy-body-size', 'limit-req-status-code', 'limit-conn-status-code', 'add-headers', 'proxy-set-headers'];
+  const KEYS = ['use-proxy-protocol', 'proxy-protocol-header-timeout', 'use-forwarded-headers', 'enable-real-ip', 'forwarded-for-header', 'compute-full-forwarded-for', 'proxy-real-ip-cidr', 'proxy-body-size', 'limit-req-status-code', 'limit-conn-status-code', 'add-headers', 'proxy-set-headers', 'global-allowed-response-headers', 'whitelist-source-range', 'denylist-source-range', 'limit-rate', 'limit-rate-after'];
   const value = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('true', '5s', '10.0.0.0/8', '1m', '429', 'ns/name', 'X-Forwarded-For'), fc.integer(), fc.boolean(), fc.constant(null));
   // Control characters but HTAB (a header value may hold one); header text also nothing above 0xff (Node refuses it).
   const control = (s: string) => [...s].some((c) => (c < ' ' && c !== '\t') || c === '\x7f');
@@ -269,9 +307,9 @@ describe('property: random ConfigMap data never throws, and nothing unescaped co
     }), { numRuns: 500 });
   });
 
-  it('parseHeaderData, both directions', () => {
-    fc.assert(fc.property(fc.dictionary(fc.string(), value), fc.constantFrom('request' as const, 'response' as const), (data, direction) => {
-      const r = parseHeaderData(data, direction);
+  it('parseHeaderData, both directions, literal or not', () => {
+    fc.assert(fc.property(fc.dictionary(fc.string(), value), fc.constantFrom('request' as const, 'response' as const), fc.boolean(), (data, direction, literal) => {
+      const r = parseHeaderData(data, direction, literal);
       for (const s of r.headers) expect(headerText(s), JSON.stringify(s)).toBe(true);
       for (let i = 0; i < r.headers.length; i += 2) expect(r.headers[i]).toMatch(/^[!#$%&'*+\-.^_`|~0-9a-z]+$/);
       for (const p of r.problems) expect(control(p.message), p.message).toBe(false);

@@ -6,13 +6,16 @@
 //   enable-real-ip, forwarded-for-header, compute-full-forwarded-for, proxy-real-ip-cidr;
 // - headers: add-headers (response) and proxy-set-headers (request), each naming another
 //   ConfigMap `namespace/name` whose data are the headers;
-// - the global defaults of the annotation families: proxy-body-size, limit-req-status-code,
-//   limit-conn-status-code (into CompileOptions, which the families read).
+// - the global defaults of the annotation families (into CompileOptions, which the families read):
+//   proxy-body-size, limit-req-status-code, limit-conn-status-code, limit-rate, limit-rate-after,
+//   whitelist-source-range, denylist-source-range, and global-allowed-response-headers (the
+//   header names a custom-headers annotation may set).
 // A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
 // not read are one condition listing them: a misspelt key must not pass unnoticed.
 
 import { parseSize } from './annotations/body-size.ts';
+import { MAX_KILOBYTES } from './annotations/rate-limit.ts';
 import { parseBool } from './annotations/read-annotation.ts';
 import { headerRefusal } from './annotations/typed-headers.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
@@ -37,6 +40,14 @@ export interface ConfigMapSettings {
   /** `namespace/name` of the ConfigMaps of headers. */
   readonly addHeaders?: string;
   readonly proxySetHeaders?: string;
+  /** Header names, lower case, that custom-headers ConfigMaps may set. */
+  readonly allowedResponseHeaders?: readonly string[];
+  /** Normalised ranges: the access lists of routes without annotations of their own. */
+  readonly whitelistSourceRange?: readonly string[];
+  readonly denylistSourceRange?: readonly string[];
+  /** Kilobytes (per second), as the annotations. */
+  readonly limitRate?: number;
+  readonly limitRateAfter?: number;
 }
 
 /** A value refused: the key (ConfigMap data key, or header name) and why. */
@@ -73,6 +84,14 @@ function text(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v) ?? '';
 }
 
+const CIDR_LIST = 'a comma-separated list of IP addresses and CIDR ranges';
+
+/** Addresses and CIDR ranges, normalised and deduplicated, empty entries skipped; undefined when one does not parse. */
+function cidrList(v: string): readonly string[] | undefined {
+  const list = parseCidrList(v.split(',').filter((e) => e.trim() !== '').join(','));
+  return typeof list === 'string' ? undefined : [...new Set(list.map(formatCidr))];
+}
+
 /** Reads the keys of one ConfigMap's data; every key read is remembered, the others are unsupported. */
 class KeyReader {
   readonly problems: KeyProblem[] = [];
@@ -82,15 +101,19 @@ class KeyReader {
     this.data = data;
   }
 
-  /** The key's grammar applied: undefined when absent (or empty) or refused (with a problem). */
-  private take<T>(key: string, expected: string, fallback: string, parse: (v: string) => T | undefined, empty: T | undefined = undefined): T | undefined {
+  /**
+   * The key's grammar applied: undefined when absent (or empty) or refused (with a problem); a
+   * refused value is `refused.value` instead when given, and the problem says what that does.
+   */
+  private take<T>(key: string, expected: string, fallback: string, parse: (v: string) => T | undefined, empty: T | undefined = undefined, refused?: { value: T; effect: string }): T | undefined {
     this.read.add(key);
     if (!Object.hasOwn(this.data, key)) return undefined;
     const v = text(this.data[key]).trim();
     if (v === '') return empty;
     const out = parse(v);
-    if (out === undefined) this.problems.push({ key, message: `${quote(v)} is not ${expected}; the default ${fallback} applies` });
-    return out;
+    if (out !== undefined) return out;
+    this.problems.push({ key, message: `${quote(v)} is not ${expected}; ${refused?.effect ?? `the default ${fallback} applies`}` });
+    return refused?.value;
   }
 
   /** Go's strconv.ParseBool, as ingress-nginx's ConfigMap decoding (mapstructure, weakly typed) and annotations read it. */
@@ -117,11 +140,29 @@ class KeyReader {
 
   /** Comma-separated addresses and CIDR ranges, normalised; empty entries skipped (an empty list trusts nothing). */
   cidrs(key: string, fallback: string): readonly string[] | undefined {
-    const parse = (v: string) => {
-      const list = parseCidrList(v.split(',').filter((e) => e.trim() !== '').join(','));
-      return typeof list === 'string' ? undefined : [...new Set(list.map(formatCidr))];
-    };
-    return this.take(key, 'a comma-separated list of IP addresses and CIDR ranges', fallback, (v) => (v.replaceAll(',', '').trim() === '' ? [] : parse(v)), []);
+    return this.take(key, CIDR_LIST, fallback, (v) => (v.replaceAll(',', '').trim() === '' ? [] : cidrList(v)), []);
+  }
+
+  /**
+   * A global access list, as cidrs; empty: none. A list refused fails closed, as `closed` (the
+   * operator meant to shut clients out: a typo must not let them in).
+   */
+  accessList(key: string, closed: readonly string[], effect: string): readonly string[] | undefined {
+    const list = this.take<readonly string[] | null>(key, CIDR_LIST, 'none', (v) => (v.replaceAll(',', '').trim() === '' ? null : cidrList(v)), null, { value: closed, effect });
+    return list ?? undefined;
+  }
+
+  /** Comma-separated header names (RFC 9110 tokens), lower case; empty entries skipped. */
+  headerNames(key: string): readonly string[] | undefined {
+    return this.take(key, 'a comma-separated list of header names (RFC 9110 tokens)', 'none', (v) => {
+      const names = v.split(',').map((e) => e.trim()).filter((e) => e !== '');
+      return names.every((n) => TOKEN.test(n)) ? [...new Set(names.map((n) => n.toLowerCase()))] : undefined;
+    });
+  }
+
+  /** A whole number 0-max. */
+  count(key: string, max: number, fallback: string): number | undefined {
+    return this.take(key, `a whole number 0-${max}`, fallback, (v) => (/^\d{1,10}$/.test(v) && Number(v) <= max ? Number(v) : undefined));
   }
 
   /** nginx's size syntax (client_max_body_size), as the proxy-body-size annotation reads it. */
@@ -166,6 +207,11 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     limitConnStatusCode: r.status('limit-conn-status-code', '503 (or --limit-conn-status-code)'),
     addHeaders: r.configMapRef('add-headers'),
     proxySetHeaders: r.configMapRef('proxy-set-headers'),
+    allowedResponseHeaders: r.headerNames('global-allowed-response-headers'),
+    whitelistSourceRange: r.accessList('whitelist-source-range', [], 'every client is refused (403) on routes without an allow list of their own until it is fixed'),
+    denylistSourceRange: r.accessList('denylist-source-range', ['0.0.0.0/0', '::/0'], 'every client is refused (403) on routes without a deny list of their own until it is fixed'),
+    limitRate: r.count('limit-rate', MAX_KILOBYTES, '0 (none)'),
+    limitRateAfter: r.count('limit-rate-after', MAX_KILOBYTES, '0'),
   };
   // ingress-nginx's intermediate header for use-proxy-protocol with use-forwarded-headers; the
   // chain is walked here without one.
@@ -175,7 +221,7 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
 }
 
 /** Why one entry of a header ConfigMap is refused, or null. */
-function entryRefusal(name: string, value: string, request: boolean, taken: ReadonlyMap<string, string>): string | null {
+function entryRefusal(name: string, value: string, request: boolean, literal: boolean, taken: ReadonlyMap<string, string>): string | null {
   if (!TOKEN.test(name)) return 'is not a header name (RFC 9110 token)';
   const lower = name.toLowerCase();
   // Hop-by-hop and framing headers; on requests also Host and the forwarding headers, which the client-IP keys compute.
@@ -183,18 +229,20 @@ function entryRefusal(name: string, value: string, request: boolean, taken: Read
   if (refused !== null) return refused;
   if (taken.has(lower)) return 'is set twice (header names are case-insensitive)';
   if (!FIELD_VALUE.test(value) || value.length > MAX_VALUE) return `has a value that is not printable ASCII and tabs of at most ${MAX_VALUE} characters`;
-  if (NGINX_VARIABLE.test(value)) return `has a value with an nginx variable (${quote(value)}), which Gatehouse does not expand`;
+  if (!literal && NGINX_VARIABLE.test(value)) return `has a value with an nginx variable (${quote(value)}), which Gatehouse does not expand`;
   if (value === '' && !request) return 'has an empty value (clearing a response header is not supported)';
   return null;
 }
 
 /**
- * The headers of an add-headers (`response`) or proxy-set-headers (`request`) ConfigMap: its
- * data, name → value, as a flat [name, value, …] list sorted by name, names lower case. A
- * request header with an empty value is removed from the upstream request (nginx's
- * `proxy_set_header X ""`). Entries refused are problems; the others apply. Never throws.
+ * The headers of an add-headers (`response`) or proxy-set-headers (`request`) ConfigMap, or of a
+ * custom-headers one (`response`, `literal`: a `$` is itself, as ingress-nginx escapes it there
+ * and expands nginx variables in the others): its data, name → value, as a flat
+ * [name, value, …] list sorted by name, names lower case. A request header with an empty value
+ * is removed from the upstream request (nginx's `proxy_set_header X ""`). Entries refused are
+ * problems (`header "<name>" <why>`); the others are returned. Never throws.
  */
-export function parseHeaderData(data: unknown, direction: 'request' | 'response'): { headers: string[]; problems: KeyProblem[] } {
+export function parseHeaderData(data: unknown, direction: 'request' | 'response', literal = false): { headers: string[]; problems: KeyProblem[] } {
   const problems: KeyProblem[] = [];
   if (!isRecord(data)) {
     if (data !== undefined && data !== null) problems.push({ key: '', message: 'data is not a mapping; no headers are set' });
@@ -203,8 +251,8 @@ export function parseHeaderData(data: unknown, direction: 'request' | 'response'
   const byName = new Map<string, string>();
   for (const name of Object.keys(data).sort()) {
     const value = text(data[name]).trim();
-    const reason = entryRefusal(name, value, direction === 'request', byName);
-    if (reason !== null) problems.push({ key: name, message: `header ${quote(name)} ${reason}; it is left out` });
+    const reason = entryRefusal(name, value, direction === 'request', literal, byName);
+    if (reason !== null) problems.push({ key: name, message: `header ${quote(name)} ${reason}` });
     else byName.set(name.toLowerCase(), value);
   }
   return { headers: [...byName].flat(), problems };
@@ -212,7 +260,7 @@ export function parseHeaderData(data: unknown, direction: 'request' | 'response'
 
 /** What compile takes from the ConfigMap. */
 export interface GlobalConfig {
-  /** The compile options with the ConfigMap's family defaults in (proxyBodySize, limit*StatusCode). */
+  /** The compile options with the ConfigMap's family defaults in (proxyBodySize, limit*, *SourceRange, allowedResponseHeaders). */
   readonly options: CompileOptions;
   /** What the workers apply to every request (RouteTable.global); undefined: nothing. */
   readonly policy: GlobalPolicy | undefined;
@@ -228,6 +276,9 @@ function configMapRef(ref: string): ObjectRef {
 function field(key: string): string {
   return key === '' ? 'data' : `data[${JSON.stringify(key)}]`;
 }
+
+/** The keys whose settings are family defaults, named alike in ConfigMapSettings and CompileOptions. */
+const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders'] as const satisfies readonly (keyof ConfigMapSettings & keyof CompileOptions)[];
 
 /**
  * The --configmap ConfigMap (options.configMap) and the header ConfigMaps it names, read from the
@@ -263,7 +314,7 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
           continue;
         }
         const { headers, problems } = parseHeaderData(headersCm.data, direction);
-        for (const p of problems) conditions.push({ ref: headersRef, code: 'GH_CONFIGMAP_KEY_INVALID', field: field(p.key), message: `${p.message} (${key} of ConfigMap ${main})` });
+        for (const p of problems) conditions.push({ ref: headersRef, code: 'GH_CONFIGMAP_KEY_INVALID', field: field(p.key), message: `${p.message}; it is left out (${key} of ConfigMap ${main})` });
         if (headers.length > 0) policy[direction === 'request' ? 'requestHeaders' : 'responseHeaders'] = headers;
       }
     }
@@ -286,10 +337,7 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
     policy.realIp = realIp;
   }
 
-  const defaults: { -readonly [K in keyof CompileOptions]?: CompileOptions[K] } = {};
-  if (settings.proxyBodySize !== undefined) defaults.proxyBodySize = settings.proxyBodySize;
-  if (settings.limitReqStatusCode !== undefined) defaults.limitReqStatusCode = settings.limitReqStatusCode;
-  if (settings.limitConnStatusCode !== undefined) defaults.limitConnStatusCode = settings.limitConnStatusCode;
+  const defaults = Object.fromEntries(FAMILY_DEFAULTS.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])) as Partial<CompileOptions>;
   return {
     options: { ...options, ...defaults },
     policy: Object.keys(policy).length === 0 ? undefined : policy,

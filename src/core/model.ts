@@ -349,4 +349,12 @@ export interface CompileOptions {
   readonly limitReqStatusCode?: number;
   /** ConfigMap limit-conn-status-code (else --limit-conn-status-code): the answer to a request over limit-connections. Absent: 503. */
   readonly limitConnStatusCode?: number;
+  /** ConfigMap limit-rate / limit-rate-after, kilobytes: the defaults of the annotations. Absent: 0. */
+  readonly limitRate?: number;
+  readonly limitRateAfter?: number;
+  /** ConfigMap whitelist-source-range / denylist-source-range: the access lists of Ingresses without the annotation. Absent: none. */
+  readonly whitelistSourceRange?: readonly string[];
+  readonly denylistSourceRange?: readonly string[];
+  /** ConfigMap global-allowed-response-headers, lower case: the names custom-headers may set. Absent: none. */
+  readonly allowedResponseHeaders?: readonly string[];
 }

@@ -19,6 +19,16 @@ describe('access-list family', () => {
     expect(readAccessList(annotated({ [`${N}whitelist-source-range`]: '1.2.3.4/32' }))).toEqual({ ok: true, value: { allow: ['1.2.3.4/32'] } });
   });
 
+  it('takes the ConfigMap\'s lists where the Ingress sets none, each list on its own (ingress-nginx\'s parsers fall back per list)', () => {
+    const defaults = { allow: ['10.0.0.0/8'], deny: ['10.9.0.0/16'] };
+    expect(readAccessList(annotated({}), defaults)).toEqual({ ok: true, value: { allow: ['10.0.0.0/8'], deny: ['10.9.0.0/16'] } });
+    expect(readAccessList(annotated({ [`${N}whitelist-source-range`]: '192.0.2.0/24' }), defaults)).toEqual({ ok: true, value: { allow: ['192.0.2.0/24'], deny: ['10.9.0.0/16'] } });
+    expect(readAccessList(annotated({ [`${G}denylist-source-range`]: '192.0.2.9' }), defaults)).toEqual({ ok: true, value: { allow: ['10.0.0.0/8'], deny: ['192.0.2.9'] } });
+    expect(readAccessList(annotated({}), { deny: ['10.9.0.0/16'] })).toEqual({ ok: true, value: { deny: ['10.9.0.0/16'] } });
+    // A bad annotation is still refused, not replaced by the default.
+    expect(readAccessList(annotated({ [`${N}allowlist-source-range`]: 'nope' }), defaults).ok).toBe(false);
+  });
+
   it('takes allowlist-source-range over whitelist-source-range, as ingress-nginx (the alias only when it is empty)', () => {
     expect(readAccessList(annotated({ [`${N}whitelist-source-range`]: '1.1.1.1', [`${N}allowlist-source-range`]: '2.2.2.2' }))).toEqual({ ok: true, value: { allow: ['2.2.2.2'] } });
     expect(readAccessList(annotated({ [`${N}whitelist-source-range`]: '1.1.1.1', [`${N}allowlist-source-range`]: '' }))).toEqual({ ok: true, value: { allow: ['1.1.1.1'] } });

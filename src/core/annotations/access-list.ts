@@ -12,6 +12,11 @@
 //
 // ingress-nginx answers every request of a location whose list does not parse with 503; an empty
 // value is such a list. Here a value that fails leaves the Ingress out with a condition.
+//
+// The ConfigMap keys `whitelist-source-range` and `denylist-source-range` are the defaults: an
+// Ingress without an allow list annotation gets the global allow list, one without a deny list
+// annotation the global deny list, each list on its own (ingress-nginx's ipallowlist and
+// ipdenylist parsers fall back to the ConfigMap's list when their annotation is missing).
 
 import { parseCidrList } from '../cidr.ts';
 import type { AccessListPolicy } from '../model.ts';
@@ -21,8 +26,14 @@ import { readAnnotation, type AnnotationProblem, type AnnotationResult, type Ann
 /** More entries than this is a list no one wrote by hand; refused rather than checked per request. */
 const MAX_ENTRIES = 1000;
 
-/** The access lists of the Ingress (absent: none). */
-export function readAccessList(ing: KubeObject): AnnotationResult<AccessListPolicy | undefined> {
+/** The ConfigMap's lists (core/global-config.ts), normalised. */
+export interface AccessListDefaults {
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
+}
+
+/** The access lists of the Ingress, the ConfigMap's where it sets none (absent: none). */
+export function readAccessList(ing: KubeObject, defaults: AccessListDefaults = {}): AnnotationResult<AccessListPolicy | undefined> {
   const problems: AnnotationProblem[] = [];
   const list = (v: AnnotationValue | undefined): readonly string[] | undefined => {
     if (v === undefined) return undefined;
@@ -34,8 +45,8 @@ export function readAccessList(ing: KubeObject): AnnotationResult<AccessListPoli
     return undefined;
   };
   const allowlist = readAnnotation(ing.metadata, 'allowlist-source-range');
-  const allow = list(nonEmpty(allowlist) ?? readAnnotation(ing.metadata, 'whitelist-source-range') ?? allowlist);
-  const deny = list(readAnnotation(ing.metadata, 'denylist-source-range'));
+  const allow = list(nonEmpty(allowlist) ?? readAnnotation(ing.metadata, 'whitelist-source-range') ?? allowlist) ?? defaults.allow;
+  const deny = list(readAnnotation(ing.metadata, 'denylist-source-range')) ?? defaults.deny;
   if (problems.length > 0) return { ok: false, problems };
   if (allow === undefined && deny === undefined) return { ok: true, value: undefined };
   return { ok: true, value: { ...(allow ? { allow } : {}), ...(deny ? { deny } : {}) } };

@@ -27,6 +27,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'allowlist-source-range', 'whitelist-source-range', 'denylist-source-range', 'proxy-body-size',
   'enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-allow-credentials', 'cors-expose-headers', 'cors-max-age',
   'request-headers', 'response-headers',
+  // custom-headers.ts
+  'custom-headers',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

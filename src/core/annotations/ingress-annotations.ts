@@ -17,7 +17,8 @@ import { readAccessList } from './access-list.ts';
 import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
-import type { BackendProtocol, RoutePolicies } from '../model.ts';
+import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
+import type { BackendProtocol, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
@@ -38,6 +39,23 @@ export interface AnnotationDefaults {
   /** ConfigMap limit-req-status-code / limit-conn-status-code; absent: 503. */
   readonly limitReqStatusCode?: number;
   readonly limitConnStatusCode?: number;
+  /** ConfigMap limit-rate / limit-rate-after (kilobytes) and the global access lists. */
+  readonly limitRate?: number;
+  readonly limitRateAfter?: number;
+  readonly whitelistSourceRange?: readonly string[];
+  readonly denylistSourceRange?: readonly string[];
+  /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
+  readonly customHeaders?: CustomHeadersContext;
+}
+
+const NO_CONFIGMAPS: CustomHeadersContext = { configMap: () => undefined, allowed: [] };
+
+/** The typed headers with custom-headers added: gatehouse.io/response-headers wins for the same name. */
+function withCustomHeaders(headers: HeadersPolicy | undefined, custom: HeaderList | undefined): HeadersPolicy | undefined {
+  if (custom === undefined || custom.length === 0) return headers;
+  const own = headers?.response ?? [];
+  const taken = new Set(own.map(([name]) => name.toLowerCase()));
+  return { ...headers, response: [...own, ...custom.filter(([name]) => !taken.has(name))] };
 }
 
 /** The Ingress's policy, or null after pushing its conditions (the Ingress is left out). */
@@ -53,17 +71,17 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const backendProtocol = take(readBackendProtocol(ing));
   const proxySsl = take(readProxySsl(ing));
   const redirect = take(readRedirect(ing));
-  const rateLimit = take(readRateLimit(ing, { reqStatus: defaults.limitReqStatusCode ?? DEFAULT_LIMIT_STATUS, connStatus: defaults.limitConnStatusCode ?? DEFAULT_LIMIT_STATUS }));
-  const accessList = take(readAccessList(ing));
+  const rateLimit = take(readRateLimit(ing, { reqStatus: defaults.limitReqStatusCode ?? DEFAULT_LIMIT_STATUS, connStatus: defaults.limitConnStatusCode ?? DEFAULT_LIMIT_STATUS, rate: defaults.limitRate, rateAfter: defaults.limitRateAfter }));
+  const accessList = take(readAccessList(ing, { allow: defaults.whitelistSourceRange, deny: defaults.denylistSourceRange }));
   const bodySize = take(readBodySize(ing));
   const cors = take(readCors(ing));
-  const headers = take(readTypedHeaders(ing));
+  const headers = withCustomHeaders(take(readTypedHeaders(ing)), take(readCustomHeaders(ing, defaults.customHeaders ?? NO_CONFIGMAPS)));
   const rewrite = take(readRewrite(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
         ref: { kind: 'Ingress', namespace: ing.metadata.namespace, name: ing.metadata.name },
-        code: 'GH_ANNOTATION_INVALID',
+        code: p.code ?? 'GH_ANNOTATION_INVALID',
         field: `metadata.annotations[${JSON.stringify(p.key)}]`,
         message: `${p.message}; the Ingress is left out`,
       });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Condition, RateLimitPolicy } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readIngressAnnotations } from './ingress-annotations.ts';
-import { readRateLimit } from './rate-limit.ts';
+import { readRateLimit, type RateLimitDefaults } from './rate-limit.ts';
 
 function ing(annotations: Record<string, unknown> = {}): KubeObject {
   return { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'web', namespace: 'shop', annotations } };
@@ -11,7 +11,7 @@ function ing(annotations: Record<string, unknown> = {}): KubeObject {
 
 const N = 'nginx.ingress.kubernetes.io/';
 const G = 'gatehouse.io/';
-const defaults = { reqStatus: 503, connStatus: 503 };
+const defaults: RateLimitDefaults = { reqStatus: 503, connStatus: 503 };
 
 function policy(annotations: Record<string, unknown>, d = defaults): RateLimitPolicy | undefined {
   const r = readRateLimit(ing(annotations), d);
@@ -51,6 +51,14 @@ describe('rate-limit family', () => {
     expect(policy({ [N + 'limit-rps']: '1', [N + 'limit-whitelist']: '' })?.whitelist).toEqual([]);
     // Without a request or connection limit the list has nothing to exempt from.
     expect(policy({ [N + 'limit-rate']: '1', [N + 'limit-whitelist']: '10.0.0.0/8' })?.whitelist).toEqual([]);
+  });
+
+  it('takes the ConfigMap\'s limit-rate and limit-rate-after where the Ingress sets none; its own win, 0 too', () => {
+    const d = { ...defaults, rate: 10, rateAfter: 2 };
+    expect(policy({}, d)).toEqual({ ...base, rate: 10_240, rateAfter: 2048 });
+    expect(policy({ [N + 'limit-rate-after']: '0' }, d)).toEqual({ ...base, rate: 10_240 });
+    expect(policy({ [N + 'limit-rate']: '0' }, d)).toBeUndefined();
+    expect(policy({}, { ...defaults, rateAfter: 2 })).toBeUndefined();
   });
 
   it('carries limit-req-status-code and limit-conn-status-code from the defaults', () => {

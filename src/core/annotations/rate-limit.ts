@@ -9,7 +9,8 @@
 //   CIDRs whose clients none of the three limits apply to.
 // - `limit-rate` / `limit-rate-after`: response bandwidth per request, in kilobytes (1024 bytes)
 //   per second after the first that many kilobytes: ingress-nginx writes them as nginx's
-//   `limit_rate <n>k` / `limit_rate_after <n>k`. They apply to whitelisted clients too.
+//   `limit_rate <n>k` / `limit_rate_after <n>k`. They apply to whitelisted clients too. The
+//   ConfigMap keys of the same names are their defaults.
 // The limits are one zone per Ingress: every path of the Ingress shares a client's counters.
 // A count of 0 is "no such limit", as in ingress-nginx. A value that is not a whole number in
 // range is refused with a condition (ingress-nginx falls back to the default for some of them).
@@ -27,12 +28,15 @@ export const DEFAULT_LIMIT_STATUS = 503;
 /** The largest request and connection count, and kilobytes, a limit takes. */
 const MAX_COUNT = 1_000_000;
 const MAX_MULTIPLIER = 1000;
-const MAX_KILOBYTES = 1_000_000_000;
+export const MAX_KILOBYTES = 1_000_000_000;
 
 export interface RateLimitDefaults {
   /** limit-req-status-code / limit-conn-status-code. */
   readonly reqStatus: number;
   readonly connStatus: number;
+  /** ConfigMap limit-rate / limit-rate-after, kilobytes; absent: 0. */
+  readonly rate?: number;
+  readonly rateAfter?: number;
 }
 
 /** The Ingress's limits, or undefined when it sets none that has an effect. */
@@ -50,8 +54,8 @@ export function readRateLimit(ing: KubeObject, defaults: RateLimitDefaults): Ann
   const rpm = count('limit-rpm', 0, MAX_COUNT);
   const connections = count('limit-connections', 0, MAX_COUNT);
   const burstMultiplier = count('limit-burst-multiplier', DEFAULT_BURST_MULTIPLIER, MAX_MULTIPLIER);
-  const rate = count('limit-rate', 0, MAX_KILOBYTES);
-  const rateAfter = count('limit-rate-after', 0, MAX_KILOBYTES);
+  const rate = count('limit-rate', defaults.rate ?? 0, MAX_KILOBYTES);
+  const rateAfter = count('limit-rate-after', defaults.rateAfter ?? 0, MAX_KILOBYTES);
 
   let whitelist: readonly string[] = [];
   const list = readAnnotation(ing.metadata, 'limit-allowlist') ?? readAnnotation(ing.metadata, 'limit-whitelist');

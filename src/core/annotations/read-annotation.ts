@@ -2,6 +2,7 @@
 // and ingress-nginx's, `nginx.ingress.kubernetes.io/`, for migration, with ingress-nginx's value
 // syntax. When both are set, ours wins. Values are typed data, never configuration text.
 
+import type { ErrorCode } from '../../errors.ts';
 import type { ObjectMeta } from '../snapshot.ts';
 
 export const ANNOTATION_PREFIXES = ['gatehouse.io/', 'nginx.ingress.kubernetes.io/'] as const;
@@ -10,6 +11,8 @@ export const ANNOTATION_PREFIXES = ['gatehouse.io/', 'nginx.ingress.kubernetes.i
 export interface AnnotationProblem {
   readonly key: string;
   readonly message: string;
+  /** The condition's code when it is not GH_ANNOTATION_INVALID (a problem with an object the value names). */
+  readonly code?: ErrorCode;
 }
 
 /** One family's reading of an Ingress: its typed policy, or the problems that leave the Ingress out. */

@@ -7,9 +7,9 @@ import { buildSteps, RequestContext, runSteps } from './pipeline.ts';
 const POLICY: CorsPolicy = { origins: ['https://app.example.com', 'https://*.example.org:8443', 'null'], methods: 'GET', headers: 'X-A', exposeHeaders: '', credentials: true, maxAge: 5 };
 
 /** Runs `step` on a request; what it answered, and the headers it set on the response. */
-function run(step: (ctx: RequestContext) => boolean, headers: Record<string, string>, method = 'GET', ip = '192.0.2.1') {
-  const set: Record<string, string> = {};
-  const res = { setHeader: (n: string, v: string) => void (set[n] = v) } as unknown as ProxyResponse;
+function run(step: (ctx: RequestContext) => boolean, headers: Record<string, string>, method = 'GET', ip = '192.0.2.1', already: Record<string, string> = {}) {
+  const set: Record<string, string> = { ...already };
+  const res = { setHeader: (n: string, v: string) => void (set[n.toLowerCase()] = v), getHeader: (n: string) => set[n.toLowerCase()] } as unknown as ProxyResponse;
   const ctx = new RequestContext({ method, headers } as unknown as ProxyRequest, res, false, 'http', 'a.test', '/', '/', ip);
   let answer = null as { status: number; headers: Readonly<Record<string, string>> } | null;
   ctx.respond = (status, h = {}) => void (answer = { status, headers: h });
@@ -19,7 +19,7 @@ function run(step: (ctx: RequestContext) => boolean, headers: Record<string, str
 
 describe('CORS step', () => {
   const step = corsStep(POLICY);
-  const allowed = (origin: string) => Object.keys(run(step, { origin }).set).length > 0;
+  const allowed = (origin: string) => run(step, { origin }).set['access-control-allow-origin'] !== undefined;
 
   it('matches listed origins case-insensitively, `*.` as exactly one DNS label, ports exactly', () => {
     for (const o of ['https://app.example.com', 'HTTPS://APP.EXAMPLE.COM', 'https://a.example.org:8443', 'https://x-9.example.org:8443', 'null']) expect(allowed(o), o).toBe(true);
@@ -33,6 +33,22 @@ describe('CORS step', () => {
     expect(r.answered).toBe(true);
     expect(r.answer).toEqual({ status: 204, headers: { 'Access-Control-Allow-Origin': 'https://App.example.com', 'Access-Control-Allow-Credentials': 'true', 'Access-Control-Allow-Methods': 'GET', 'Access-Control-Allow-Headers': 'X-A', 'Access-Control-Max-Age': '5' } });
     expect(Object.keys(r.answer!.headers)[0]).toBe('Access-Control-Allow-Origin');
+  });
+
+  it('with a list, adds Vary: Origin to every answer, in or not, merged with a Vary already set', () => {
+    expect(run(step, { origin: 'https://app.example.com' }).set).toMatchObject({ vary: 'Origin', 'access-control-allow-origin': 'https://app.example.com' });
+    expect(run(step, { origin: 'https://other.example' }).set).toEqual({ vary: 'Origin' });
+    expect(run(step, {}).set).toEqual({ vary: 'Origin' });
+    expect(run(step, { origin: 'https://app.example.com' }, 'GET', '192.0.2.1', { vary: 'Accept-Encoding' }).set.vary).toBe('Accept-Encoding, Origin');
+    expect(run(step, { origin: 'https://app.example.com' }, 'GET', '192.0.2.1', { vary: 'origin' }).set.vary).toBe('origin');
+    // The preflight's 204 is written with the response's headers, Vary among them.
+    const preflight = run(step, { origin: 'https://app.example.com', 'access-control-request-method': 'GET' }, 'OPTIONS');
+    expect(preflight.answer?.status).toBe(204);
+    expect(preflight.set.vary).toBe('Origin');
+  });
+
+  it('with `*`, adds no Vary: the answer does not depend on Origin', () => {
+    expect(run(corsStep({ ...POLICY, origins: '*' }), { origin: 'https://app.example.com' }).set.vary).toBeUndefined();
   });
 
   it('lets an OPTIONS without Origin or Access-Control-Request-Method go on', () => {

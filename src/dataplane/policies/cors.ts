@@ -9,9 +9,13 @@
 //   Allow-Origin, Allow-Credentials (when true), Allow-Methods, Allow-Headers, Expose-Headers
 //   (when set) and Max-Age; any other request that is in gets the same headers on its answer,
 //   replacing the upstream's (more_set_headers), and is forwarded.
+// - with a list, every answer (in or not, preflight or not) carries `Vary: Origin`, merged with
+//   the upstream's Vary: it depends on the request's Origin, so a shared cache must keep one per
+//   Origin (the Fetch standard, "CORS protocol and HTTP caches"). ingress-nginx sends none.
 // Upgrades (WebSocket) are not subject to CORS and pass untouched.
 
 import type { CorsPolicy } from '../../core/model.ts';
+import { mergeVary } from '../proxy/headers.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
 import type { RequestContext, Step } from './pipeline.ts';
 
@@ -50,8 +54,10 @@ export function corsStep(policy: CorsPolicy): Step {
     if (ctx.upgrade) return false;
     const { headers, method } = ctx.req;
     const origin = headers.origin;
+    const res = ctx.res as ProxyResponse;
     let allowOrigin = '*';
     if (matches !== null) {
+      res.setHeader('Vary', mergeVary(res.getHeader('vary'), 'Origin'));
       if (origin === undefined || !matches(origin.toLowerCase())) return false;
       allowOrigin = origin;
     }
@@ -59,7 +65,6 @@ export function corsStep(policy: CorsPolicy): Step {
       ctx.respond(204, { 'Access-Control-Allow-Origin': allowOrigin, ...rest });
       return true;
     }
-    const res = ctx.res as ProxyResponse;
     res.setHeader('Access-Control-Allow-Origin', allowOrigin);
     for (const name of names) res.setHeader(name, rest[name]!);
     return false;

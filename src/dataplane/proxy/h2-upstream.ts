@@ -28,6 +28,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Endpoint } from '../../core/model.ts';
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
 import { mustCount, sendTooLarge } from './body-limit.ts';
+import { dropHandlerHeaders } from './headers.ts';
 import { authority } from './upstream-pools.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
@@ -99,8 +100,8 @@ function responseHeaders(headers: IncomingHttpHeaders, res: ProxyResponse): Reco
     const v = headers[name];
     if (v !== undefined) out[name] = v;
   }
-  // Headers the handler set before proxying (HSTS) win over the upstream's, as in proxy.ts.
-  for (const name of res.getHeaderNames()) delete out[name];
+  // Headers the handler set before proxying (HSTS) win over the upstream's, as in proxy.ts; Vary is merged.
+  dropHandlerHeaders(out, res);
   return out;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
+import { dropHandlerHeaders, mergeVary, overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
 
 const fwd = { clientIp: '10.1.2.3', forwardedFor: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
 
@@ -73,5 +73,28 @@ describe('forwarding headers and proxy-set-headers', () => {
     const cookieSet = { ...fwd, setHeaders: requestHeaderSet(['cookie', 'k=v']) };
     const out = upstreamRequestHeadersFromH2([':authority', 'a.test', 'cookie', 'a=1', 'cookie', 'b=2'], cookieSet);
     expect(out.filter((v) => v.includes('='))).toEqual(['k=v']);
+  });
+});
+
+describe('response headers the handler set', () => {
+  it('mergeVary: each element once, ignoring case, first spelling kept; `*` wins', () => {
+    expect(mergeVary('Accept-Encoding', 'Origin')).toBe('Accept-Encoding, Origin');
+    expect(mergeVary(['accept-encoding, Cookie', 'origin'], 'Origin')).toBe('accept-encoding, Cookie, origin');
+    expect(mergeVary(undefined, ' Origin ')).toBe('Origin');
+    expect(mergeVary('*', 'Origin')).toBe('*');
+    expect(mergeVary(', ,', 'Origin')).toBe('Origin');
+  });
+
+  it('dropHandlerHeaders: the handler\'s win, except Vary, which is merged with the upstream\'s', () => {
+    const set: Record<string, string> = { vary: 'Origin', 'x-frame-options': 'DENY' };
+    const res = { getHeaderNames: () => Object.keys(set), getHeader: (n: string) => set[n], setHeader: (n: string, v: string) => void (set[n] = v) };
+    const out: Record<string, string | string[] | undefined> = { vary: 'Accept-Encoding', 'x-frame-options': 'SAMEORIGIN', 'content-type': 'text/plain' };
+    dropHandlerHeaders(out, res);
+    expect(out).toEqual({ 'content-type': 'text/plain' });
+    expect(set).toEqual({ vary: 'Accept-Encoding, Origin', 'x-frame-options': 'DENY' });
+    // No Vary upstream: the handler's stands as it is.
+    const only: Record<string, string | string[] | undefined> = {};
+    dropHandlerHeaders(only, res);
+    expect(set.vary).toBe('Accept-Encoding, Origin');
   });
 });

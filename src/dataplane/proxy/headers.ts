@@ -193,6 +193,39 @@ export function downstreamResponseHeaders(headers: IncomingHttpHeaders | Record<
   return headers;
 }
 
+/** Vary values merged: each element once (ignoring case, first spelling kept); `*` if any is `*`. */
+export function mergeVary(...values: (string | string[] | number | undefined)[]): string {
+  const seen = new Map<string, string>();
+  for (const v of values) {
+    for (const part of Array.isArray(v) ? v : v === undefined ? [] : [String(v)]) {
+      for (const t of part.split(',')) {
+        const token = t.trim();
+        if (token !== '' && !seen.has(token.toLowerCase())) seen.set(token.toLowerCase(), token);
+      }
+    }
+  }
+  return seen.has('*') ? '*' : [...seen.values()].join(', ');
+}
+
+/** The part of a response (HTTP/1.1 or HTTP/2) the handler sets headers on before proxying. */
+interface HeaderTarget {
+  getHeaderNames(): string[];
+  getHeader(name: string): string | string[] | number | undefined;
+  setHeader(name: string, value: string): unknown;
+}
+
+/**
+ * Takes out of the upstream's response headers `out` those the handler already set on `res`
+ * (HSTS, add-headers, the policies' response headers), which win; but a Vary set there is merged
+ * with the upstream's, since each lists request headers the answer depends on (dropping the
+ * upstream's would let a cache serve one answer for another). Mutates `out` (and `res`'s Vary).
+ */
+export function dropHandlerHeaders(out: Record<string, string | string[] | undefined>, res: HeaderTarget): void {
+  const vary = res.getHeader('vary');
+  if (vary !== undefined && out.vary !== undefined) res.setHeader('vary', mergeVary(out.vary, vary));
+  for (const name of res.getHeaderNames()) delete out[name];
+}
+
 /**
  * What the request pipeline (dataplane/policies) changes in the upstream request; every field
  * null when nothing is changed. RequestContext carries these.

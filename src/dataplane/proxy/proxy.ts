@@ -17,6 +17,7 @@ import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts
 import { H2Upstream } from './h2-upstream.ts';
 import {
   downstreamResponseHeaders,
+  dropHandlerHeaders,
   overrideFlatHeaders,
   overrideH2Headers,
   upstreamH2RequestHeaders,
@@ -215,8 +216,8 @@ export class Proxy {
       { path, method: req.method!, headers, body: body as ProxyRequest | null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
       ({ statusCode, headers: upstreamHeaders }) => {
         const out = downstreamResponseHeaders(upstreamHeaders);
-        // Headers the handler set before proxying (HSTS) win over the upstream's.
-        for (const name of res.getHeaderNames()) delete out[name];
+        // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
+        dropHandlerHeaders(out, res);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
         const rate = over?.responseRate ?? 0;

@@ -3,7 +3,8 @@
 // whatever --watch-namespace says, as ingress-nginx). Nothing is reported synced before every
 // informer has listed once; while the API server is unreachable, nothing changes and the last
 // table keeps serving. Secret data is never logged. Objects that compile names (annotation
-// Secrets, the ConfigMaps of add-headers and proxy-set-headers) are watched one by one, by name.
+// Secrets, the ConfigMaps of add-headers, proxy-set-headers and custom-headers) are watched one
+// by one, by name.
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { toKubeObject, type Snapshot } from '../../core/snapshot.ts';
@@ -89,8 +90,8 @@ export class KubeSource implements Source {
 
   /**
    * Watch exactly these ConfigMaps by name (add-headers, proxy-set-headers: settings of the
-   * operator, so in any namespace); one no longer listed leaves the snapshot, unless it is the
-   * --configmap one.
+   * operator, so in any namespace; custom-headers: in its Ingress's namespace); one no longer
+   * listed leaves the snapshot, unless it is the --configmap one.
    */
   watchConfigMaps(refs: readonly string[]): void {
     const main = this.options.configMap ?? null;
