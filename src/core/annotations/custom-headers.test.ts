@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { annotated, annotationValue, fuzzAnnotation } from '../../../test/support/annotation-fuzz.ts';
+import { compile } from '../compile.ts';
 import type { Condition } from '../model.ts';
-import type { KubeObject } from '../snapshot.ts';
+import { Snapshot, toKubeObject, type KubeObject } from '../snapshot.ts';
 import { readCustomHeaders, readCustomHeadersRef, type CustomHeadersContext } from './custom-headers.ts';
 import { readIngressAnnotations } from './ingress-annotations.ts';
 
@@ -117,5 +118,25 @@ describe('custom-headers in the Ingress\'s policy', () => {
     const conditions: Condition[] = [];
     expect(readIngressAnnotations(annotated({ [N]: 'h' }), { sslRedirect: true }, conditions)).toBeNull();
     expect(conditions[0]?.code).toBe('GH_CUSTOM_HEADERS_REFUSED');
+  });
+});
+
+describe('custom-headers in compile', () => {
+  it('lists every ConfigMap custom-headers names, missing ones too, with the --configmap ones, for Kubernetes mode to watch by name', () => {
+    const snapshot = new Snapshot();
+    const objects = [
+      { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'gatehouse' }, spec: { controller: 'gatehouse.io/ingress-controller' } },
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'gatehouse', namespace: 'gatehouse' }, data: { 'add-headers': 'gatehouse/resp' } },
+      ...[['a', 'shop/h'], ['b', 'gone'], ['c', 'other/x']].map(([name, value]) => ({
+        apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: 'shop', annotations: { [N]: value } }, spec: { ingressClassName: 'gatehouse' },
+      })),
+    ];
+    for (const o of objects) {
+      const checked = toKubeObject(o);
+      if (!checked.ok) throw new Error(checked.reason);
+      snapshot.upsert(checked.object);
+    }
+    const result = compile(snapshot, { controllerClass: 'gatehouse.io/ingress-controller', ingressClass: 'gatehouse', watchIngressWithoutClass: false, defaultBackendService: null, configMap: 'gatehouse/gatehouse' }, 1);
+    expect(result.configMaps).toEqual(['gatehouse/resp', 'shop/gone', 'shop/h']);
   });
 });
