@@ -2,7 +2,8 @@
 // Origin and Access-Control-Request-Method) from an allowed origin is answered 204 by the proxy with
 // exactly the CORS headers and never forwarded; other requests are forwarded and their answers get
 // the CORS headers, replacing the upstream's; a request from an origin not in the list goes on as if
-// CORS were off (forwarded, no CORS headers), a preflight too.
+// CORS were off (forwarded, no CORS headers), a preflight too. With a list of origins every answer
+// carries Vary: Origin, merged with the upstream's Vary (ingress-nginx sends none).
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,7 +50,7 @@ describe('CORS', () => {
     // An upstream with CORS headers of its own, which the proxy's replace.
     own = createServer((req, res) => {
       req.resume();
-      res.writeHead(200, { 'access-control-allow-origin': 'https://upstream.example', 'access-control-max-age': '1', 'x-upstream': 'own' });
+      res.writeHead(200, { 'access-control-allow-origin': 'https://upstream.example', 'access-control-max-age': '1', 'x-upstream': 'own', vary: 'Accept-Encoding' });
       res.end('own');
     });
     await new Promise<void>((r) => own.listen(0, '127.0.0.1', () => r()));
@@ -72,6 +73,7 @@ describe('CORS', () => {
           [`${A}cors-max-age`]: '600',
         }),
         site('off', 'off.test', 'echo', { [`${A}cors-allow-origin`]: 'https://app.example.com' }),
+        site('own-listed', 'own-listed.test', 'own', { [`${A}enable-cors`]: 'true', [`${A}cors-allow-origin`]: 'https://app.example.com' }),
       ),
     });
   });
@@ -150,6 +152,20 @@ describe('CORS', () => {
     expect(corsHeaders(await gh.request('/', { host: 'listed.test' }))).toEqual({});
   });
 
+  it('with a list of origins, sends Vary: Origin on every answer (in or not, preflight or not), merged with the upstream\'s Vary', async () => {
+    for (const origin of ['https://app.example.com', 'https://evil.example', undefined]) {
+      const headers: Record<string, string> = origin === undefined ? {} : { origin };
+      expect((await gh.request('/', { host: 'listed.test', headers })).headers.vary, origin).toBe('Origin');
+      const merged = await gh.request('/', { host: 'own-listed.test', headers });
+      expect(merged.text).toBe('own');
+      expect(merged.headers.vary, origin).toBe('Accept-Encoding, Origin');
+    }
+    expect((await preflight('listed.test', 'https://app.example.com')).headers.vary).toBe('Origin');
+    // `*`: the answer is the same whatever the Origin; the upstream's Vary passes as it is.
+    expect((await gh.request('/', { host: 'any.test', headers: { origin: 'https://app.example.com' } })).headers.vary).toBeUndefined();
+    expect((await gh.request('/', { host: 'own.test', headers: { origin: 'https://app.example.com' } })).headers.vary).toBe('Accept-Encoding');
+  });
+
   it('does nothing without enable-cors', async () => {
     const r = await preflight('off.test', 'https://app.example.com');
     expect(servedBy(r)).toBe('cors');
@@ -164,6 +180,7 @@ describe('CORS', () => {
       expect(r.status).toBe(204);
       expect(r.headers['access-control-allow-origin']).toBe('https://app.example.com');
       expect(r.headers['access-control-max-age']).toBe('600');
+      expect(r.headers.vary).toBe('Origin');
       expect(r.body.length).toBe(0);
       expect(echo.received.length).toBe(before);
     } finally {

@@ -1,16 +1,17 @@
 // Kubernetes mode: the --configmap ConfigMap is watched by name from the start (the first table
 // already follows it), a change to it applies live, and the ConfigMap its proxy-set-headers key
-// names is watched by name too (created after the fact, then changed), all through the real
-// client-node informers against the API emulator.
+// names is watched by name too (created after the fact, then changed), as is the ConfigMap an
+// Ingress's custom-headers names (missing at first: the Ingress is left out until it appears),
+// all through the real client-node informers against the API emulator.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, headerValues, type Echo, type EchoReply } from '../support/echo-upstream.ts';
-import { backendService, ingressClass, simpleIngress } from '../support/harness.ts';
+import { backendService, ingress, ingressClass, simpleIngress } from '../support/harness.ts';
 import { startKubeApi, type KubeApi } from '../support/kube-api-emulator.ts';
 import { eventually, put, startKubeGatehouse, type KubeGatehouse } from '../support/kube-harness.ts';
 
-function configMap(name: string, data: Record<string, string>) {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'gatehouse' }, data };
+function configMap(name: string, data: Record<string, string>, namespace = 'gatehouse') {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data };
 }
 
 describe('kube mode: the --configmap ConfigMap', () => {
@@ -60,5 +61,25 @@ describe('kube mode: the --configmap ConfigMap', () => {
       expect(r.namespace).toBe('gatehouse');
       expect(r.query.fieldSelector).toMatch(/^metadata\.name=(gatehouse|upstream-headers)$/);
     }
+  });
+
+  it('watches the ConfigMap an Ingress\'s custom-headers names by name: its creation and changes apply live', async () => {
+    put(api, configMap('gatehouse', { 'use-forwarded-headers': 'true', 'proxy-set-headers': 'gatehouse/upstream-headers', 'global-allowed-response-headers': 'X-Site' }));
+    put(api, ingress('custom', { annotations: { 'nginx.ingress.kubernetes.io/custom-headers': 'default/site-headers' }, rules: [{ host: 'custom.test', paths: [{ service: 'echo' }] }] }));
+    await eventually('the Ingress to be left out for want of its ConfigMap', () =>
+      gh.controller.conditions().some((c) => c.code === 'GH_CUSTOM_HEADERS_REFUSED' && c.message.includes('ConfigMap default/site-headers does not exist')));
+    expect((await gh.request('/', { host: 'custom.test' })).status).toBe(404);
+
+    put(api, configMap('site-headers', { 'X-Site': 'one' }, 'default'));
+    await eventually('custom-headers to apply', async () => (await gh.request('/', { host: 'custom.test' })).headers['x-site'] === 'one');
+    put(api, configMap('site-headers', { 'X-Site': 'two' }, 'default'));
+    await eventually('its change to apply', async () => (await gh.request('/', { host: 'custom.test' })).headers['x-site'] === 'two');
+    expect(gh.controller.conditions()).toEqual([]);
+
+    // Read by name in the Ingress's namespace, never listed across the cluster.
+    const lists = api.requests.filter((r) => r.resource === 'configmaps' && r.verb === 'list' && r.namespace === 'default');
+    expect(lists.length).toBeGreaterThan(0);
+    for (const r of lists) expect(r.query.fieldSelector).toBe('metadata.name=site-headers');
+    expect(api.requests.filter((r) => r.resource === 'configmaps' && r.namespace === undefined)).toEqual([]);
   });
 });
