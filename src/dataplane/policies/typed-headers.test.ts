@@ -32,6 +32,14 @@ describe('typed-headers step', () => {
     expect(c.ctx.upstreamHeaders).toEqual(['x-team', 'payments']);
   });
 
+  it('adds a Vary to the one already set (CORS, add-headers) instead of replacing it', () => {
+    const set: Record<string, string> = { vary: 'Origin' };
+    const res = { setHeader: (n: string, v: string) => void (set[n.toLowerCase()] = v), getHeader: (n: string) => set[n.toLowerCase()] } as unknown as ProxyResponse;
+    const ctx = new RequestContext({ method: 'GET', headers: {} } as unknown as ProxyRequest, res, false, 'http', 'a.test', '/', '/', '127.0.0.1');
+    typedHeadersStep({ response: [['Vary', 'Accept-Language'], ['X-A', '1']] })(ctx);
+    expect(set).toEqual({ vary: 'Origin, Accept-Language', 'x-a': '1' });
+  });
+
   it('sets no response header on an upgrade (its 101 is the backend\'s)', () => {
     const { ctx, set } = context(true);
     step(ctx);
