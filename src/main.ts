@@ -48,9 +48,11 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
   log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: `${options.bindAddress}:${controller.adminPort}`, workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 
-  controller.failed.catch((err: Error) => {
+  controller.failed.catch(async (err: Error) => {
     log.fatal({ err }, 'data plane failed');
     flushLog(log);
+    // Workers stopped first (bounded): process.exit() beside running worker threads can abort Node.
+    await Promise.race([launched.close().catch(() => undefined), new Promise((r) => setTimeout(r, 5000).unref())]);
     fail(err.message, 1);
   });
   let stopping = false;

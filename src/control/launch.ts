@@ -41,7 +41,14 @@ export async function launch(options: Options, log: Log, { env = process.env, ti
   }
   const acme = await createAcme(options, log, kube, acmeTimings);
   const controller = await startController(options, source, log, kube?.hooks, acme);
-  await controller.settled();
+  try {
+    await controller.settled();
+  } catch (err) {
+    // A worker could not listen: stop the others before the caller exits. process.exit() while
+    // worker threads still run can abort Node itself (a V8 check fails: SIGTRAP, seen here).
+    await controller.close().catch(() => undefined);
+    throw err;
+  }
   kube?.start();
   let closing: Promise<void> | null = null;
   return {
