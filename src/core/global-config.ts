@@ -19,11 +19,11 @@ import { MAX_KILOBYTES } from './annotations/rate-limit.ts';
 import { parseBool } from './annotations/read-annotation.ts';
 import { headerRefusal } from './annotations/typed-headers.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
-import type { CompileOptions, Condition, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
+import type { CompileOptions, Condition, FamilyDefaults, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** The ConfigMap's keys, typed; a key absent (or refused) is absent here. */
-export interface ConfigMapSettings {
+export interface ConfigMapSettings extends FamilyDefaults {
   readonly useProxyProtocol?: boolean;
   readonly proxyProtocolHeaderTimeoutMs?: number;
   readonly useForwardedHeaders?: boolean;
@@ -33,21 +33,9 @@ export interface ConfigMapSettings {
   readonly computeFullForwardedFor?: boolean;
   /** Normalised ranges; empty: no peer is trusted. */
   readonly proxyRealIpCidr?: readonly string[];
-  /** Bytes; 0: unlimited. */
-  readonly proxyBodySize?: number;
-  readonly limitReqStatusCode?: number;
-  readonly limitConnStatusCode?: number;
   /** `namespace/name` of the ConfigMaps of headers. */
   readonly addHeaders?: string;
   readonly proxySetHeaders?: string;
-  /** Header names, lower case, that custom-headers ConfigMaps may set. */
-  readonly allowedResponseHeaders?: readonly string[];
-  /** Normalised ranges: the access lists of routes without annotations of their own. */
-  readonly whitelistSourceRange?: readonly string[];
-  readonly denylistSourceRange?: readonly string[];
-  /** Kilobytes (per second), as the annotations. */
-  readonly limitRate?: number;
-  readonly limitRateAfter?: number;
 }
 
 /** A value refused: the key (ConfigMap data key, or header name) and why. */
@@ -278,7 +266,7 @@ function field(key: string): string {
 }
 
 /** The keys whose settings are family defaults, named alike in ConfigMapSettings and CompileOptions. */
-const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders'] as const satisfies readonly (keyof ConfigMapSettings & keyof CompileOptions)[];
+const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders'] as const satisfies readonly (keyof FamilyDefaults)[];
 
 /**
  * The --configmap ConfigMap (options.configMap) and the header ConfigMaps it names, read from the

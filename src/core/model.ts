@@ -325,7 +325,28 @@ export interface AcmeRequest {
   readonly ingresses: readonly string[];
 }
 
-export interface CompileOptions {
+/**
+ * The global defaults of the annotation families: the ConfigMap keys of the same names (else a
+ * flag, for the status codes). Absent: ingress-nginx's default, said per field.
+ */
+export interface FamilyDefaults {
+  /** proxy-body-size in bytes (0: no limit), for routes without the annotation. Absent: 1 MiB. */
+  readonly proxyBodySize?: number;
+  /** limit-req-status-code (else --limit-req-status-code): the answer over limit-rps/limit-rpm. Absent: 503. */
+  readonly limitReqStatusCode?: number;
+  /** limit-conn-status-code (else --limit-conn-status-code): the answer over limit-connections. Absent: 503. */
+  readonly limitConnStatusCode?: number;
+  /** limit-rate / limit-rate-after, kilobytes: the defaults of the annotations. Absent: 0. */
+  readonly limitRate?: number;
+  readonly limitRateAfter?: number;
+  /** whitelist-source-range / denylist-source-range, normalised ranges: the lists of Ingresses without the annotation. Absent: none. */
+  readonly whitelistSourceRange?: readonly string[];
+  readonly denylistSourceRange?: readonly string[];
+  /** global-allowed-response-headers, lower case: the names custom-headers may set. Absent: none. */
+  readonly allowedResponseHeaders?: readonly string[];
+}
+
+export interface CompileOptions extends FamilyDefaults {
   /** Our IngressClass controller value (`--controller-class`). */
   readonly controllerClass: string;
   /** Legacy annotation value (`--ingress-class`). */
@@ -337,24 +358,10 @@ export interface CompileOptions {
   readonly defaultSslRedirect?: boolean;
   /** `--default-ssl-certificate` `namespace/name`. Absent or null: the generated self-signed one. */
   readonly defaultSslCertificate?: string | null;
-  /** ConfigMap `proxy-body-size` in bytes (0: no limit), for routes without the annotation. Absent: 1 MiB (ingress-nginx). */
-  readonly proxyBodySize?: number;
   /** ACME is configured (`--acme-directory`): gatehouse.io/acme Ingresses yield AcmeRequests. Absent: false. */
   readonly acme?: boolean;
   /** `--configmap` `namespace/name`: ingress-nginx's ConfigMap of global settings (core/global-config.ts). Absent or null: none. */
   readonly configMap?: string | null;
   /** `--use-proxy-protocol`: use-proxy-protocol when the ConfigMap does not say. Absent: false. */
   readonly useProxyProtocol?: boolean;
-  /** ConfigMap limit-req-status-code (else --limit-req-status-code): the answer to a request over limit-rps/limit-rpm. Absent: 503. */
-  readonly limitReqStatusCode?: number;
-  /** ConfigMap limit-conn-status-code (else --limit-conn-status-code): the answer to a request over limit-connections. Absent: 503. */
-  readonly limitConnStatusCode?: number;
-  /** ConfigMap limit-rate / limit-rate-after, kilobytes: the defaults of the annotations. Absent: 0. */
-  readonly limitRate?: number;
-  readonly limitRateAfter?: number;
-  /** ConfigMap whitelist-source-range / denylist-source-range: the access lists of Ingresses without the annotation. Absent: none. */
-  readonly whitelistSourceRange?: readonly string[];
-  readonly denylistSourceRange?: readonly string[];
-  /** ConfigMap global-allowed-response-headers, lower case: the names custom-headers may set. Absent: none. */
-  readonly allowedResponseHeaders?: readonly string[];
 }

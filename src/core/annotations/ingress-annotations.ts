@@ -18,7 +18,7 @@ import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
-import type { BackendProtocol, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
+import type { BackendProtocol, FamilyDefaults, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
@@ -33,17 +33,10 @@ export interface IngressAnnotations {
   readonly rewrite: RewriteAnnotations;
 }
 
-export interface AnnotationDefaults {
+/** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
+export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange'> {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
-  /** ConfigMap limit-req-status-code / limit-conn-status-code; absent: 503. */
-  readonly limitReqStatusCode?: number;
-  readonly limitConnStatusCode?: number;
-  /** ConfigMap limit-rate / limit-rate-after (kilobytes) and the global access lists. */
-  readonly limitRate?: number;
-  readonly limitRateAfter?: number;
-  readonly whitelistSourceRange?: readonly string[];
-  readonly denylistSourceRange?: readonly string[];
   /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
   readonly customHeaders?: CustomHeadersContext;
 }
