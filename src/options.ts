@@ -23,6 +23,8 @@ export interface Options {
   proxyConnectTimeout: number;
   /** Seconds to wait for response headers and between body reads (ingress-nginx proxy-read-timeout). */
   proxyReadTimeout: number;
+  /** Seconds an upstream may leave the request body unread (ingress-nginx proxy-send-timeout). */
+  proxySendTimeout: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Most header lines a request may carry; more answer 431 (HAProxy's tune.http.maxhdr is 100). */
   maxRequestHeaders: number;
@@ -90,6 +92,7 @@ const FLAGS: Record<string, Flag> = {
   'shutdown-grace-period': { key: 'shutdownGracePeriod', kind: 'seconds', help: 'seconds to drain in-flight requests on SIGTERM (default 10)' },
   'proxy-connect-timeout': { key: 'proxyConnectTimeout', kind: 'seconds', help: 'seconds to connect to an upstream (default 5)' },
   'proxy-read-timeout': { key: 'proxyReadTimeout', kind: 'seconds', help: 'seconds to wait for upstream response data (default 60)' },
+  'proxy-send-timeout': { key: 'proxySendTimeout', kind: 'seconds', help: 'seconds an upstream may leave the request body unread (default 60)' },
   'max-request-headers': { key: 'maxRequestHeaders', kind: 'headers', help: 'most header lines a request may carry; more answer 431 (default 100)' },
   'max-request-header-bytes': { key: 'maxRequestHeaderBytes', kind: 'bytes', help: 'most bytes of request line and headers; more answer 431 (default 16384)' },
   kubeconfig: { key: 'kubeconfig', kind: 'string', help: 'Kubernetes mode: kubeconfig file (default: in-cluster service account, else $KUBECONFIG or ~/.kube/config)' },
@@ -133,6 +136,7 @@ export function defaults(): Options {
     shutdownGracePeriod: 10,
     proxyConnectTimeout: 5,
     proxyReadTimeout: 60,
+    proxySendTimeout: 60,
     logLevel: 'info',
     maxRequestHeaders: 100,
     maxRequestHeaderBytes: 16_384,
@@ -298,6 +302,10 @@ export function compileOptions(o: Options) {
     acme: o.acmeDirectory !== null,
     limitReqStatusCode: o.limitReqStatusCode,
     limitConnStatusCode: o.limitConnStatusCode,
+    // Under the ConfigMap's proxy-*-timeout keys and the annotations (core/annotations/forward-policy.ts).
+    proxyConnectTimeoutMs: o.proxyConnectTimeout * 1000,
+    proxyReadTimeoutMs: o.proxyReadTimeout * 1000,
+    proxySendTimeoutMs: o.proxySendTimeout * 1000,
     configMap: o.configmap,
     useProxyProtocol: o.useProxyProtocol,
   };

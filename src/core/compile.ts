@@ -151,10 +151,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     return id;
   };
 
-  // backend-protocol and proxy-ssl-* of the Ingress, on each of its routes (absent: HTTP/1.1).
+  // backend-protocol, proxy-ssl-*, timeouts and retries of the Ingress, on each of its routes (absent: HTTP/1.1, the table's).
   const upstreamFor = (ingress: string | undefined, backend: string) => {
     const p = ingress === undefined ? undefined : policies.get(ingress);
-    return p === undefined ? undefined : upstreamPolicy(p.backendProtocol, p.proxySsl, backends[backend]!);
+    return p === undefined ? undefined : upstreamPolicy(p.backendProtocol, p.proxySsl, backends[backend]!, p.forward);
   };
 
   // The traffic policies of the Ingress, on each of its routes; none: left out of the table. The

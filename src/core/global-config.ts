@@ -8,8 +8,10 @@
 //   ConfigMap `namespace/name` whose data are the headers;
 // - the global defaults of the annotation families (into CompileOptions, which the families read):
 //   proxy-body-size, limit-req-status-code, limit-conn-status-code, limit-rate, limit-rate-after,
-//   whitelist-source-range, denylist-source-range, and global-allowed-response-headers (the
-//   header names a custom-headers annotation may set).
+//   whitelist-source-range, denylist-source-range, global-allowed-response-headers (the
+//   header names a custom-headers annotation may set), proxy-*-timeout, proxy-next-upstream*,
+//   retry-non-idempotent (annotations/forward-policy.ts);
+// - the workers' upstream connections: upstream-keepalive-connections, -timeout, -requests, -time.
 // A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
 // not read are one condition listing them: a misspelt key must not pass unnoticed.
@@ -18,12 +20,13 @@ import { parseSize } from './annotations/body-size.ts';
 import { MAX_KILOBYTES } from './annotations/rate-limit.ts';
 import { parseBool } from './annotations/read-annotation.ts';
 import { headerRefusal } from './annotations/typed-headers.ts';
+import * as forward from './annotations/forward-policy.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
 import type { CompileOptions, Condition, FamilyDefaults, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** The ConfigMap's keys, typed; a key absent (or refused) is absent here. */
-export interface ConfigMapSettings extends FamilyDefaults {
+export interface ConfigMapSettings extends FamilyDefaults, forward.KeepaliveSettings {
   readonly useProxyProtocol?: boolean;
   readonly proxyProtocolHeaderTimeoutMs?: number;
   readonly useForwardedHeaders?: boolean;
@@ -168,6 +171,11 @@ class KeyReader {
     return this.take(key, 'a ConfigMap as namespace/name', 'none', (v) => (NSNAME.test(v) ? v : undefined));
   }
 
+  /** A key read with its family's parser (null: refused). */
+  value<T>(key: string, expected: string, fallback: string, parse: (v: string) => T | null): T | undefined {
+    return this.take(key, expected, fallback, (v) => parse(v) ?? undefined);
+  }
+
   /** A key ingress-nginx has that Gatehouse accepts and does not need. */
   ignore(key: string): void {
     this.read.add(key);
@@ -200,6 +208,17 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     denylistSourceRange: r.accessList('denylist-source-range', ['0.0.0.0/0', '::/0'], 'every client is refused (403) on routes without a deny list of their own until it is fixed'),
     limitRate: r.count('limit-rate', MAX_KILOBYTES, '0 (none)'),
     limitRateAfter: r.count('limit-rate-after', MAX_KILOBYTES, '0'),
+    proxyConnectTimeoutMs: r.value('proxy-connect-timeout', forward.EXPECTED.seconds, '5 (or --proxy-connect-timeout)', forward.parseTimeout),
+    proxySendTimeoutMs: r.value('proxy-send-timeout', forward.EXPECTED.seconds, '60 (or --proxy-send-timeout)', forward.parseTimeout),
+    proxyReadTimeoutMs: r.value('proxy-read-timeout', forward.EXPECTED.seconds, '60 (or --proxy-read-timeout)', forward.parseTimeout),
+    proxyNextUpstream: r.value('proxy-next-upstream', forward.EXPECTED.nextUpstream, '"error timeout"', forward.parseNextUpstream),
+    proxyNextUpstreamTries: r.value('proxy-next-upstream-tries', forward.EXPECTED.tries, '3', forward.parseTries),
+    proxyNextUpstreamTimeoutMs: r.value('proxy-next-upstream-timeout', forward.EXPECTED.triesTimeout, '0', forward.parseTriesTimeout),
+    retryNonIdempotent: r.bool('retry-non-idempotent', 'false'),
+    upstreamKeepaliveConnections: r.value('upstream-keepalive-connections', forward.EXPECTED.connections, '320', forward.parseKeepaliveConnections),
+    upstreamKeepaliveTimeoutMs: r.value('upstream-keepalive-timeout', forward.EXPECTED.seconds, '60', forward.parseTimeout),
+    upstreamKeepaliveRequests: r.value('upstream-keepalive-requests', forward.EXPECTED.requests, '10000', forward.parseKeepaliveRequests),
+    upstreamKeepaliveTimeMs: r.value('upstream-keepalive-time', forward.EXPECTED.time, '1h', forward.parseNginxTime),
   };
   // ingress-nginx's intermediate header for use-proxy-protocol with use-forwarded-headers; the
   // chain is walked here without one.
@@ -266,7 +285,8 @@ function field(key: string): string {
 }
 
 /** The keys whose settings are family defaults, named alike in ConfigMapSettings and CompileOptions. */
-const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders'] as const satisfies readonly (keyof FamilyDefaults)[];
+const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders',
+  'proxyConnectTimeoutMs', 'proxySendTimeoutMs', 'proxyReadTimeoutMs', 'proxyNextUpstream', 'proxyNextUpstreamTries', 'proxyNextUpstreamTimeoutMs', 'retryNonIdempotent'] as const satisfies readonly (keyof FamilyDefaults)[];
 
 /**
  * The --configmap ConfigMap (options.configMap) and the header ConfigMaps it names, read from the
@@ -326,8 +346,14 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
   }
 
   const defaults = Object.fromEntries(FAMILY_DEFAULTS.filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]])) as Partial<CompileOptions>;
+  const merged = { ...options, ...defaults };
+  // Timeouts and retries of the routes whose Ingress sets none, carried when not ingress-nginx's defaults.
+  const forwardPolicy = forward.tableForwardPolicy(merged);
+  if (!forward.sameForwardPolicy(forwardPolicy, forward.DEFAULT_FORWARD_POLICY)) policy.forward = forwardPolicy;
+  const keepalive = forward.upstreamKeepalive(settings);
+  if (keepalive !== undefined) policy.upstreamKeepalive = keepalive;
   return {
-    options: { ...options, ...defaults },
+    options: merged,
     policy: Object.keys(policy).length === 0 ? undefined : policy,
     configMaps: Object.freeze([...new Set(configMaps)].sort()),
   };

@@ -165,6 +165,27 @@ export interface UpstreamPolicy {
   readonly protocol: BackendProtocol;
   /** TLS to the backend (HTTPS, GRPCS); null for the cleartext protocols. */
   readonly tls: UpstreamTlsPolicy | null;
+  /** Timeouts and retries of the route's Ingress (proxy-*-timeout, proxy-next-upstream*); absent: the table's (GlobalPolicy.forward). */
+  readonly forward?: ForwardPolicy;
+}
+
+/** A case proxy-next-upstream names (nginx's proxy_next_upstream, less `off` and `updating`). */
+export type NextUpstreamCase = 'error' | 'timeout' | 'invalid_header' | 'http_500' | 'http_502' | 'http_503' | 'http_504' | 'http_403' | 'http_404' | 'http_429' | 'non_idempotent';
+
+/** How a request is forwarded: timeouts and retries (core/annotations/forward-policy.ts); times in ms. */
+export interface ForwardPolicy {
+  /** proxy-connect-timeout: to open a connection to an endpoint. */
+  readonly connectTimeoutMs: number;
+  /** proxy-send-timeout: the longest the endpoint may leave the request body unread. */
+  readonly sendTimeoutMs: number;
+  /** proxy-read-timeout: for the response headers, and between two reads of the response body. */
+  readonly readTimeoutMs: number;
+  /** proxy-next-upstream: when a request goes to another endpoint, in the grammar's order; empty: never (`off`). */
+  readonly nextUpstream: readonly NextUpstreamCase[];
+  /** proxy-next-upstream-tries: tries in all, the first included; 0: one per endpoint. */
+  readonly tries: number;
+  /** proxy-next-upstream-timeout: no new try once this long has passed since the first began; 0: no limit. */
+  readonly triesTimeoutMs: number;
 }
 
 /** proxy-ssl-* for one route (ingress-nginx "Backend Certificate Authentication"). */
@@ -280,6 +301,22 @@ export interface GlobalPolicy {
   readonly requestHeaders?: readonly string[];
   /** add-headers: set on every response, each replacing the upstream's; flat [name, value, …], names lower case. */
   readonly responseHeaders?: readonly string[];
+  /** Timeouts and retries of routes whose Ingress sets none, and of the default backends (ConfigMap over flags). */
+  readonly forward?: ForwardPolicy;
+  /** upstream-keepalive-*: the workers' connections to endpoints. */
+  readonly upstreamKeepalive?: UpstreamKeepalivePolicy;
+}
+
+/** ingress-nginx's upstream-keepalive-* keys, as the workers' connection pools apply them (core/annotations/forward-policy.ts). */
+export interface UpstreamKeepalivePolicy {
+  /** upstream-keepalive-connections: connections to one endpoint per worker, at most; 0: none kept alive (and no bound). */
+  readonly connections: number;
+  /** upstream-keepalive-timeout: an idle connection closes after this long. */
+  readonly timeoutMs: number;
+  /** upstream-keepalive-requests: a connection closes after this many requests. */
+  readonly requests: number;
+  /** upstream-keepalive-time: a connection takes no new request after this long. */
+  readonly timeMs: number;
 }
 
 /**
@@ -344,6 +381,16 @@ export interface FamilyDefaults {
   readonly denylistSourceRange?: readonly string[];
   /** global-allowed-response-headers, lower case: the names custom-headers may set. Absent: none. */
   readonly allowedResponseHeaders?: readonly string[];
+  /** proxy-connect-timeout, proxy-send-timeout, proxy-read-timeout in ms (else the --proxy-*-timeout flags). Absent: 5 s, 60 s, 60 s. */
+  readonly proxyConnectTimeoutMs?: number;
+  readonly proxySendTimeoutMs?: number;
+  readonly proxyReadTimeoutMs?: number;
+  /** proxy-next-upstream (empty: off), proxy-next-upstream-tries, proxy-next-upstream-timeout in ms. Absent: error timeout, 3, 0 (none). */
+  readonly proxyNextUpstream?: readonly NextUpstreamCase[];
+  readonly proxyNextUpstreamTries?: number;
+  readonly proxyNextUpstreamTimeoutMs?: number;
+  /** retry-non-idempotent: every route's proxy-next-upstream gets non_idempotent. Absent: false. */
+  readonly retryNonIdempotent?: boolean;
 }
 
 export interface CompileOptions extends FamilyDefaults {

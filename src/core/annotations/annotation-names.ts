@@ -29,6 +29,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'request-headers', 'response-headers',
   // custom-headers.ts
   'custom-headers',
+  // forward-policy.ts
+  'proxy-connect-timeout', 'proxy-send-timeout', 'proxy-read-timeout', 'proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

@@ -10,7 +10,7 @@
 // ingress-nginx (which logs and falls back to HTTP), refuses them and anything else with a
 // condition: sending a gRPC or FastCGI backend HTTP/1.1 would only fail later, per request.
 
-import type { Backend, BackendProtocol, UpstreamPolicy } from '../model.ts';
+import type { Backend, BackendProtocol, ForwardPolicy, UpstreamPolicy } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import type { ProxySslPolicy } from './proxy-ssl.ts';
 import { readAnnotation, type AnnotationResult } from './read-annotation.ts';
@@ -45,10 +45,11 @@ export function defaultServerName(backend: Pick<Backend, 'namespace' | 'service'
   return backend.target.type === 'externalName' ? backend.target.hostname : `${backend.service}.${backend.namespace}.svc`.toLowerCase();
 }
 
-/** The route's upstream policy; undefined for plain HTTP (the default, left out of the table). */
-export function upstreamPolicy(protocol: BackendProtocol, ssl: ProxySslPolicy, backend: Pick<Backend, 'namespace' | 'service' | 'target'>): UpstreamPolicy | undefined {
-  if (protocol === 'HTTP') return undefined;
-  if (!usesTls(protocol)) return { protocol, tls: null };
+/** The route's upstream policy (with the Ingress's timeouts and retries, when it sets any); undefined for plain HTTP with none (the default, left out of the table). */
+export function upstreamPolicy(protocol: BackendProtocol, ssl: ProxySslPolicy, backend: Pick<Backend, 'namespace' | 'service' | 'target'>, forward?: ForwardPolicy): UpstreamPolicy | undefined {
+  const extra = forward === undefined ? {} : { forward };
+  if (protocol === 'HTTP') return forward === undefined ? undefined : { protocol, tls: null, ...extra };
+  if (!usesTls(protocol)) return { protocol, tls: null, ...extra };
   return {
     protocol,
     tls: {
@@ -57,5 +58,6 @@ export function upstreamPolicy(protocol: BackendProtocol, ssl: ProxySslPolicy, b
       name: ssl.name ?? defaultServerName(backend),
       serverName: ssl.serverName,
     },
+    ...extra,
   };
 }

@@ -18,13 +18,16 @@ import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
-import type { BackendProtocol, FamilyDefaults, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
+import { readForwardPolicy } from './forward-policy.ts';
+import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
   readonly acme: AcmePolicy;
   readonly backendProtocol: BackendProtocol;
   readonly proxySsl: ProxySslPolicy;
+  /** proxy-*-timeout and proxy-next-upstream*; absent: none set (the table's apply). */
+  readonly forward?: ForwardPolicy;
   /** The traffic policies for the Ingress's routes (absent fields: none). */
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
@@ -34,7 +37,7 @@ export interface IngressAnnotations {
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
-export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange'> {
+export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'proxyConnectTimeoutMs' | 'proxySendTimeoutMs' | 'proxyReadTimeoutMs' | 'proxyNextUpstream' | 'proxyNextUpstreamTries' | 'proxyNextUpstreamTimeoutMs' | 'retryNonIdempotent'> {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
   /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
@@ -70,6 +73,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const cors = take(readCors(ing));
   const headers = withCustomHeaders(take(readTypedHeaders(ing)), take(readCustomHeaders(ing, defaults.customHeaders ?? NO_CONFIGMAPS)));
   const rewrite = take(readRewrite(ing));
+  const forward = take(readForwardPolicy(ing, defaults));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -90,5 +94,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (bodySize !== undefined) policies.bodySize = bodySize;
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}) };
 }
