@@ -53,8 +53,6 @@ export async function startController(options: Options, source: Source, rootLog:
       httpPort: options.httpPort,
       httpsPort: options.httpsPort,
       bindAddress: options.bindAddress,
-      connectTimeoutMs: options.proxyConnectTimeout * 1000,
-      readTimeoutMs: options.proxyReadTimeout * 1000,
       maxRequestHeaders: options.maxRequestHeaders,
       maxRequestHeaderBytes: options.maxRequestHeaderBytes,
       logLevel: options.logLevel,

@@ -12,8 +12,6 @@ export interface WorkerConfig {
   readonly id: number;
   readonly httpPort: number;
   readonly bindAddress: string;
-  readonly connectTimeoutMs: number;
-  readonly readTimeoutMs: number;
   /** --max-request-headers and --max-request-header-bytes: beyond them, 431. */
   readonly maxRequestHeaders: number;
   readonly maxRequestHeaderBytes: number;

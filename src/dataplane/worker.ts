@@ -56,7 +56,7 @@ let defaultBodyLimit = DEFAULT_PROXY_BODY_SIZE;
 let challenges: ReadonlyMap<string, string> = new Map();
 let challengesVersion = 0;
 let draining = false;
-const proxy = new Proxy({ connectTimeoutMs: config.connectTimeoutMs, readTimeoutMs: config.readTimeoutMs });
+const proxy = new Proxy();
 const keyring = new TicketKeyring();
 const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
 
@@ -80,6 +80,7 @@ function applyGlobal(global: GlobalPolicy | undefined): void {
   realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
+  proxy.configure(global);
 }
 
 /** The TCP socket, or the TLS socket over it, of a request's connection. */

@@ -1,9 +1,9 @@
 // proxy-body-size (nginx's client_max_body_size) in the proxy: a request that declares a longer
 // body (Content-Length) is answered 413 before anything is sent upstream; one whose length is not
-// declared (HTTP/1.1 chunked, HTTP/2 DATA without content-length) is counted as it streams and,
-// the moment it passes the limit, the upstream request is aborted and the client answered 413
-// (reset, when an answer has already begun). A declared length needs no counting: Node's HTTP/1
-// parser and nghttp2 hold the body to it.
+// declared (HTTP/1.1 chunked, HTTP/2 DATA without content-length) is counted as it streams
+// (request-body.ts) and, the moment it passes the limit, the upstream request is aborted and the
+// client answered 413 (reset, when an answer has already begun). A declared length needs no
+// counting: Node's HTTP/1 parser and nghttp2 hold the body to it.
 
 import { constants, Http2ServerResponse } from 'node:http2';
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
@@ -31,32 +31,4 @@ export function sendTooLarge(res: ProxyResponse): void {
   sendAnswer(res, 413, {}, true);
   // close(NO_ERROR) waits for the answer to be sent, then resets.
   if (!answered && res instanceof Http2ServerResponse && !res.stream.closed) res.stream.close(constants.NGHTTP2_NO_ERROR);
-}
-
-/**
- * The request body for undici, counted: it ends with an error (and `exceeded` set) when more than
- * `limit` bytes came, before the chunk that passes the limit is sent. The request stream is not
- * destroyed with it, so the 413 can still be written.
- */
-export class CountedBody implements AsyncIterable<Buffer> {
-  exceeded = false;
-  readonly #req: ProxyRequest;
-  readonly #limit: number;
-
-  constructor(req: ProxyRequest, limit: number) {
-    this.#req = req;
-    this.#limit = limit;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    let seen = 0;
-    for await (const chunk of this.#req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      seen += chunk.length;
-      if (seen > this.#limit) {
-        this.exceeded = true;
-        throw new Error(`the request body is larger than proxy-body-size (${this.#limit} bytes)`);
-      }
-      yield chunk;
-    }
-  }
 }

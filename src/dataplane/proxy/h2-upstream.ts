@@ -8,9 +8,16 @@
 // - One session per backend endpoint and TLS configuration, shared by every request to it (HTTP/2
 //   multiplexes; nginx's grpc_pass keeps such connections too), opened on first use. A session
 //   that got GOAWAY, closed, or failed takes no new streams; the next request opens another. Idle
-//   sessions close after IDLE_MS.
-// - Bodies stream both ways with pipe(): a slow reader pauses the writer, and HTTP/2 flow control
-//   (WINDOW_UPDATE) does the rest on each hop. Nothing is buffered beyond the stream windows.
+//   sessions close after upstream-keepalive-timeout. Sessions are per connect timeout too (as
+//   undici pools: upstream-pools.ts), which is the session's.
+// - Bodies stream both ways: a slow reader pauses the writer, and HTTP/2 flow control
+//   (WINDOW_UPDATE) does the rest on each hop. The request body is kept only as far as a retry
+//   needs it (request-body.ts); proxy-read-timeout is the stream's inactivity timeout (nginx's
+//   grpc_read_timeout), proxy-send-timeout as for HTTP/1.1.
+// - Retries as proxy-next-upstream says (next-upstream.ts), before anything is answered: a
+//   refused connection, a connect timeout and a REFUSED_STREAM reset (RFC 9113 §8.7: not
+//   processed) count as not sent; gRPC calls are POSTs, so only those go again unless the route
+//   has non_idempotent.
 // - Trailers (grpc-status, grpc-message, custom trailing metadata) are forwarded as trailers; a
 //   Trailers-Only response (HEADERS with END_STREAM) is forwarded as one.
 // - The client goes away (RST_STREAM, or its connection closes) → the backend stream is reset
@@ -21,15 +28,18 @@
 //   endpoint), or, for gRPC calls, grpc-status 14 UNAVAILABLE (grpc-status.ts).
 
 import { EventEmitter, once } from 'node:events';
-import { connect as h2connect, constants, Http2ServerRequest, Http2ServerResponse, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as h2connect, constants, Http2ServerResponse, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import type { Endpoint } from '../../core/model.ts';
+import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
+import type { Endpoint, ForwardPolicy, UpstreamKeepalivePolicy } from '../../core/model.ts';
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
-import { mustCount, sendTooLarge } from './body-limit.ts';
+import { sendTooLarge } from './body-limit.ts';
 import { dropHandlerHeaders } from './headers.ts';
-import { authority } from './upstream-pools.ts';
+import { CONNECT_FAILURES, type Failure, type Tries } from './next-upstream.ts';
+import type { RequestBody } from './request-body.ts';
+import { authority, inUse, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;
@@ -44,19 +54,11 @@ const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSE
 const ABORT_ERROR: Error = await once(new EventEmitter(), 'never', { signal: AbortSignal.abort() }).then(() => new Error('unreachable'), (err: Error) => err);
 const RESET_ERROR = new Error('the backend stream failed');
 
-/** An upstream session with no activity this long is closed (GOAWAY); nginx keeps upstream connections 60 s. */
-const IDLE_MS = 60_000;
-
-export interface H2UpstreamOptions {
-  readonly connectTimeoutMs: number;
-  /** Inactivity on a stream (nothing read or written) this long ends it: nginx's grpc_read_timeout. */
-  readonly readTimeoutMs: number;
-}
-
 interface SessionEntry {
   readonly session: ClientHttp2Session;
   readonly authority: string;
   readonly tls: string | null;
+  readonly connectTimeoutMs: number;
 }
 
 /** One exchange to forward. */
@@ -65,24 +67,39 @@ export interface H2Exchange {
   readonly res: ProxyResponse;
   /** Built by upstreamH2RequestHeaders (pseudo-headers included). */
   readonly headers: OutgoingHttpHeaders;
-  readonly hasBody: boolean;
-  /** proxy-body-size, bytes (0: none): a body of undeclared length is counted (body-limit.ts). */
-  readonly bodyLimit: number;
+  /** The request body (proxy-body-size counted, kept for retries); null: none. */
+  readonly body: RequestBody | null;
   /** TLS for GRPCS; null: cleartext. */
   readonly tls: UpstreamTls | null;
+  /** The route's timeouts and retries, and the tries so far. */
+  readonly forward: ForwardPolicy;
+  readonly tries: Tries;
   /** Answer the proxy's own failures as gRPC (grpc-status.ts). */
   readonly grpc: boolean;
-  /** The next endpoint to try (the balancer); undefined: none ready. */
-  pick(): Endpoint | undefined;
+  /** The endpoint for the next try (the balancer, past those `tried`); undefined: none ready. */
+  pick(tried: readonly Endpoint[]): Endpoint | undefined;
+  /** How many endpoints the backend has now. */
+  endpoints(): number;
 }
 
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'GH_UPSTREAM_TIMEOUT']);
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN']);
-/** Tries per request without a body on connection failures, as in proxy.ts (nginx's proxy_next_upstream). */
-const MAX_TRIES = 3;
+/** The session could not connect within the connect timeout. */
+const CONNECT_TIMEOUT = 'GH_UPSTREAM_CONNECT_TIMEOUT';
 
-function timeoutError(what: string, ms: number): Error {
-  return Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'GH_UPSTREAM_TIMEOUT' });
+function connectTimeoutError(ms: number): Error {
+  return Object.assign(new Error(`connect timed out after ${ms} ms`), { code: CONNECT_TIMEOUT });
+}
+
+/** Resolves on the stream's 'drain' or 'close'. */
+function drained(stream: ClientHttp2Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }
 
 /** The error's code; for a stream cancelled by its session's failure, the failure's (ECONNREFUSED…). */
@@ -138,32 +155,33 @@ function resetClient(res: ProxyResponse, code: number): void {
   }
 }
 
-/** Whether an HTTP/2 client reset its stream (as opposed to ending its request). */
-function clientReset(req: ProxyRequest): boolean {
-  if (!(req instanceof Http2ServerRequest)) return req.destroyed && !req.complete;
-  return req.stream.closed && (req.stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR;
-}
-
 export class H2Upstream {
-  private readonly options: H2UpstreamOptions;
   private readonly sessions = new Map<string, SessionEntry>();
+  /** upstream-keepalive-timeout: a session this long without activity closes. */
+  private idleMs = DEFAULT_UPSTREAM_KEEPALIVE.timeoutMs;
   /** Sessions whose connection closed or failed: their streams ended for that, not by a reset. */
   private readonly dropped = new WeakSet<ClientHttp2Session>();
   private readonly fail: (x: H2Exchange, status: 502 | 503 | 504, reason: string) => void;
 
-  constructor(options: H2UpstreamOptions, fail: (x: H2Exchange, status: 502 | 503 | 504, reason: string) => void) {
-    this.options = options;
+  constructor(fail: (x: H2Exchange, status: 502 | 503 | 504, reason: string) => void) {
     this.fail = fail;
   }
 
-  /** A session to `e` that takes new streams: the current one, or a new one. */
-  session(e: Endpoint, tls: UpstreamTls | null): ClientHttp2Session {
+  /** New upstream-keepalive-* settings: new sessions follow them (timeoutMs alone applies to HTTP/2); the open ones close once their streams end. */
+  configure(keepalive: UpstreamKeepalivePolicy): void {
+    if (keepalive.timeoutMs === this.idleMs) return;
+    this.idleMs = keepalive.timeoutMs;
+    this.retain(new Set());
+  }
+
+  /** A session to `e` (connect timeout in ms, 0: none) that takes new streams: the current one, or a new one. */
+  session(e: Endpoint, tls: UpstreamTls | null, connectTimeoutMs: number): ClientHttp2Session {
     const auth = authority(e);
-    const key = tls === null ? auth : `${auth} ${tls.id}`;
+    const key = `${auth} ${tls?.id ?? ''} ${connectTimeoutMs}`;
     const have = this.sessions.get(key);
     if (have !== undefined && !have.session.closed && !have.session.destroyed) return have.session;
-    const session = this.open(e, auth, tls);
-    this.sessions.set(key, { session, authority: auth, tls: tls?.id ?? null });
+    const session = this.open(e, auth, tls, connectTimeoutMs);
+    this.sessions.set(key, { session, authority: auth, tls: tls?.id ?? null, connectTimeoutMs });
     const forget = () => {
       if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
     };
@@ -174,7 +192,7 @@ export class H2Upstream {
     return session;
   }
 
-  private open(e: Endpoint, auth: string, tls: UpstreamTls | null): ClientHttp2Session {
+  private open(e: Endpoint, auth: string, tls: UpstreamTls | null, connectTimeoutMs: number): ClientHttp2Session {
     let socket: Socket | undefined;
     const session = h2connect(`${tls === null ? 'http' : 'https'}://${auth}`, {
       // Our own socket: the TLS options (CA, client certificate, SNI, name check) are the route's.
@@ -187,18 +205,20 @@ export class H2Upstream {
     // and before their 'close' events (next tick): those streams were dropped, not reset.
     socket?.once('close', () => this.dropped.add(session));
     session.on('error', () => this.dropped.add(session));
-    const timer = setTimeout(() => session.destroy(timeoutError('connect', this.options.connectTimeoutMs)), this.options.connectTimeoutMs);
-    const clear = () => clearTimeout(timer);
-    session.once('connect', clear);
-    session.once('close', clear);
-    session.setTimeout(IDLE_MS, () => session.close());
+    if (connectTimeoutMs > 0) {
+      const timer = setTimeout(() => session.destroy(connectTimeoutError(connectTimeoutMs)), connectTimeoutMs);
+      const clear = () => clearTimeout(timer);
+      session.once('connect', clear);
+      session.once('close', clear);
+    }
+    session.setTimeout(this.idleMs, () => session.close());
     return session;
   }
 
-  /** Close the sessions of endpoints (`host:port`) or TLS configurations no longer in use; their streams finish first. */
-  retain(authorities: ReadonlySet<string>, tlsIds?: ReadonlySet<string>): void {
+  /** Close the sessions of endpoints (`host:port`), TLS configurations or connect timeouts no longer in use; their streams finish first. */
+  retain(authorities: ReadonlySet<string>, uses?: ConnectionUses): void {
     for (const [key, entry] of this.sessions) {
-      if (authorities.has(entry.authority) && (entry.tls === null || tlsIds === undefined || tlsIds.has(entry.tls))) continue;
+      if (inUse(authorities, uses, entry.authority, entry.tls, entry.connectTimeoutMs)) continue;
       this.sessions.delete(key);
       entry.session.close();
     }
@@ -209,29 +229,28 @@ export class H2Upstream {
     this.sessions.clear();
   }
 
+  /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
   forward(x: H2Exchange): void {
-    this.attempt(x, x.hasBody ? 1 : MAX_TRIES);
-  }
-
-  private attempt(x: H2Exchange, triesLeft: number): void {
-    const { req, res } = x;
-    const endpoint = x.pick();
+    const { res, forward, tries } = x;
+    const endpoint = x.pick(tries.tried);
     if (endpoint === undefined) return this.fail(x, 503, 'no ready endpoint');
+    tries.tried.push(endpoint);
     let session: ClientHttp2Session;
     let stream: ClientHttp2Stream;
     // Aborting resets the backend stream with CANCEL, without END_STREAM first (see ABORT_ERROR).
     const abort = new AbortController();
     try {
-      session = this.session(endpoint, x.tls);
-      stream = session.request(x.headers, { endStream: !x.hasBody, signal: abort.signal });
+      session = this.session(endpoint, x.tls, forward.connectTimeoutMs);
+      stream = session.request(x.headers, { endStream: x.body === null, signal: abort.signal });
     } catch (err) {
       // A session that went away between the check and the request, or headers h2 refuses.
       return this.fail(x, 502, `could not open a stream: ${codeOf(err) || (err as Error).message}`);
     }
 
     let cancelled = false;
-    let tooLarge = false;
     let timedOut = false;
+    /** The answer's status goes to another try. */
+    let again = false;
     let failure: unknown = null;
     const onClientClose = () => {
       // The client reset its stream or dropped its connection before the exchange ended.
@@ -240,14 +259,20 @@ export class H2Upstream {
       abort.abort();
     };
     res.once('close', onClientClose);
-    stream.setTimeout(this.options.readTimeoutMs, () => {
+    const timeout = () => {
       timedOut = true;
       abort.abort();
-    });
+    };
+    if (forward.readTimeoutMs > 0) stream.setTimeout(forward.readTimeoutMs, timeout);
 
     stream.on('response', (headers, flags) => {
       if (res.destroyed) return;
       const status = Number(headers[':status']);
+      if (tries.againForStatus(status, x.endpoints())) {
+        again = true;
+        return abort.abort();
+      }
+      x.body?.settle();
       const out = responseHeaders(headers, res);
       // Trailers-Only (HEADERS with END_STREAM): forwarded as one HEADERS frame that ends the
       // stream (end() without writeHead() first: Http2ServerResponse then responds with endStream).
@@ -268,54 +293,58 @@ export class H2Upstream {
     stream.on('close', () => {
       res.off('close', onClientClose);
       if (cancelled) return; // the client is gone; its reset went upstream
-      if (tooLarge) return sendTooLarge(res);
+      if (again) return this.forward(x);
+      if (x.body?.exceeded) return sendTooLarge(res);
       const code = stream.rstCode ?? NGHTTP2_NO_ERROR;
       const dropped = this.dropped.has(session);
       const peerReset = !dropped && !timedOut && code !== NGHTTP2_NO_ERROR && (failure === null || codeOf(failure) === 'ERR_HTTP2_STREAM_ERROR');
       if (!res.headersSent) {
-        if (timedOut) return this.fail(x, 504, `no answer within ${this.options.readTimeoutMs} ms`);
+        const errCode = codeOf(failure);
+        const f: Failure = timedOut ? { case: 'timeout', sent: true }
+          // REFUSED_STREAM: the backend did not process it (RFC 9113 §8.7).
+          : peerReset ? { case: 'error', sent: code !== NGHTTP2_REFUSED_STREAM }
+          : CONNECT_FAILURES.has(errCode) ? { case: 'error', sent: false }
+          : errCode === CONNECT_TIMEOUT ? { case: 'timeout', sent: false }
+          : { case: 'error', sent: true };
+        if (tries.again(f.case, f.sent, x.endpoints())) return this.forward(x);
+        if (timedOut) return this.fail(x, 504, 'no answer within the read or send timeout');
         if (peerReset) {
-          // REFUSED_STREAM: the backend did not process it (RFC 9113 §8.7), UNAVAILABLE to gRPC.
-          // Other resets reach a gRPC client as resets, which it reads itself (CANCEL → CANCELLED).
+          // UNAVAILABLE to gRPC for REFUSED_STREAM. Other resets reach a gRPC client as resets,
+          // which it reads itself (CANCEL → CANCELLED).
           if (x.grpc && code !== NGHTTP2_REFUSED_STREAM) return resetClient(res, code);
           return this.fail(x, 502, `the backend reset the stream (HTTP/2 error code ${code})`);
         }
-        const errCode = codeOf(failure);
-        if (triesLeft > 1 && CONNECT_FAILURES.has(errCode)) return this.attempt(x, triesLeft - 1);
         const reason = failure !== null ? `connection failed: ${errCode || (failure as Error).message}` : 'the backend closed the stream without an answer';
-        return this.fail(x, TIMEOUT_CODES.has(errCode) ? 504 : 502, reason);
+        return this.fail(x, f.case === 'timeout' ? 504 : 502, reason);
       }
       if (res.writableEnded) return; // a Trailers-Only answer
       if (code === NGHTTP2_NO_ERROR && failure === null && !dropped) return void res.end();
       // Cut mid-answer: the client must not take a truncated answer for a whole one.
       resetClient(res, peerReset ? code : NGHTTP2_INTERNAL_ERROR);
     });
-    if (x.hasBody) {
-      // Not ended by the pipe: a request stream the client reset also emits 'end' (after
-      // 'aborted'), and ending the backend's stream then would tell it the requests are complete
-      // (a gRPC client-streaming call would be handled as if the client had half-closed). The
-      // client's reset reaches the backend as a reset instead (onClientClose).
-      let aborted = false;
-      req.once('aborted', () => (aborted = true));
-      if (mustCount(req, x.bodyLimit)) {
-        // Before the pipe, so the chunk that passes the limit is never written: the backend stream
-        // is reset (CANCEL) first, and the client answered 413 when it closes.
-        let seen = 0;
-        const count = (chunk: Buffer) => {
-          seen += chunk.length;
-          if (seen <= x.bodyLimit) return;
-          req.off('data', count);
-          req.unpipe(stream);
-          tooLarge = true;
-          abort.abort();
-        };
-        req.on('data', count);
+    if (x.body !== null) void this.sendBody(x.body.attempt(forward.sendTimeoutMs, timeout), stream, () => {
+      // The client did not finish its request (a reset): its reset goes upstream, nothing is answered.
+      if (!x.body!.exceeded) cancelled = true;
+      abort.abort();
+    });
+  }
+
+  /**
+   * Writes the request body to the backend stream, waiting for it to drain, and ends the stream
+   * when the body ended. A body that fails (passed proxy-body-size, or the client reset its
+   * request) calls `failed`, which resets the backend stream with CANCEL instead, so the backend
+   * never takes a cut body for a whole one (a gRPC client-streaming call for a half-close). The
+   * chunk that passes proxy-body-size is never written.
+   */
+  private async sendBody(chunks: AsyncIterable<Buffer>, stream: ClientHttp2Stream, failed: () => void): Promise<void> {
+    try {
+      for await (const chunk of chunks) {
+        if (stream.destroyed) return;
+        if (!stream.write(chunk)) await drained(stream);
       }
-      req.pipe(stream, { end: false });
-      req.once('end', () => {
-        if (aborted || tooLarge || clientReset(req)) return;
-        stream.end();
-      });
+      if (!stream.destroyed) stream.end();
+    } catch {
+      if (!stream.destroyed) failed();
     }
   }
 }

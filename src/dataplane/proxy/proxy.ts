@@ -1,16 +1,19 @@
 // HTTP/1.1 forwarding over kept-alive upstream connections (undici Pool.stream, measured
 // about twice http-proxy-3's requests/s here) and WebSocket upgrades (http-proxy-3 `ws`).
-// Bodies stream both ways, never buffered. Errors answer like ingress-nginx: 502 on a
-// refused or reset connection, 503 with no ready endpoint, 504 on a timeout.
+// Bodies stream both ways; a request body is kept only as far as a retry needs it
+// (request-body.ts). Each route's timeouts and retries (ForwardPolicy: proxy-*-timeout,
+// proxy-next-upstream*, next-upstream.ts) apply, else the table's. Errors answer like
+// ingress-nginx: 502 on a refused or reset connection, 503 with no ready endpoint, 504 on a timeout.
 // The route's backend-protocol picks the way: HTTP (default) and HTTPS over undici (HTTPS: a
 // Pool per origin and TLS configuration, upstream-tls.ts); H2C, GRPC and GRPCS over node:http2
 // (h2-upstream.ts).
 
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Duplex, Writable } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
-import type { Endpoint, EndpointTable, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import type { Endpoint, EndpointTable, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import { DEFAULT_FORWARD_POLICY, DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { UpstreamTlsPem } from '../tls/tls-material.ts';
 import { RoundRobin } from '../balancer/round-robin.ts';
 import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
@@ -27,8 +30,10 @@ import {
   type UpstreamOverrides,
 } from './headers.ts';
 import { ResponseThrottle } from './response-throttle.ts';
-import { CountedBody, mustCount, sendTooLarge } from './body-limit.ts';
-import { authority, origin, POOL_SERVERNAME, UpstreamPools, type PoolOptions } from './upstream-pools.ts';
+import { mustCount, sendTooLarge } from './body-limit.ts';
+import { failureStatus, Tries, undiciFailure } from './next-upstream.ts';
+import { RequestBody } from './request-body.ts';
+import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
 
@@ -84,25 +89,32 @@ export function sendRawError(socket: Duplex, status: number): void {
   sendRawAnswer(socket, status);
 }
 
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
-
-function errorCode(err: unknown): string {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
-  const code = e?.code ?? e?.cause?.code;
-  return typeof code === 'string' ? code : '';
+/** One request to an HTTP/1.1 endpoint, across its tries. */
+interface Exchange {
+  readonly req: ProxyRequest;
+  readonly res: ProxyResponse;
+  readonly backend: string;
+  /** The request-target and headers sent upstream. */
+  readonly path: string;
+  readonly headers: string[];
+  readonly body: RequestBody | null;
+  readonly tls: UpstreamTls | null;
+  readonly over: UpstreamOverrides | null;
+  readonly forward: ForwardPolicy;
+  readonly tries: Tries;
 }
 
-/** Which status a failed upstream exchange answers with. */
-export function statusForError(err: unknown): 502 | 504 {
-  return TIMEOUTS.has(errorCode(err)) ? 504 : 502;
+/** Where the answer of a try that goes to another one goes: its first byte ends the try (nginx closes that connection too). */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done(new Error('the answer goes to another try')) });
 }
 
-/** Tries per request on connection failures, as nginx's proxy_next_upstream "error timeout" (3 tries). */
-const MAX_TRIES = 3;
+function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
+  return a.port === b.port && a.address === b.address;
+}
 
 export class Proxy {
-  private readonly pools: UpstreamPools;
+  private readonly pools = new UpstreamPools();
   private readonly h2: H2Upstream;
   private readonly tls = new UpstreamTlsConfigs();
   private readonly balancer = new RoundRobin();
@@ -115,10 +127,13 @@ export class Proxy {
   private readonly upgradeAgents = new Map<string, HttpsAgent>();
   private readonly ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
   private endpoints: EndpointTable = { fingerprint: '', backends: {} };
+  /** The table's timeouts and retries, for routes without their own. */
+  private forward: ForwardPolicy = DEFAULT_FORWARD_POLICY;
+  /** What the table's routes use (TLS configurations, connect timeouts); undefined before the first table. */
+  private uses: ConnectionUses | undefined;
 
-  constructor(options: PoolOptions) {
-    this.pools = new UpstreamPools(options);
-    this.h2 = new H2Upstream(options, (x, status, reason) => {
+  constructor() {
+    this.h2 = new H2Upstream((x, status, reason) => {
       if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
       else sendError(x.res, status);
     });
@@ -130,34 +145,58 @@ export class Proxy {
 
   setEndpoints(table: EndpointTable): void {
     this.endpoints = table;
-    const authorities = new Set<string>();
-    for (const list of Object.values(table.backends)) for (const e of list) authorities.add(authority(e));
-    this.pools.retain(authorities);
-    this.h2.retain(authorities);
+    this.retain();
     this.balancer.retain(new Set(Object.keys(table.backends)));
+  }
+
+  /** A new table's global policy: its timeouts and retries, and upstream-keepalive-* for the connections. */
+  configure(global: GlobalPolicy | undefined): void {
+    this.forward = global?.forward ?? DEFAULT_FORWARD_POLICY;
+    const keepalive = global?.upstreamKeepalive ?? DEFAULT_UPSTREAM_KEEPALIVE;
+    this.pools.configure(keepalive);
+    this.h2.configure(keepalive);
   }
 
   /**
    * The proxy-ssl-secret PEM (with a new table's certificates), or a new table: the TLS
-   * configurations of its routes are computed now, and connections of ones no longer used close.
+   * configurations of its routes are computed now, and connections no route uses any more (their
+   * TLS configuration or connect timeout) close. Call after configure() for a new table.
    */
   setUpstreamTls(pem: Readonly<Record<string, UpstreamTlsPem>> | undefined, hosts: readonly VirtualHost[]): void {
-    const ids = this.tls.update(pem, hosts);
+    const connectTimeouts = new Set([this.forward.connectTimeoutMs]);
+    for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.forward) connectTimeouts.add(u.forward.connectTimeoutMs);
+    this.uses = { tls: this.tls.update(pem, hosts), connectTimeouts };
+    this.retain();
+  }
+
+  /** Close the connections of endpoints, TLS configurations and connect timeouts no longer in use. */
+  private retain(): void {
     const authorities = new Set<string>();
     for (const list of Object.values(this.endpoints.backends)) for (const e of list) authorities.add(authority(e));
-    this.pools.retain(authorities, ids);
-    this.h2.retain(authorities, ids);
+    this.pools.retain(authorities, this.uses);
+    this.h2.retain(authorities, this.uses);
+  }
+
+  /**
+   * The endpoint for a try of a request to `backend`: round robin, past the endpoints `tried`
+   * while others remain (then round robin over all of them).
+   */
+  private pickEndpoint(backend: string, endpoints: readonly Endpoint[], tried: readonly Endpoint[]): Endpoint | undefined {
+    const wasTried = (e: Endpoint) => tried.some((t) => sameEndpoint(t, e));
+    let e = this.balancer.pick(backend, endpoints);
+    for (let n = 1; e !== undefined && n < endpoints.length && wasTried(e); n++) e = this.balancer.pick(backend, endpoints);
+    return e;
   }
 
   /**
    * Forward one request to a ready endpoint of `backend`, the way `upstream` (the route's
-   * backend-protocol and proxy-ssl-*) says (absent: HTTP/1.1), with what the request pipeline
-   * changed (`over`: target, Host, headers; null: the request as the client sent it). A body
-   * without a declared length is counted against `bodyLimit` (proxy-body-size, 0: none; a
-   * declared one was checked before): body-limit.ts.
+   * backend-protocol, proxy-ssl-*, timeouts and retries) says (absent: HTTP/1.1, the table's
+   * timeouts and retries), with what the request pipeline changed (`over`: target, Host, headers;
+   * null: the request as the client sent it). A body without a declared length is counted
+   * against `bodyLimit` (proxy-body-size, 0: none; a declared one was checked before):
+   * request-body.ts.
    */
   web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number): void {
-    const endpoints = this.endpoints.backends[backend] ?? [];
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
       tls = this.tls.get(upstream.tls);
@@ -169,74 +208,99 @@ export class Proxy {
       }
     }
     const protocol = upstream?.protocol ?? 'HTTP';
+    const forward = upstream?.forward ?? this.forward;
+    // HTTP/2 requests: a body is whatever DATA frames follow (its length may be unknown: undici
+    // sends it chunked); it streams with h2 flow control.
+    const hasBody = req instanceof Http2ServerRequest ? !req.stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    // A body of undeclared length is counted against proxy-body-size as it is read.
+    const body = hasBody ? new RequestBody(req, mustCount(req, bodyLimit) ? bodyLimit : 0) : null;
+    const tries = new Tries(forward, req.method!, body);
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
-      const h2 = req instanceof Http2ServerRequest;
       const grpc = protocol !== 'H2C';
-      const h2Headers = upstreamH2RequestHeaders(req, h2, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
+      const h2Headers = upstreamH2RequestHeaders(req, req instanceof Http2ServerRequest, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
       return this.h2.forward({
         req,
         res,
         headers: over === null ? h2Headers : overrideH2Headers(h2Headers, over),
-        hasBody: h2 ? !req.stream.endAfterHeaders : req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined,
+        body,
         tls,
-        bodyLimit,
+        forward,
+        tries,
         grpc: grpc && isGrpcRequest(req),
-        pick: () => this.balancer.pick(backend, endpoints),
+        pick: (tried) => this.pickEndpoint(backend, this.endpoints.backends[backend] ?? [], tried),
+        endpoints: () => (this.endpoints.backends[backend] ?? []).length,
       });
     }
-    let hasBody: boolean;
-    let headers: string[];
-    if (req instanceof Http2ServerRequest) {
-      // HTTP/2 to an HTTP/1.1 upstream: a body is whatever DATA frames follow (its length may be
-      // unknown: undici sends it chunked); it streams with h2 flow control, never buffered.
-      hasBody = !req.stream.endAfterHeaders;
-      headers = upstreamRequestHeadersFromH2(req.rawHeaders, fwd);
-    } else {
-      hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-      headers = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
-    }
+    let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     if (over !== null) headers = overrideFlatHeaders(headers, over);
-    const path = over?.upstreamTarget ?? req.url!;
-    const body = !hasBody ? null : mustCount(req, bodyLimit) ? new CountedBody(req, bodyLimit) : req;
-    // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, path, headers, body, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
+    this.attempt({ req, res, backend, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries });
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], body: ProxyRequest | CountedBody | null, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
-    const endpoint = this.balancer.pick(backend, endpoints);
+  /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
+  private attempt(x: Exchange): void {
+    const { req, res, body, tries, forward } = x;
+    // The endpoints as they are now: one removed since the first try is not tried again.
+    const endpoints = this.endpoints.backends[x.backend] ?? [];
+    const endpoint = this.pickEndpoint(x.backend, endpoints, tries.tried);
     if (endpoint === undefined) return sendError(res, 503);
+    tries.tried.push(endpoint);
     const ac = new AbortController();
+    let clientGone = false;
+    let sendTimedOut = false;
+    /** The answer's status goes to another try. */
+    let again = false;
     const onClose = () => {
-      if (!res.writableFinished) ac.abort();
+      if (res.writableFinished) return;
+      clientGone = true;
+      ac.abort();
     };
     res.once('close', onClose);
-    this.pools.get(endpoint, tls).stream(
+    const requestBody = body?.attempt(forward.sendTimeoutMs, () => {
+      sendTimedOut = true;
+      ac.abort();
+    });
+    this.pools.get(endpoint, x.tls, forward.connectTimeoutMs).stream(
       // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
-      // undici takes an async iterable body (CountedBody) too; its types leave that out.
-      { path, method: req.method!, headers, body: body as ProxyRequest | null, signal: ac.signal, ...(tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)) },
+      // undici takes an async iterable body too; its types leave that out.
+      {
+        path: x.path,
+        method: req.method!,
+        headers: x.headers,
+        body: (requestBody ?? null) as ProxyRequest | null,
+        signal: ac.signal,
+        // proxy-read-timeout: for the response headers, then between body reads.
+        headersTimeout: forward.readTimeoutMs,
+        bodyTimeout: forward.readTimeoutMs,
+        ...(x.tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)),
+      },
       ({ statusCode, headers: upstreamHeaders }) => {
+        if (tries.againForStatus(statusCode, endpoints.length)) {
+          again = true;
+          return discard();
+        }
+        body?.settle();
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
-        const rate = over?.responseRate ?? 0;
+        const rate = x.over?.responseRate ?? 0;
         if (rate === 0) return res as Writable;
         // limit-rate: the body through a throttle, which goes when the client does.
-        const throttle = new ResponseThrottle(rate, over!.responseRateAfter ?? 0);
+        const throttle = new ResponseThrottle(rate, x.over!.responseRateAfter ?? 0);
         throttle.pipe(res as Writable);
         res.once('close', () => throttle.destroy());
         return throttle;
       },
       (err) => {
         res.off('close', onClose);
+        if (clientGone) return; // nothing to answer
+        if (again) return this.attempt(x);
         if (err === null) return;
-        if (ac.signal.aborted) return; // the client went away; nothing to answer
-        if (body instanceof CountedBody && body.exceeded) return sendTooLarge(res);
-        if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, path, headers, body, triesLeft - 1, tls, over);
-        }
-        sendError(res, statusForError(err));
+        if (body?.exceeded) return sendTooLarge(res);
+        const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
+        if (!res.headersSent && tries.again(failure.case, failure.sent, endpoints.length)) return this.attempt(x);
+        sendError(res, failureStatus(failure));
       },
     );
   }
@@ -250,7 +314,7 @@ export class Proxy {
       tls = this.tls.get(upstream.tls);
       if (tls === null) return sendRawError(socket, 502);
     }
-    const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
+    const endpoint = this.pickEndpoint(backend, this.endpoints.backends[backend] ?? [], []);
     if (endpoint === undefined) return sendRawError(socket, 503);
     let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     if (over !== null) {

@@ -1,10 +1,25 @@
 // One undici Pool per upstream origin (and, for HTTPS backends, per TLS configuration: see
-// upstream-tls.ts), kept alive across table generations. A pool whose endpoint left every backend,
-// or whose TLS configuration no route uses any more, is closed once its requests finish
-// (Pool.close waits).
+// upstream-tls.ts) and connect timeout, kept alive across table generations. A pool whose endpoint
+// left every backend, or whose TLS configuration or connect timeout no route uses any more, is
+// closed once its requests finish (Pool.close waits), so its sockets go.
+//
+// proxy-connect-timeout is the pool's: a pool opens a connection for whichever request waits, so
+// the timeout cannot be the request's (undici's connector takes none per call); routes with
+// another connect timeout get pools of their own. proxy-read-timeout is per request (undici's
+// headersTimeout and bodyTimeout request options), proxy-send-timeout in request-body.ts.
+//
+// The ConfigMap's upstream-keepalive-* keys shape every pool (UpstreamKeepalivePolicy):
+// `connections` bounds the connections to one endpoint per worker (further requests wait in the
+// pool for one to free up; 0: each connection closes after its request, unbounded), `timeoutMs`
+// closes idle ones (an endpoint's shorter `Keep-Alive: timeout=` hint wins, less a second; a longer
+// one does not), `requests` and `timeMs` retire a connection after that many requests or that long.
+// undici checks an idle connection for the endpoint's close (FIN or RST already received) before it
+// sends a request on it; a request that still meets a closed connection fails with a reset, which
+// proxy-next-upstream's `error` retries.
 
 import { buildConnector, Pool } from 'undici';
-import type { Endpoint } from '../../core/model.ts';
+import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
+import type { Endpoint, UpstreamKeepalivePolicy } from '../../core/model.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
 /**
@@ -20,11 +35,6 @@ function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connect
   return (opts, cb) => base({ ...opts, servername: sniFor(tls, opts.hostname) }, cb);
 }
 
-export interface PoolOptions {
-  connectTimeoutMs: number;
-  readTimeoutMs: number;
-}
-
 export function origin(e: Endpoint): string {
   return `http://${authority(e)}`;
 }
@@ -34,48 +44,67 @@ export function authority(e: Endpoint): string {
   return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
+/** What the routes of the table use: TLS configurations (UpstreamTls ids) and connect timeouts. */
+export interface ConnectionUses {
+  readonly tls: ReadonlySet<string>;
+  readonly connectTimeouts: ReadonlySet<number>;
+}
+
+/** Whether a connection to `authority` with this TLS id and connect timeout is still of use. */
+export function inUse(authorities: ReadonlySet<string>, uses: ConnectionUses | undefined, authority: string, tls: string | null, connectTimeoutMs: number): boolean {
+  if (!authorities.has(authority)) return false;
+  return uses === undefined || ((tls === null || uses.tls.has(tls)) && uses.connectTimeouts.has(connectTimeoutMs));
+}
+
 interface Entry {
   readonly pool: Pool;
   readonly authority: string;
   /** UpstreamTls id, or null for plain HTTP. */
   readonly tls: string | null;
+  readonly connectTimeoutMs: number;
 }
 
 export class UpstreamPools {
   private readonly pools = new Map<string, Entry>();
-  private readonly options: PoolOptions;
+  private keepalive = DEFAULT_UPSTREAM_KEEPALIVE;
 
-  constructor(options: PoolOptions) {
-    this.options = options;
-  }
-
-  /** The pool for `e`; over TLS with `tls` (an HTTPS backend), else plain HTTP. */
-  get(e: Endpoint, tls: UpstreamTls | null = null): Pool {
-    const key = tls === null ? origin(e) : `https://${authority(e)} ${tls.id}`;
+  /** The pool for `e` with this connect timeout (ms, 0: none); over TLS with `tls` (an HTTPS backend), else plain HTTP. */
+  get(e: Endpoint, tls: UpstreamTls | null, connectTimeoutMs: number): Pool {
+    const key = `${tls === null ? origin(e) : `https://${authority(e)} ${tls.id}`} ${connectTimeoutMs}`;
     let entry = this.pools.get(key);
     if (entry === undefined) {
-      const pool = new Pool(tls === null ? key : `https://${authority(e)}`, {
-        connections: null,
-        pipelining: 1,
-        connect: tls === null ? { timeout: this.options.connectTimeoutMs } : tlsConnector(tls, this.options.connectTimeoutMs),
-        headersTimeout: this.options.readTimeoutMs,
-        bodyTimeout: this.options.readTimeoutMs,
-        keepAliveTimeout: 60_000,
-        keepAliveMaxTimeout: 600_000,
+      const k = this.keepalive;
+      const pool = new Pool(tls === null ? origin(e) : `https://${authority(e)}`, {
+        connections: k.connections === 0 ? null : k.connections,
+        // undici: pipelining 0 closes each connection after its response.
+        pipelining: k.connections === 0 ? 0 : 1,
+        connect: tls === null ? { timeout: connectTimeoutMs } : tlsConnector(tls, connectTimeoutMs),
+        keepAliveTimeout: k.timeoutMs,
+        keepAliveMaxTimeout: k.timeoutMs,
+        maxRequestsPerClient: k.requests,
+        clientTtl: k.timeMs,
       });
-      entry = { pool, authority: authority(e), tls: tls?.id ?? null };
+      entry = { pool, authority: authority(e), tls: tls?.id ?? null, connectTimeoutMs };
       this.pools.set(key, entry);
     }
     return entry.pool;
   }
 
+  /** New upstream-keepalive-* settings: new pools follow them; the open ones close once their requests finish. */
+  configure(keepalive: UpstreamKeepalivePolicy): void {
+    const k = this.keepalive;
+    if (k.connections === keepalive.connections && k.timeoutMs === keepalive.timeoutMs && k.requests === keepalive.requests && k.timeMs === keepalive.timeMs) return;
+    this.keepalive = keepalive;
+    this.retain(new Set());
+  }
+
   /**
-   * Close the pools of endpoints (`host:port`) no longer in use, and, when `tlsIds` is given, of
-   * TLS configurations no longer in use; in-flight requests on them finish first.
+   * Close the pools of endpoints (`host:port`) no longer in use, and, when `uses` is given, of
+   * TLS configurations and connect timeouts no longer in use; in-flight requests on them finish first.
    */
-  retain(authorities: ReadonlySet<string>, tlsIds?: ReadonlySet<string>): void {
+  retain(authorities: ReadonlySet<string>, uses?: ConnectionUses): void {
     for (const [key, entry] of this.pools) {
-      if (authorities.has(entry.authority) && (entry.tls === null || tlsIds === undefined || tlsIds.has(entry.tls))) continue;
+      if (inUse(authorities, uses, entry.authority, entry.tls, entry.connectTimeoutMs)) continue;
       this.pools.delete(key);
       entry.pool.close().catch(() => undefined);
     }
