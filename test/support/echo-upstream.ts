@@ -8,8 +8,11 @@
 //   …/__delay/<ms>    read the body, wait <ms>, then answer as usual
 //   …/__hold          read the body, then wait for echo.release() and answer as usual: a request
 //                     kept in flight for exactly as long as the test needs, however slow the machine
-//   …/__status/<code> answer as usual, with that status
-//   …/__reset         destroy the socket (TCP RST) without answering
+//   …/__status/<code> answer as usual, with that status (with ?only=<name>: only if this is <name>,
+//                     else 200)
+//   …/__reset         destroy the socket (TCP RST) without answering (?only=<name>: only if this is
+//                     <name>, else answer as usual; ?read=1: after reading the whole body)
+//   …/__stall         read nothing and never answer: the request body backs up to the sender
 //   …/__stream/<n>    200 text/plain, n chunks "chunk <i>\n", one every ?every=<ms> (default 100)
 //   …/__echo          stream the request body straight back (application/octet-stream)
 //   …/__hop           answer with hop-by-hop response headers: Connection: x-custom, X-Custom: 1,
@@ -54,6 +57,10 @@ export interface Echo {
   readonly received: Received[];
   /** Answers every request waiting at `…/__hold` (later ones wait for the next call); returns how many. */
   release(): number;
+  /** TCP connections open to this upstream now. */
+  openConnections(): number;
+  /** TCP connections accepted so far. */
+  readonly connectionsAccepted: number;
   /** Stops listening and cuts every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -64,6 +71,13 @@ export interface EchoOptions {
   readonly port?: number;
   /** IPv4 address to listen on; default 127.0.0.1. */
   readonly host?: string;
+  /** Node's keepAliveTimeout (it sends `Keep-Alive: timeout=<s>` with it); default 30 s. */
+  readonly keepAliveTimeoutMs?: number;
+  /**
+   * Close a kept-alive connection idle this long, without a `Keep-Alive: timeout=` hint (as Go's
+   * and nginx's servers do); replaces keepAliveTimeoutMs.
+   */
+  readonly idleCloseMs?: number;
 }
 
 /** All values of header `name` (case-insensitive) in raw pairs. */
@@ -92,6 +106,10 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
   const { name, host = '127.0.0.1' } = options;
   const received: Received[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  /** The idle-close timer of each connection (idleCloseMs). */
+  const idle = new Map<Socket, NodeJS.Timeout>();
+  const sockets = new Set<Socket>();
+  let connectionsAccepted = 0;
   const held = new Set<() => void>();
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -122,18 +140,31 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
     req.on('error', () => (rec.finished = true));
   };
 
-  const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+  // keepAliveTimeout 0: Node neither times idle connections out nor sends the hint.
+  const server = createServer({ keepAliveTimeout: options.idleCloseMs !== undefined ? 0 : (options.keepAliveTimeoutMs ?? 30_000) }, (req, res) => {
     const url = req.url ?? '';
     const rec: Received = { method: req.method ?? '', url, headers: pairs(req.rawHeaders), upgrade: false, bodyLength: 0, bodySha256: '', finished: false };
     received.push(rec);
     const path = pathOf(url);
+    const only = queryParam(url, 'only');
+    const mine = only === null || only === name;
     let m: RegExpExecArray | null;
 
-    if (path.endsWith('/__reset')) {
-      rec.finished = true;
-      (req.socket as Socket).resetAndDestroy();
+    if (options.idleCloseMs !== undefined) {
+      const socket = req.socket;
+      clearTimeout(idle.get(socket));
+      res.once('finish', () => idle.set(socket, setTimeout(() => socket.destroy(), options.idleCloseMs)));
+    }
+    if (path.endsWith('/__reset') && mine) {
+      const reset = () => {
+        rec.finished = true;
+        (req.socket as Socket).resetAndDestroy();
+      };
+      if (queryParam(url, 'read') === '1') consume(req, rec, reset);
+      else reset();
       return;
     }
+    if (path.endsWith('/__stall')) return;
     if (path.endsWith('/__echo')) {
       const hash = createHash('sha256');
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-echo-name': name });
@@ -188,7 +219,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       return;
     }
     if ((m = /\/__status\/(\d{3})$/.exec(path)) !== null) {
-      const status = Number(m[1]);
+      const status = mine ? Number(m[1]) : 200;
       consume(req, rec, () => reply(res, rec, status));
       return;
     }
@@ -206,6 +237,16 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       return;
     }
     consume(req, rec, () => reply(res, rec));
+  });
+
+  server.on('connection', (socket: Socket) => {
+    connectionsAccepted++;
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      clearTimeout(idle.get(socket));
+      idle.delete(socket);
+    });
   });
 
   const wss = new WebSocketServer({ noServer: true });
@@ -239,10 +280,15 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       for (const answer of waiting) answer();
       return waiting.length;
     },
+    openConnections: () => sockets.size,
+    get connectionsAccepted() {
+      return connectionsAccepted;
+    },
     close: () =>
       (closing ??= new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
+        for (const t of [...timers, ...idle.values()]) clearTimeout(t);
         timers.clear();
+        idle.clear();
         held.clear();
         for (const client of wss.clients) client.terminate();
         wss.close();
