@@ -18,6 +18,7 @@ import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
+import { readLoadBalance } from './load-balance.ts';
 import type { BackendProtocol, FamilyDefaults, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -34,7 +35,7 @@ export interface IngressAnnotations {
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
-export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange'> {
+export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'loadBalance'> {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
   /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
@@ -70,6 +71,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const cors = take(readCors(ing));
   const headers = withCustomHeaders(take(readTypedHeaders(ing)), take(readCustomHeaders(ing, defaults.customHeaders ?? NO_CONFIGMAPS)));
   const rewrite = take(readRewrite(ing));
+  const balance = take(readLoadBalance(ing, defaults));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -90,5 +92,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (bodySize !== undefined) policies.bodySize = bodySize;
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
+  if (balance !== undefined) policies.balance = balance;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite };
 }

@@ -74,6 +74,8 @@ export interface H2Exchange {
   readonly grpc: boolean;
   /** The next endpoint to try (the balancer); undefined: none ready. */
   pick(): Endpoint | undefined;
+  /** The answer's head from the endpoint last picked, `out` its headers for the client (the balancer's report; an affinity cookie is added). */
+  answered(out: Record<string, string | string[]>): void;
 }
 
 const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'GH_UPSTREAM_TIMEOUT']);
@@ -249,6 +251,7 @@ export class H2Upstream {
       if (res.destroyed) return;
       const status = Number(headers[':status']);
       const out = responseHeaders(headers, res);
+      x.answered(out);
       // Trailers-Only (HEADERS with END_STREAM): forwarded as one HEADERS frame that ends the
       // stream (end() without writeHead() first: Http2ServerResponse then responds with endStream).
       // (A client stream's endAfterHeaders stays false; the frame's flags say it.)

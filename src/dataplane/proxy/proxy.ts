@@ -10,9 +10,10 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Writable } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
-import type { Endpoint, EndpointTable, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import type { BalancePolicy, EndpointTable, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
 import type { UpstreamTlsPem } from '../tls/tls-material.ts';
-import { RoundRobin } from '../balancer/round-robin.ts';
+import { Balancers } from '../balancer/balancers.ts';
+import { pickContext, Picking } from '../balancer/picking.ts';
 import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import {
@@ -105,7 +106,7 @@ export class Proxy {
   private readonly pools: UpstreamPools;
   private readonly h2: H2Upstream;
   private readonly tls = new UpstreamTlsConfigs();
-  private readonly balancer = new RoundRobin();
+  private readonly balancers = new Balancers();
   /**
    * https.Agents for upgrades to HTTPS backends, by TLS configuration and host: they carry the
    * route's TLS options (CA, client certificate, name check) and SNI (none to an IP unless
@@ -134,7 +135,7 @@ export class Proxy {
     for (const list of Object.values(table.backends)) for (const e of list) authorities.add(authority(e));
     this.pools.retain(authorities);
     this.h2.retain(authorities);
-    this.balancer.retain(new Set(Object.keys(table.backends)));
+    this.balancers.retain(table);
   }
 
   /**
@@ -154,10 +155,12 @@ export class Proxy {
    * backend-protocol and proxy-ssl-*) says (absent: HTTP/1.1), with what the request pipeline
    * changed (`over`: target, Host, headers; null: the request as the client sent it). A body
    * without a declared length is counted against `bodyLimit` (proxy-body-size, 0: none; a
-   * declared one was checked before): body-limit.ts.
+   * declared one was checked before): body-limit.ts. The endpoint is the choice of the route's
+   * `balance` policy (absent: round robin), told how each attempt went.
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number, balance?: BalancePolicy): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
+    const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd));
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
       tls = this.tls.get(upstream.tls);
@@ -173,6 +176,8 @@ export class Proxy {
       const h2 = req instanceof Http2ServerRequest;
       const grpc = protocol !== 'H2C';
       const h2Headers = upstreamH2RequestHeaders(req, h2, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
+      // An attempt that got no answer and no retry ends with the response: our 502/504, or the client gone.
+      res.once('close', () => picking.end(res.headersSent && res.statusCode >= 502));
       return this.h2.forward({
         req,
         res,
@@ -181,7 +186,8 @@ export class Proxy {
         tls,
         bodyLimit,
         grpc: grpc && isGrpcRequest(req),
-        pick: () => this.balancer.pick(backend, endpoints),
+        pick: () => picking.next(),
+        answered: (out) => picking.answered(out, res),
       });
     }
     let hasBody: boolean;
@@ -199,11 +205,11 @@ export class Proxy {
     const path = over?.upstreamTarget ?? req.url!;
     const body = !hasBody ? null : mustCount(req, bodyLimit) ? new CountedBody(req, bodyLimit) : req;
     // Only a request without a body can be sent again: a body may be partly consumed.
-    this.attempt(req, res, backend, endpoints, path, headers, body, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
+    this.attempt(req, res, picking, path, headers, body, hasBody ? 1 : Math.min(MAX_TRIES, endpoints.length), tls, over);
   }
 
-  private attempt(req: ProxyRequest, res: ProxyResponse, backend: string, endpoints: readonly Endpoint[], path: string, headers: string[], body: ProxyRequest | CountedBody | null, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
-    const endpoint = this.balancer.pick(backend, endpoints);
+  private attempt(req: ProxyRequest, res: ProxyResponse, picking: Picking, path: string, headers: string[], body: ProxyRequest | CountedBody | null, triesLeft: number, tls: UpstreamTls | null, over: UpstreamOverrides | null): void {
+    const endpoint = picking.next();
     if (endpoint === undefined) return sendError(res, 503);
     const ac = new AbortController();
     const onClose = () => {
@@ -218,6 +224,7 @@ export class Proxy {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
+        picking.answered(out, res);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
         const rate = over?.responseRate ?? 0;
@@ -231,18 +238,23 @@ export class Proxy {
       (err) => {
         res.off('close', onClose);
         if (err === null) return;
-        if (ac.signal.aborted) return; // the client went away; nothing to answer
-        if (body instanceof CountedBody && body.exceeded) return sendTooLarge(res);
+        // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
+        if (ac.signal.aborted) return picking.end(false);
+        if (body instanceof CountedBody && body.exceeded) {
+          picking.end(false);
+          return sendTooLarge(res);
+        }
+        picking.failed();
         if (!res.headersSent && triesLeft > 1 && CONNECT_FAILURES.has(errorCode(err))) {
-          return this.attempt(req, res, backend, endpoints, path, headers, body, triesLeft - 1, tls, over);
+          return this.attempt(req, res, picking, path, headers, body, triesLeft - 1, tls, over);
         }
         sendError(res, statusForError(err));
       },
     );
   }
 
-  /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null): void {
+  /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`, chosen by the route's `balance` policy (no affinity cookie is set on a 101). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, balance?: BalancePolicy): void {
     // Over TLS to HTTPS backends (wss), with the route's proxy-ssl-*; the h2 protocols have no
     // HTTP/1.1 Upgrade, so their backends get it in cleartext HTTP/1.1 like HTTP ones.
     let tls: UpstreamTls | null = null;
@@ -250,7 +262,7 @@ export class Proxy {
       tls = this.tls.get(upstream.tls);
       if (tls === null) return sendRawError(socket, 502);
     }
-    const endpoint = this.balancer.pick(backend, this.endpoints.backends[backend] ?? []);
+    const endpoint = this.balancers.get(backend, balance).pick(this.endpoints.backends[backend] ?? [], pickContext(req, fwd));
     if (endpoint === undefined) return sendRawError(socket, 503);
     let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     if (over !== null) {
