@@ -64,6 +64,8 @@ export interface EchoOptions {
   readonly port?: number;
   /** IPv4 address to listen on; default 127.0.0.1. */
   readonly host?: string;
+  /** Every ordinary answer waits this long after the body is read, as …/__delay/<ms> (a slow endpoint); default 0. */
+  readonly delayMs?: number;
 }
 
 /** All values of header `name` (case-insensitive) in raw pairs. */
@@ -89,7 +91,7 @@ function queryParam(url: string, key: string): string | null {
 }
 
 export async function startEcho(options: EchoOptions): Promise<Echo> {
-  const { name, host = '127.0.0.1' } = options;
+  const { name, host = '127.0.0.1', delayMs = 0 } = options;
   const received: Received[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const held = new Set<() => void>();
@@ -205,7 +207,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       });
       return;
     }
-    consume(req, rec, () => reply(res, rec));
+    consume(req, rec, () => (delayMs > 0 ? later(delayMs, () => reply(res, rec)) : reply(res, rec)));
   });
 
   const wss = new WebSocketServer({ noServer: true });

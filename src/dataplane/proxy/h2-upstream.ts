@@ -72,8 +72,10 @@ export interface H2Exchange {
   readonly tls: UpstreamTls | null;
   /** Answer the proxy's own failures as gRPC (grpc-status.ts). */
   readonly grpc: boolean;
-  /** The next endpoint to try (the balancer); undefined: none ready. */
+  /** The next endpoint to try (the balancer: another than those tried); undefined: none left. */
   pick(): Endpoint | undefined;
+  /** How many endpoints the backend has: the most tries a request can make. */
+  readonly endpoints: number;
   /** The answer's head from the endpoint last picked, `out` its headers for the client (the balancer's report; an affinity cookie is added). */
   answered(out: Record<string, string | string[]>): void;
 }
@@ -212,7 +214,7 @@ export class H2Upstream {
   }
 
   forward(x: H2Exchange): void {
-    this.attempt(x, x.hasBody ? 1 : MAX_TRIES);
+    this.attempt(x, x.hasBody ? 1 : Math.min(MAX_TRIES, x.endpoints));
   }
 
   private attempt(x: H2Exchange, triesLeft: number): void {

@@ -187,6 +187,7 @@ export class Proxy {
         bodyLimit,
         grpc: grpc && isGrpcRequest(req),
         pick: () => picking.next(),
+        endpoints: endpoints.length,
         answered: (out) => picking.answered(out, res),
       });
     }
