@@ -13,7 +13,7 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { send, servedBy, type Reply } from '../support/http-client.ts';
-import { backendService, endpointSlice, ingress, ingressClass, manifest, service, startGatehouse, type Gatehouse } from '../support/harness.ts';
+import { endpointSlice, ingress, ingressClass, manifest, service, startGatehouse, type Gatehouse } from '../support/harness.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
 
@@ -44,21 +44,23 @@ function setCookie(r: Reply, name: string): string | undefined {
   return list.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
 }
 
-describe('cookie affinity across 4 workers', () => {
+describe('across 4 workers: cookie affinity, upstream-hash-by', () => {
   let echoes: Echo[];
   let gh: Gatehouse;
 
+  /** The manifests over these echo ports. */
+  const sites = (ports: readonly number[]) =>
+    manifest(
+      ingressClass('gatehouse'),
+      servicePorts('web', ports),
+      site('balanced', 'balanced.test', 'web', { [`${A}affinity`]: 'cookie', [`${A}session-cookie-samesite`]: 'Lax' }),
+      site('persistent', 'persistent.test', 'web', { [`${A}affinity`]: 'cookie', [`${A}affinity-mode`]: 'persistent', [`${A}session-cookie-name`]: 'route' }),
+      site('hash', 'hash.test', 'web', { [`${A}upstream-hash-by`]: '$arg_user' }),
+    );
+
   beforeAll(async () => {
     echoes = await Promise.all(['a', 'b', 'c'].map((name) => startEcho({ name })));
-    gh = await startGatehouse({
-      options: { workers: 4 },
-      manifests: manifest(
-        ingressClass('gatehouse'),
-        servicePorts('web', echoes.map((e) => e.port)),
-        site('balanced', 'balanced.test', 'web', { [`${A}affinity`]: 'cookie', [`${A}session-cookie-samesite`]: 'Lax' }),
-        site('persistent', 'persistent.test', 'web', { [`${A}affinity`]: 'cookie', [`${A}affinity-mode`]: 'persistent', [`${A}session-cookie-name`]: 'route' }),
-      ),
-    });
+    gh = await startGatehouse({ options: { workers: 4 }, manifests: sites(echoes.map((e) => e.port)) });
   });
 
   afterAll(async () => {
@@ -95,6 +97,21 @@ describe('cookie affinity across 4 workers', () => {
     expect(owners.size).toBeGreaterThanOrEqual(2);
   });
 
+  it('upstream-hash-by $arg_user: sends each user to one echo, whichever worker serves the request, and the users to all three', async () => {
+    const owners = new Map<string, Set<string | null>>();
+    for (let round = 0; round < 2; round++) {
+      for (let u = 0; u < 30; u++) {
+        const r = await fresh(gh, `/items?page=${round}&user=u${u}`, { host: 'hash.test' }, true);
+        expect(r.status).toBe(200);
+        const seen = owners.get(`u${u}`) ?? new Set();
+        seen.add(servedBy(r));
+        owners.set(`u${u}`, seen);
+      }
+    }
+    for (const [user, seen] of owners) expect(seen.size, user).toBe(1);
+    expect(new Set([...owners.values()].flatMap((s) => [...s])).size).toBe(3);
+  });
+
   it('persistent: a cookie naming an endpoint that is gone gets another endpoint and a new cookie, which then holds', async () => {
     let cookie: string | undefined;
     let owner: string | null = null;
@@ -103,11 +120,7 @@ describe('cookie affinity across 4 workers', () => {
       [cookie, owner] = [setCookie(r, 'route'), servedBy(r)];
     }
     expect(owner).toBe('a');
-    await gh.write('manifests.yaml', manifest(
-      ingressClass('gatehouse'),
-      servicePorts('web', echoes.slice(1).map((e) => e.port)),
-      site('persistent', 'persistent.test', 'web', { [`${A}affinity`]: 'cookie', [`${A}affinity-mode`]: 'persistent', [`${A}session-cookie-name`]: 'route' }),
-    ));
+    await gh.write('manifests.yaml', sites(echoes.slice(1).map((e) => e.port)));
     const moved = await fresh(gh, '/', { host: 'persistent.test', cookie: cookie! }, true);
     expect(['b', 'c']).toContain(servedBy(moved));
     const renewed = setCookie(moved, 'route');
@@ -198,38 +211,5 @@ describe('a slow endpoint loses traffic', () => {
     expect(counts.get('slow') ?? 0, JSON.stringify([...counts])).toBeLessThan(18);
     expect(counts.get('fast1')).toBeGreaterThan(20);
     expect(counts.get('fast2')).toBeGreaterThan(20);
-  });
-});
-
-describe('upstream-hash-by: $arg_user', () => {
-  let echoes: Echo[];
-  let gh: Gatehouse;
-
-  beforeAll(async () => {
-    echoes = await Promise.all(['a', 'b', 'c'].map((name) => startEcho({ name })));
-    gh = await startGatehouse({
-      options: { workers: 4 },
-      manifests: manifest(ingressClass('gatehouse'), backendService('web', echoes.map((e) => e.port)), site('hash', 'hash.test', 'web', { [`${A}upstream-hash-by`]: '$arg_user' })),
-    });
-  });
-
-  afterAll(async () => {
-    await gh?.close();
-    await Promise.all((echoes ?? []).map((e) => e.close()));
-  });
-
-  it('sends each user to one echo, whichever worker serves the request, and the users to all three', async () => {
-    const owners = new Map<string, Set<string | null>>();
-    for (let round = 0; round < 2; round++) {
-      for (let u = 0; u < 30; u++) {
-        const r = await fresh(gh, `/items?page=${round}&user=u${u}`, { host: 'hash.test' }, true);
-        expect(r.status).toBe(200);
-        const seen = owners.get(`u${u}`) ?? new Set();
-        seen.add(servedBy(r));
-        owners.set(`u${u}`, seen);
-      }
-    }
-    for (const [user, seen] of owners) expect(seen.size, user).toBe(1);
-    expect(new Set([...owners.values()].flatMap((s) => [...s])).size).toBe(3);
   });
 });

@@ -14,7 +14,7 @@
 
 import type { AffinityCookie, AffinityPolicy } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
-import { parseBool, readAnnotation, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
+import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
 
 export const DEFAULT_AFFINITY_COOKIE = 'INGRESSCOOKIE';
 
@@ -43,14 +43,7 @@ export function readAffinity(ing: KubeObject): AnnotationResult<AffinityPolicy |
     refuse(v.key, v.value, `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`);
     return undefined;
   };
-  const bool = (name: string): boolean => {
-    const v = get(name);
-    if (v === undefined) return false;
-    const b = parseBool(v);
-    if (typeof b === 'boolean') return b;
-    problems.push({ key: v.key, message: b });
-    return false;
-  };
+  const bool = (name: string): boolean => readBool(ing.metadata, name, false, problems);
   /** The value, trimmed, when it matches `re`. */
   const text = (name: string, re: RegExp, expected: string): string | undefined => {
     const v = get(name);

@@ -29,7 +29,7 @@
 import type { AffinityPolicy, BalanceAlgorithm, BalancePolicy, HashKeyPart } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readAffinity, COOKIE_PATH } from './affinity.ts';
-import { parseBool, readAnnotation, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
+import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
 
 /** ingress-nginx's default upstream-hash-by-subset-size. */
 export const DEFAULT_SUBSET_SIZE = 3;
@@ -116,13 +116,7 @@ export function readLoadBalance(ing: KubeObject, defaults: LoadBalanceDefaults =
     if (typeof parsed === 'string') problems.push({ key: hashBy.key, message: `${hashBy.key}: ${JSON.stringify(hashBy.value)} is not a hash key: ${parsed}` });
     else key = parsed;
   }
-  let subset = false;
-  const subsetValue = get('upstream-hash-by-subset');
-  if (subsetValue !== undefined) {
-    const b = parseBool(subsetValue);
-    if (typeof b === 'boolean') subset = b;
-    else problems.push({ key: subsetValue.key, message: b });
-  }
+  const subset = readBool(ing.metadata, 'upstream-hash-by-subset', false, problems);
   let subsetSize = DEFAULT_SUBSET_SIZE;
   const sizeValue = get('upstream-hash-by-subset-size');
   if (sizeValue !== undefined) {

@@ -18,8 +18,9 @@
 // each worker sees a fair sample of the traffic, which the kernel spreads over the workers.
 
 import type { Endpoint } from '../../core/model.ts';
-import { allowed, powerOfTwo, type Balancer, type Random } from './balancer.ts';
+import type { Random } from './balancer.ts';
 import { EndpointLoads, type Load } from './endpoint-loads.ts';
+import { LeastRequest } from './least-request.ts';
 
 /** ewma.lua's DECAY_TIME (10 s), in ms. */
 export const DECAY_MS = 10_000;
@@ -28,33 +29,23 @@ export const FAILURE_COST_MS = 1_000;
 /** Finagle's penalty for an endpoint with a request in flight and no latency known yet. */
 const UNKNOWN_BUSY = Number.MAX_SAFE_INTEGER;
 
-export class PeakEwma implements Balancer {
-  private readonly loads: EndpointLoads;
-  private readonly random: Random;
+export class PeakEwma extends LeastRequest {
   private readonly now: () => number;
-  private readonly score = (e: Endpoint): number => {
-    const load = this.loads.of(e);
-    if (!load.observed) return load.inFlight === 0 ? 0 : UNKNOWN_BUSY;
-    return decayed(load, this.now()) * (load.inFlight + 1);
-  };
 
   constructor(loads = new EndpointLoads(), random: Random = Math.random, now: () => number = performance.now.bind(performance)) {
-    this.loads = loads;
-    this.random = random;
+    super(loads, random);
     this.now = now;
   }
 
-  pick(candidates: readonly Endpoint[], _ctx: unknown, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
-    return powerOfTwo(allowed(candidates, exclude), this.random, this.score);
-  }
-
-  started(e: Endpoint): void {
-    this.loads.of(e).inFlight++;
-  }
-
-  finished(e: Endpoint, latencyMs: number, ok: boolean): void {
+  protected override score(e: Endpoint): number {
     const load = this.loads.of(e);
-    if (load.inFlight > 0) load.inFlight--;
+    if (!load.observed) return load.inFlight === 0 ? 0 : UNKNOWN_BUSY;
+    return decayed(load, this.now()) * (load.inFlight + 1);
+  }
+
+  override finished(e: Endpoint, latencyMs: number, ok: boolean): void {
+    super.finished(e, latencyMs, ok);
+    const load = this.loads.of(e);
     const rtt = ok ? latencyMs : Math.max(latencyMs, FAILURE_COST_MS);
     const now = this.now();
     if (!load.observed || rtt > load.cost) {
