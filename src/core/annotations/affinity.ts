@@ -16,7 +16,7 @@ import type { AffinityCookie, AffinityPolicy } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
 
-export const DEFAULT_AFFINITY_COOKIE = 'INGRESSCOOKIE';
+const DEFAULT_AFFINITY_COOKIE = 'INGRESSCOOKIE';
 
 // RFC 6265 §4.1.1 cookie-name: an RFC 2616 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,256}$/;

@@ -26,13 +26,13 @@
 // session cookie affinity"). Endpoint state (in flight, latency) is per endpoint and worker, shared
 // by every route's balancer in that worker.
 
-import type { AffinityPolicy, BalanceAlgorithm, BalancePolicy, HashKeyPart } from '../model.ts';
+import type { BalanceAlgorithm, BalancePolicy, HashKeyPart } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readAffinity, COOKIE_PATH } from './affinity.ts';
 import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
 
 /** ingress-nginx's default upstream-hash-by-subset-size. */
-export const DEFAULT_SUBSET_SIZE = 3;
+const DEFAULT_SUBSET_SIZE = 3;
 const MAX_SUBSET_SIZE = 1000;
 const MAX_KEY_PARTS = 16;
 
@@ -153,7 +153,5 @@ export function readLoadBalance(ing: KubeObject, defaults: LoadBalanceDefaults =
  */
 export function routeBalance(policy: BalancePolicy, written: string, regex: boolean): BalancePolicy {
   if (policy.algorithm !== 'cookie' || policy.cookie.path !== undefined) return policy;
-  const path = !regex && COOKIE_PATH.test(written) ? written : '/';
-  const fitted: AffinityPolicy = { ...policy, cookie: { ...policy.cookie, path } };
-  return fitted;
+  return { ...policy, cookie: { ...policy.cookie, path: !regex && COOKIE_PATH.test(written) ? written : '/' } };
 }

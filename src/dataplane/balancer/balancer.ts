@@ -12,8 +12,9 @@
 // endpoints a retry must avoid (those already tried), and is where health (ejected endpoints) will
 // filter too, so a hash ring keeps every other key where it was.
 //
-// State is per worker, as ingress-nginx's balancers are per nginx worker: round-robin counters,
-// requests in flight and latency scores see the requests of their own worker. What must agree
+// State is per worker, as ingress-nginx's Lua balancers are per nginx worker (its EWMA scores
+// excepted: they live in a dictionary its workers share): round-robin counters, requests in
+// flight and latency scores see the requests of their own worker. What must agree
 // across workers (and replicas) is computed from shared data alone: the hash ring from the sorted
 // endpoint list, the affinity cookie from the backend id and the endpoint.
 
