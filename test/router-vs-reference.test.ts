@@ -10,6 +10,7 @@ import { normaliseUriPath } from '../src/core/normalise-uri-path.ts';
 import { Router } from '../src/dataplane/router/router.ts';
 import type { Match } from '../src/dataplane/router/router.ts';
 import { ReferenceMatcher } from './support/reference-matcher.ts';
+import { seeded } from './support/seeded-random.ts';
 
 interface Matcher {
   lookup(host: string, path: string): Match;
@@ -363,22 +364,11 @@ describe.each(IMPLEMENTATIONS)('%s', (_name, build) => {
 
 // ---- generated tables: router vs reference -------------------------------------------------------
 
-/** mulberry32: a tiny deterministic PRNG, so a failure names a seed that reproduces it. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Gen {
   readonly #next: () => number;
   constructor(seed: number) {
-    this.#next = mulberry32(seed);
+    // Seeded: a failure names a seed that reproduces it.
+    this.#next = seeded(seed);
   }
   int(n: number): number {
     return Math.floor(this.#next() * n);

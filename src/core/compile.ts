@@ -21,6 +21,7 @@ import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
 import { readCustomHeadersRef } from './annotations/custom-headers.ts';
+import { routeBalance } from './annotations/load-balance.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
@@ -158,8 +159,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   };
 
   // The traffic policies of the Ingress, on each of its routes; none: left out of the table. The
-  // rewrite is fitted to the route's path as written and its regex (a host's unmatched paths are
-  // ingress-nginx's root location, path `/`).
+  // rewrite and the affinity cookie's path are fitted to the route's path as written and its regex
+  // (a host's unmatched paths are ingress-nginx's root location, path `/`).
   const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null): RoutePolicies | undefined => {
     let p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
     if (p?.rewrite !== undefined) {
@@ -167,6 +168,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
       const fitted = routeRewrite(rewrite, written, regex);
       p = fitted === undefined ? rest : { ...rest, rewrite: fitted };
     }
+    if (p?.balance !== undefined) p = { ...p, balance: routeBalance(p.balance, written, regex !== null) };
     return p === undefined || Object.keys(p).length === 0 ? undefined : p;
   };
 

@@ -35,7 +35,10 @@ function readyEndpoints(slices: readonly KubeObject[], portName: string, targetP
       if (rec(ep.conditions).ready === false) continue;
       const address = str(arr(ep.addresses)[0]);
       if (address === undefined || address === '') continue;
-      seen.set(`${address}|${port}`, { address, port });
+      // Zone and topology hints, kept for topology-aware routing (absent when the slice has none).
+      const zone = str(ep.zone);
+      const forZones = arr(rec(ep.hints).forZones).flatMap((z) => str(rec(z).name) ?? []);
+      seen.set(`${address}|${port}`, { address, port, ...(zone ? { zone } : {}), ...(forZones.length > 0 ? { forZones } : {}) });
     }
   }
   return [...seen.values()].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port));

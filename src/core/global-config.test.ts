@@ -101,6 +101,12 @@ describe('parseConfigMapData: every key, every accepted form', () => {
     expect(parseConfigMapData({ 'limit-rate': '100', 'limit-rate-after': '0' }).settings).toEqual({ limitRate: 100, limitRateAfter: 0 });
   });
 
+  it('load-balance: an algorithm of its own (round_robin, ewma, least_request)', () => {
+    expect(parseConfigMapData({ 'load-balance': 'ewma' }).settings).toEqual({ loadBalance: 'ewma' });
+    expect(parseConfigMapData({ 'load-balance': ' least_request ' }).settings).toEqual({ loadBalance: 'least_request' });
+    expect(parseConfigMapData({ 'load-balance': 'round_robin' }).settings).toEqual({ loadBalance: 'round_robin' });
+  });
+
   it('forwarded-for-proxy-protocol-header is accepted and not needed; other keys are listed as unsupported, sorted', () => {
     // enable-cors is an annotation only: ingress-nginx's ConfigMap has no CORS key.
     const r = parseConfigMapData({ 'forwarded-for-proxy-protocol-header': 'X-Foo', 'ssl-protocols': 'TLSv1.3', 'use-forwarded-header': 'true', 'allow-snippet-annotations': 'false', 'enable-cors': 'true' });
@@ -131,6 +137,8 @@ describe('parseConfigMapData: refusals name the key, the value and what was expe
     ['global-allowed-response-headers', 'X-A, X B', /^"X-A, X B" is not a comma-separated list of header names \(RFC 9110 tokens\); the default none applies$/],
     ['limit-rate', '100k', /^"100k" is not a whole number 0-1000000000; the default 0 \(none\) applies$/],
     ['limit-rate-after', '-1', /is not a whole number/],
+    ['load-balance', 'chash', /^"chash" is not a load-balancing algorithm \("round_robin", "ewma", "least_request"\); the default round_robin applies$/],
+    ['load-balance', 'EWMA', /is not a load-balancing algorithm/],
   ])('%s: %j', (key, value, message) => {
     const r = parseConfigMapData({ 'use-forwarded-headers': 'true', [key]: value });
     expect(r.problems).toHaveLength(1);
@@ -293,7 +301,7 @@ describe('readGlobalConfig', () => {
 });
 
 describe('property: random ConfigMap data never throws, and nothing unescaped comes out', () => {
-  const KEYS = ['use-proxy-protocol', 'proxy-protocol-header-timeout', 'use-forwarded-headers', 'enable-real-ip', 'forwarded-for-header', 'compute-full-forwarded-for', 'proxy-real-ip-cidr', 'proxy-body-size', 'limit-req-status-code', 'limit-conn-status-code', 'add-headers', 'proxy-set-headers', 'global-allowed-response-headers', 'whitelist-source-range', 'denylist-source-range', 'limit-rate', 'limit-rate-after'];
+  const KEYS = ['use-proxy-protocol', 'proxy-protocol-header-timeout', 'use-forwarded-headers', 'enable-real-ip', 'forwarded-for-header', 'compute-full-forwarded-for', 'proxy-real-ip-cidr', 'proxy-body-size', 'limit-req-status-code', 'limit-conn-status-code', 'add-headers', 'proxy-set-headers', 'global-allowed-response-headers', 'whitelist-source-range', 'denylist-source-range', 'limit-rate', 'limit-rate-after', 'load-balance'];
   const value = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('true', '5s', '10.0.0.0/8', '1m', '429', 'ns/name', 'X-Forwarded-For'), fc.integer(), fc.boolean(), fc.constant(null));
   // Control characters but HTAB (a header value may hold one); header text also nothing above 0xff (Node refuses it).
   const control = (s: string) => [...s].some((c) => (c < ' ' && c !== '\t') || c === '\x7f');

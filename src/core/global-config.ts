@@ -9,8 +9,8 @@
 // - the global defaults of the annotation families (into CompileOptions, which the families read):
 //   proxy-body-size, limit-req-status-code, limit-conn-status-code, limit-rate, limit-rate-after,
 //   whitelist-source-range, denylist-source-range, global-allowed-response-headers (the
-//   header names a custom-headers annotation may set), proxy-*-timeout, proxy-next-upstream*,
-//   retry-non-idempotent (annotations/forward-policy.ts);
+//   header names a custom-headers annotation may set), load-balance, proxy-*-timeout,
+//   proxy-next-upstream*, retry-non-idempotent (annotations/forward-policy.ts);
 // - the workers' upstream connections: upstream-keepalive-connections, -timeout, -requests, -time.
 // A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
@@ -19,10 +19,11 @@
 import { parseSize } from './annotations/body-size.ts';
 import { MAX_KILOBYTES } from './annotations/rate-limit.ts';
 import { parseBool } from './annotations/read-annotation.ts';
+import { ALGORITHMS_EXPECTED, parseAlgorithm } from './annotations/load-balance.ts';
 import { headerRefusal } from './annotations/typed-headers.ts';
 import * as forward from './annotations/forward-policy.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
-import type { CompileOptions, Condition, FamilyDefaults, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
+import type { BalanceAlgorithm, CompileOptions, Condition, FamilyDefaults, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
 
 /** The ConfigMap's keys, typed; a key absent (or refused) is absent here. */
@@ -166,6 +167,11 @@ class KeyReader {
     return this.take(key, 'an HTTP status code 400-599', fallback, (v) => (/^[45]\d\d$/.test(v) ? Number(v) : undefined));
   }
 
+  /** load-balance: an algorithm of its own (chash and sticky_* need an Ingress's upstream-hash-by or affinity). */
+  loadBalance(key: string): BalanceAlgorithm | undefined {
+    return this.take(key, `a load-balancing algorithm (${ALGORITHMS_EXPECTED})`, 'round_robin', parseAlgorithm);
+  }
+
   /** `namespace/name` of another ConfigMap. */
   configMapRef(key: string): string | undefined {
     return this.take(key, 'a ConfigMap as namespace/name', 'none', (v) => (NSNAME.test(v) ? v : undefined));
@@ -208,6 +214,7 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     denylistSourceRange: r.accessList('denylist-source-range', ['0.0.0.0/0', '::/0'], 'every client is refused (403) on routes without a deny list of their own until it is fixed'),
     limitRate: r.count('limit-rate', MAX_KILOBYTES, '0 (none)'),
     limitRateAfter: r.count('limit-rate-after', MAX_KILOBYTES, '0'),
+    loadBalance: r.loadBalance('load-balance'),
     proxyConnectTimeoutMs: r.value('proxy-connect-timeout', forward.EXPECTED.seconds, '5 (or --proxy-connect-timeout)', forward.parseTimeout),
     proxySendTimeoutMs: r.value('proxy-send-timeout', forward.EXPECTED.seconds, '60 (or --proxy-send-timeout)', forward.parseTimeout),
     proxyReadTimeoutMs: r.value('proxy-read-timeout', forward.EXPECTED.seconds, '60 (or --proxy-read-timeout)', forward.parseTimeout),
@@ -285,7 +292,7 @@ function field(key: string): string {
 }
 
 /** The keys whose settings are family defaults, named alike in ConfigMapSettings and CompileOptions. */
-const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders',
+const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders', 'loadBalance',
   'proxyConnectTimeoutMs', 'proxySendTimeoutMs', 'proxyReadTimeoutMs', 'proxyNextUpstream', 'proxyNextUpstreamTries', 'proxyNextUpstreamTimeoutMs', 'retryNonIdempotent'] as const satisfies readonly (keyof FamilyDefaults)[];
 
 /**

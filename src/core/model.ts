@@ -74,6 +74,62 @@ export interface RoutePolicies {
   readonly bodySize?: number;
   /** gatehouse.io/request-headers, gatehouse.io/response-headers. */
   readonly headers?: HeadersPolicy;
+  /** load-balance, upstream-hash-by*, affinity and session-cookie-*: how an endpoint is chosen; absent: round robin. Not a step: the proxy's balancer reads it. */
+  readonly balance?: BalancePolicy;
+}
+
+/** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */
+export type BalanceAlgorithm = 'round_robin' | 'least_request' | 'ewma';
+
+/**
+ * How a route's requests choose an endpoint of its backend (core/annotations/load-balance.ts,
+ * dataplane/balancer/). As ingress-nginx's balancer.lua: cookie affinity, else upstream-hash-by,
+ * else load-balance (else the ConfigMap's).
+ */
+export type BalancePolicy = { readonly algorithm: BalanceAlgorithm } | HashPolicy | AffinityPolicy;
+
+/** upstream-hash-by (+ -subset, -subset-size): consistent hashing of a key made of request values. */
+export interface HashPolicy {
+  readonly algorithm: 'hash';
+  /** The key: these parts' values, concatenated. */
+  readonly key: readonly HashKeyPart[];
+  /** upstream-hash-by-subset: the key picks a subset of this many endpoints, then one of them at random; 0: the key picks one endpoint. */
+  readonly subset: number;
+}
+
+/** One part of an upstream-hash-by key: literal text, or an nginx variable's value for the request. */
+export type HashKeyPart =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'request_uri' | 'remote_addr' | 'host' }
+  /** $http_<name> (name: the header's, lower case, `_` as `-`), $cookie_<name>, $arg_<name> (names lower case, matched ignoring case, as nginx). */
+  | { readonly kind: 'header' | 'cookie' | 'arg'; readonly name: string };
+
+/** affinity: cookie and its session-cookie-* settings (ingress-nginx "Session Affinity"). */
+export interface AffinityPolicy {
+  readonly algorithm: 'cookie';
+  /** affinity-mode: balanced (a session moves when endpoints are added, rebalancing them) or persistent (it never moves while its endpoint is there). */
+  readonly mode: 'balanced' | 'persistent';
+  /** affinity-canary-behavior, kept for canary routing. */
+  readonly canaryBehavior: 'sticky' | 'legacy';
+  /** session-cookie-change-on-failure: a failed attempt moves the session (a new cookie) to the endpoint that served the retry. */
+  readonly changeOnFailure: boolean;
+  readonly cookie: AffinityCookie;
+}
+
+/** The attributes of the affinity cookie (session-cookie-*). */
+export interface AffinityCookie {
+  readonly name: string;
+  /** session-cookie-path, else the route's path as written (compile fills it in; `/` for a regex path). */
+  readonly path?: string;
+  readonly domain?: string;
+  readonly sameSite?: 'None' | 'Lax' | 'Strict';
+  /** session-cookie-conditional-samesite-none: no SameSite=None to browsers known to mishandle it. */
+  readonly conditionalSameSiteNone: boolean;
+  /** session-cookie-secure: Secure on every answer; else only on answers to https requests. */
+  readonly secure: boolean;
+  /** session-cookie-max-age and session-cookie-expires, seconds. */
+  readonly maxAge?: number;
+  readonly expires?: number;
 }
 
 /** The access lists of ingress-nginx's source-range annotations (core/annotations/access-list.ts). */
@@ -340,6 +396,12 @@ export interface Endpoint {
   /** IP address, or a DNS name for ExternalName Services. */
   readonly address: string;
   readonly port: number;
+  /**
+   * The EndpointSlice's `zone` and `hints.forZones` names, kept for topology-aware routing (not
+   * used yet); absent when the slice does not say.
+   */
+  readonly zone?: string;
+  readonly forZones?: readonly string[];
 }
 
 /** Ready endpoints per backend id. Travels apart from the route table. */
@@ -391,6 +453,8 @@ export interface FamilyDefaults {
   readonly proxyNextUpstreamTimeoutMs?: number;
   /** retry-non-idempotent: every route's proxy-next-upstream gets non_idempotent. Absent: false. */
   readonly retryNonIdempotent?: boolean;
+  /** load-balance: the algorithm of routes without load-balance, upstream-hash-by or affinity. Absent: round_robin. */
+  readonly loadBalance?: BalanceAlgorithm;
 }
 
 export interface CompileOptions extends FamilyDefaults {

@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -154,7 +154,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   const bodyLimit = ctx?.bodyLimit ?? defaultBodyLimit;
   if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
   if (expectContinue) res.writeContinue();
-  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit);
+  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
 }
 
 /**
@@ -165,6 +165,12 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
 function upstreamOf(match: Match): UpstreamPolicy | undefined {
   if (match.route !== null) return match.route.upstream;
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultUpstream : undefined;
+}
+
+/** How a routed request chooses its endpoint (load-balance, upstream-hash-by, affinity): as upstreamOf. Absent: round robin. */
+function balanceOf(match: Match): BalancePolicy | undefined {
+  if (match.route !== null) return match.route.policies?.balance;
+  return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultPolicies?.balance : undefined;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
@@ -191,7 +197,7 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: S
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match), ctx);
+  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match), ctx, balanceOf(match));
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.

@@ -46,3 +46,13 @@ export function fuzzAnnotation<T>(names: readonly string[], read: (ing: KubeObje
     { numRuns: 2000 },
   );
 }
+
+/** Asserts that `r` refused one value: one problem, naming the annotation (`key`) and quoting `value`, its message saying `why`. */
+export function expectRefused<T>(r: AnnotationResult<T>, key: string, value: string, why: string): void {
+  expect(r.ok).toBe(false);
+  if (r.ok) return;
+  expect(r.problems).toHaveLength(1);
+  expect(r.problems[0]!.key).toBe(key);
+  expect(r.problems[0]!.message).toContain(`${key}: ${JSON.stringify(value)}`);
+  expect(r.problems[0]!.message).toContain(why);
+}

@@ -78,6 +78,8 @@ export interface EchoOptions {
    * and nginx's servers do); replaces keepAliveTimeoutMs.
    */
   readonly idleCloseMs?: number;
+  /** Every ordinary answer waits this long after the body is read, as …/__delay/<ms> (a slow endpoint); default 0. */
+  readonly delayMs?: number;
 }
 
 /** All values of header `name` (case-insensitive) in raw pairs. */
@@ -103,7 +105,7 @@ function queryParam(url: string, key: string): string | null {
 }
 
 export async function startEcho(options: EchoOptions): Promise<Echo> {
-  const { name, host = '127.0.0.1' } = options;
+  const { name, host = '127.0.0.1', delayMs = 0 } = options;
   const received: Received[] = [];
   const timers = new Set<NodeJS.Timeout>();
   /** The idle-close timer of each connection (idleCloseMs). */
@@ -236,7 +238,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       });
       return;
     }
-    consume(req, rec, () => reply(res, rec));
+    consume(req, rec, () => (delayMs > 0 ? later(delayMs, () => reply(res, rec)) : reply(res, rec)));
   });
 
   server.on('connection', (socket: Socket) => {

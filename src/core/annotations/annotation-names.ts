@@ -31,6 +31,10 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'custom-headers',
   // forward-policy.ts
   'proxy-connect-timeout', 'proxy-send-timeout', 'proxy-read-timeout', 'proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout',
+  // load-balance.ts, affinity.ts
+  'load-balance', 'upstream-hash-by', 'upstream-hash-by-subset', 'upstream-hash-by-subset-size',
+  'affinity', 'affinity-mode', 'affinity-canary-behavior', 'session-cookie-name', 'session-cookie-path', 'session-cookie-domain', 'session-cookie-samesite',
+  'session-cookie-secure', 'session-cookie-max-age', 'session-cookie-expires', 'session-cookie-conditional-samesite-none', 'session-cookie-change-on-failure',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet']);

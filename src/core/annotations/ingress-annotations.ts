@@ -19,6 +19,7 @@ import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
 import { readForwardPolicy } from './forward-policy.ts';
+import { readLoadBalance } from './load-balance.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -37,7 +38,7 @@ export interface IngressAnnotations {
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
-export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'proxyConnectTimeoutMs' | 'proxySendTimeoutMs' | 'proxyReadTimeoutMs' | 'proxyNextUpstream' | 'proxyNextUpstreamTries' | 'proxyNextUpstreamTimeoutMs' | 'retryNonIdempotent'> {
+export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'loadBalance' | 'proxyConnectTimeoutMs' | 'proxySendTimeoutMs' | 'proxyReadTimeoutMs' | 'proxyNextUpstream' | 'proxyNextUpstreamTries' | 'proxyNextUpstreamTimeoutMs' | 'retryNonIdempotent'> {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
   /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
@@ -73,6 +74,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const cors = take(readCors(ing));
   const headers = withCustomHeaders(take(readTypedHeaders(ing)), take(readCustomHeaders(ing, defaults.customHeaders ?? NO_CONFIGMAPS)));
   const rewrite = take(readRewrite(ing));
+  const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
@@ -94,5 +96,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (bodySize !== undefined) policies.bodySize = bodySize;
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
+  if (balance !== undefined) policies.balance = balance;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}) };
 }

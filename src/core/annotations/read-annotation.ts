@@ -49,3 +49,13 @@ export function parseBool(v: AnnotationValue): boolean | string {
   if (FALSE.has(v.value)) return false;
   return `${v.key}: ${JSON.stringify(v.value)} is not a boolean ("true" or "false")`;
 }
+
+/** The boolean annotation `name` (parseBool), `fallback` when it is not set; a bad value is pushed onto `problems` (and reads as `fallback`). */
+export function readBool(meta: Pick<ObjectMeta, 'annotations'>, name: string, fallback: boolean, problems: AnnotationProblem[]): boolean {
+  const v = readAnnotation(meta, name);
+  if (v === undefined) return fallback;
+  const b = parseBool(v);
+  if (typeof b === 'boolean') return b;
+  problems.push({ key: v.key, message: b });
+  return fallback;
+}

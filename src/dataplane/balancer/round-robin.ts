@@ -1,23 +1,27 @@
-// Round robin over a backend's ready endpoints, per request (ingress-nginx's default
-// load-balance algorithm). One counter per backend id; counters survive endpoint updates.
+// Round robin over a backend's endpoints, per request: ingress-nginx's default load-balance
+// algorithm (round_robin). The counter survives endpoint updates (it is taken modulo the new
+// count); an excluded endpoint is skipped, and the next request starts after the one chosen.
 
 import type { Endpoint } from '../../core/model.ts';
+import type { Balancer } from './balancer.ts';
 
-export class RoundRobin {
-  private readonly counters = new Map<string, number>();
+export class RoundRobin implements Balancer {
+  private next = 0;
 
-  /** The next endpoint for `backend`, or undefined when it has none. */
-  pick(backend: string, endpoints: readonly Endpoint[]): Endpoint | undefined {
-    const n = endpoints.length;
+  pick(candidates: readonly Endpoint[], _ctx: unknown, exclude?: ReadonlySet<Endpoint>): Endpoint | undefined {
+    const n = candidates.length;
     if (n === 0) return undefined;
-    if (n === 1) return endpoints[0];
-    const i = this.counters.get(backend) ?? 0;
-    this.counters.set(backend, (i + 1) % n);
-    return endpoints[i % n];
+    for (let k = 0; k < n; k++) {
+      const i = (this.next + k) % n;
+      const e = candidates[i]!;
+      if (exclude !== undefined && exclude.has(e)) continue;
+      this.next = (i + 1) % n;
+      return e;
+    }
+    return undefined;
   }
 
-  /** Forget counters of backends that are gone. */
-  retain(backends: ReadonlySet<string>): void {
-    for (const id of this.counters.keys()) if (!backends.has(id)) this.counters.delete(id);
-  }
+  started(): void {}
+
+  finished(): void {}
 }

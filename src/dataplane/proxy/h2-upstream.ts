@@ -76,10 +76,12 @@ export interface H2Exchange {
   readonly tries: Tries;
   /** Answer the proxy's own failures as gRPC (grpc-status.ts). */
   readonly grpc: boolean;
-  /** The endpoint for the next try (the balancer, past those `tried`); undefined: none ready. */
-  pick(tried: readonly Endpoint[]): Endpoint | undefined;
-  /** How many endpoints the backend has now. */
-  endpoints(): number;
+  /** The endpoint for the next try (the balancer: past those tried while others remain); undefined: none ready. */
+  pick(): Endpoint | undefined;
+  /** How many endpoints the backend had (proxy-next-upstream-tries 0: one try each). */
+  readonly endpoints: number;
+  /** The answer's head from the endpoint last picked, `out` its headers for the client (the balancer's report; an affinity cookie is added). */
+  answered(out: Record<string, string | string[]>): void;
 }
 
 /** The session could not connect within the connect timeout. */
@@ -232,9 +234,9 @@ export class H2Upstream {
   /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
   forward(x: H2Exchange): void {
     const { res, forward, tries } = x;
-    const endpoint = x.pick(tries.tried);
+    const endpoint = x.pick();
     if (endpoint === undefined) return this.fail(x, 503, 'no ready endpoint');
-    tries.tried.push(endpoint);
+    tries.made++;
     let session: ClientHttp2Session;
     let stream: ClientHttp2Stream;
     // Aborting resets the backend stream with CANCEL, without END_STREAM first (see ABORT_ERROR).
@@ -268,12 +270,13 @@ export class H2Upstream {
     stream.on('response', (headers, flags) => {
       if (res.destroyed) return;
       const status = Number(headers[':status']);
-      if (tries.againForStatus(status, x.endpoints())) {
+      if (tries.againForStatus(status, x.endpoints)) {
         again = true;
         return abort.abort();
       }
       x.body?.settle();
       const out = responseHeaders(headers, res);
+      x.answered(out);
       // Trailers-Only (HEADERS with END_STREAM): forwarded as one HEADERS frame that ends the
       // stream (end() without writeHead() first: Http2ServerResponse then responds with endStream).
       // (A client stream's endAfterHeaders stays false; the frame's flags say it.)
@@ -306,7 +309,7 @@ export class H2Upstream {
           : CONNECT_FAILURES.has(errCode) ? { case: 'error', sent: false }
           : errCode === CONNECT_TIMEOUT ? { case: 'timeout', sent: false }
           : { case: 'error', sent: true };
-        if (tries.again(f.case, f.sent, x.endpoints())) return this.forward(x);
+        if (tries.again(f.case, f.sent, x.endpoints)) return this.forward(x);
         if (timedOut) return this.fail(x, 504, 'no answer within the read or send timeout');
         if (peerReset) {
           // UNAVAILABLE to gRPC for REFUSED_STREAM. Other resets reach a gRPC client as resets,

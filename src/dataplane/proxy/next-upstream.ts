@@ -13,7 +13,7 @@
 // A response whose status is a case but that may not go again is passed to the client as it is;
 // other failures answer 504 (timeout) or 502.
 
-import type { Endpoint, ForwardPolicy, NextUpstreamCase } from '../../core/model.ts';
+import type { ForwardPolicy, NextUpstreamCase } from '../../core/model.ts';
 import type { RequestBody } from './request-body.ts';
 
 /** ngx_http_upstream_next: requests with these methods are not resent once sent. */
@@ -54,8 +54,8 @@ export function failureStatus(f: Failure): 502 | 504 {
 
 /** The tries of one request. */
 export class Tries {
-  /** The endpoints tried, in order. */
-  readonly tried: Endpoint[] = [];
+  /** Tries begun (the proxy counts them). */
+  made = 0;
   readonly #policy: ForwardPolicy;
   readonly #nonIdempotent: boolean;
   readonly #body: RequestBody | null;
@@ -78,7 +78,7 @@ export class Tries {
     const p = this.#policy;
     if (!p.nextUpstream.includes(kind)) return false;
     if (sent && this.#nonIdempotent && !p.nextUpstream.includes('non_idempotent')) return false;
-    if (this.tried.length >= (p.tries === 0 ? endpoints : p.tries)) return false;
+    if (this.made >= (p.tries === 0 ? endpoints : p.tries)) return false;
     if (p.triesTimeoutMs !== 0 && performance.now() - this.#started >= p.triesTimeoutMs) return false;
     return this.#body === null || this.#body.replayable;
   }

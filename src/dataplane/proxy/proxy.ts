@@ -12,10 +12,11 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Writable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
-import type { Endpoint, EndpointTable, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import type { BalancePolicy, EndpointTable, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
 import { DEFAULT_FORWARD_POLICY, DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { UpstreamTlsPem } from '../tls/tls-material.ts';
-import { RoundRobin } from '../balancer/round-robin.ts';
+import { Balancers } from '../balancer/balancers.ts';
+import { pickContext, Picking } from '../balancer/picking.ts';
 import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import {
@@ -93,7 +94,10 @@ export function sendRawError(socket: Duplex, status: number): void {
 interface Exchange {
   readonly req: ProxyRequest;
   readonly res: ProxyResponse;
-  readonly backend: string;
+  /** The route's balancer, picking past the endpoints tried, told how each try went. */
+  readonly picking: Picking;
+  /** How many endpoints the backend had when the request came (proxy-next-upstream-tries 0: one try each). */
+  readonly endpoints: number;
   /** The request-target and headers sent upstream. */
   readonly path: string;
   readonly headers: string[];
@@ -109,15 +113,11 @@ function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, done) => done(new Error('the answer goes to another try')) });
 }
 
-function sameEndpoint(a: Endpoint, b: Endpoint): boolean {
-  return a.port === b.port && a.address === b.address;
-}
-
 export class Proxy {
   private readonly pools = new UpstreamPools();
   private readonly h2: H2Upstream;
   private readonly tls = new UpstreamTlsConfigs();
-  private readonly balancer = new RoundRobin();
+  private readonly balancers = new Balancers();
   /**
    * https.Agents for upgrades to HTTPS backends, by TLS configuration and host: they carry the
    * route's TLS options (CA, client certificate, name check) and SNI (none to an IP unless
@@ -146,7 +146,7 @@ export class Proxy {
   setEndpoints(table: EndpointTable): void {
     this.endpoints = table;
     this.retain();
-    this.balancer.retain(new Set(Object.keys(table.backends)));
+    this.balancers.retain(table);
   }
 
   /** A new table's global policy: its timeouts and retries, and upstream-keepalive-* for the connections. */
@@ -178,25 +178,17 @@ export class Proxy {
   }
 
   /**
-   * The endpoint for a try of a request to `backend`: round robin, past the endpoints `tried`
-   * while others remain (then round robin over all of them).
-   */
-  private pickEndpoint(backend: string, endpoints: readonly Endpoint[], tried: readonly Endpoint[]): Endpoint | undefined {
-    const wasTried = (e: Endpoint) => tried.some((t) => sameEndpoint(t, e));
-    let e = this.balancer.pick(backend, endpoints);
-    for (let n = 1; e !== undefined && n < endpoints.length && wasTried(e); n++) e = this.balancer.pick(backend, endpoints);
-    return e;
-  }
-
-  /**
    * Forward one request to a ready endpoint of `backend`, the way `upstream` (the route's
    * backend-protocol, proxy-ssl-*, timeouts and retries) says (absent: HTTP/1.1, the table's
    * timeouts and retries), with what the request pipeline changed (`over`: target, Host, headers;
    * null: the request as the client sent it). A body without a declared length is counted
    * against `bodyLimit` (proxy-body-size, 0: none; a declared one was checked before):
-   * request-body.ts.
+   * request-body.ts. The endpoint of each try is the choice of the route's `balance` policy
+   * (absent: round robin), told how each try went.
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number): void {
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number, balance?: BalancePolicy): void {
+    const endpoints = this.endpoints.backends[backend] ?? [];
+    const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd));
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
       tls = this.tls.get(upstream.tls);
@@ -218,6 +210,8 @@ export class Proxy {
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const grpc = protocol !== 'H2C';
       const h2Headers = upstreamH2RequestHeaders(req, req instanceof Http2ServerRequest, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
+      // A try that got no answer and no retry ends with the response: our 502/504, or the client gone.
+      res.once('close', () => picking.end(res.headersSent && res.statusCode >= 502));
       return this.h2.forward({
         req,
         res,
@@ -227,23 +221,22 @@ export class Proxy {
         forward,
         tries,
         grpc: grpc && isGrpcRequest(req),
-        pick: (tried) => this.pickEndpoint(backend, this.endpoints.backends[backend] ?? [], tried),
-        endpoints: () => (this.endpoints.backends[backend] ?? []).length,
+        pick: () => picking.next(),
+        endpoints: endpoints.length,
+        answered: (out) => picking.answered(out, res),
       });
     }
     let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     if (over !== null) headers = overrideFlatHeaders(headers, over);
-    this.attempt({ req, res, backend, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries });
+    this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries });
   }
 
   /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
   private attempt(x: Exchange): void {
-    const { req, res, body, tries, forward } = x;
-    // The endpoints as they are now: one removed since the first try is not tried again.
-    const endpoints = this.endpoints.backends[x.backend] ?? [];
-    const endpoint = this.pickEndpoint(x.backend, endpoints, tries.tried);
+    const { req, res, body, picking, tries, forward } = x;
+    const endpoint = picking.next();
     if (endpoint === undefined) return sendError(res, 503);
-    tries.tried.push(endpoint);
+    tries.made++;
     const ac = new AbortController();
     let clientGone = false;
     let sendTimedOut = false;
@@ -274,7 +267,7 @@ export class Proxy {
         ...(x.tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)),
       },
       ({ statusCode, headers: upstreamHeaders }) => {
-        if (tries.againForStatus(statusCode, endpoints.length)) {
+        if (tries.againForStatus(statusCode, x.endpoints)) {
           again = true;
           return discard();
         }
@@ -282,6 +275,7 @@ export class Proxy {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
+        picking.answered(out, res);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
         const rate = x.over?.responseRate ?? 0;
@@ -294,19 +288,24 @@ export class Proxy {
       },
       (err) => {
         res.off('close', onClose);
-        if (clientGone) return; // nothing to answer
+        // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
+        if (clientGone) return picking.end(false);
         if (again) return this.attempt(x);
         if (err === null) return;
-        if (body?.exceeded) return sendTooLarge(res);
+        if (body?.exceeded) {
+          picking.end(false);
+          return sendTooLarge(res);
+        }
+        picking.failed();
         const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
-        if (!res.headersSent && tries.again(failure.case, failure.sent, endpoints.length)) return this.attempt(x);
+        if (!res.headersSent && tries.again(failure.case, failure.sent, x.endpoints)) return this.attempt(x);
         sendError(res, failureStatus(failure));
       },
     );
   }
 
-  /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null): void {
+  /** Proxy a WebSocket (or other) upgrade to a ready endpoint of `backend`, chosen by the route's `balance` policy (no affinity cookie is set on a 101). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, balance?: BalancePolicy): void {
     // Over TLS to HTTPS backends (wss), with the route's proxy-ssl-*; the h2 protocols have no
     // HTTP/1.1 Upgrade, so their backends get it in cleartext HTTP/1.1 like HTTP ones.
     let tls: UpstreamTls | null = null;
@@ -314,7 +313,7 @@ export class Proxy {
       tls = this.tls.get(upstream.tls);
       if (tls === null) return sendRawError(socket, 502);
     }
-    const endpoint = this.pickEndpoint(backend, this.endpoints.backends[backend] ?? [], []);
+    const endpoint = this.balancers.get(backend, balance).pick(this.endpoints.backends[backend] ?? [], pickContext(req, fwd));
     if (endpoint === undefined) return sendRawError(socket, 503);
     let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     if (over !== null) {
