@@ -161,6 +161,8 @@ export class H2Upstream {
   private readonly sessions = new Map<string, SessionEntry>();
   /** upstream-keepalive-timeout: a session this long without activity closes. */
   private idleMs = DEFAULT_UPSTREAM_KEEPALIVE.timeoutMs;
+  /** What the last retain() kept; null before the first. */
+  private kept: { readonly authorities: ReadonlySet<string>; readonly uses: ConnectionUses | undefined } | null = null;
   /** Sessions whose connection closed or failed: their streams ended for that, not by a reset. */
   private readonly dropped = new WeakSet<ClientHttp2Session>();
   private readonly fail: (x: H2Exchange, status: 502 | 503 | 504, reason: string) => void;
@@ -173,7 +175,8 @@ export class H2Upstream {
   configure(keepalive: UpstreamKeepalivePolicy): void {
     if (keepalive.timeoutMs === this.idleMs) return;
     this.idleMs = keepalive.timeoutMs;
-    this.retain(new Set());
+    for (const entry of this.sessions.values()) entry.session.close();
+    this.sessions.clear();
   }
 
   /** A session to `e` (connect timeout in ms, 0: none) that takes new streams: the current one, or a new one. */
@@ -183,6 +186,12 @@ export class H2Upstream {
     const have = this.sessions.get(key);
     if (have !== undefined && !have.session.closed && !have.session.destroyed) return have.session;
     const session = this.open(e, auth, tls, connectTimeoutMs);
+    if (this.kept !== null && !inUse(this.kept.authorities, this.kept.uses, auth, tls?.id ?? null, connectTimeoutMs)) {
+      // An endpoint the endpoint table no longer has, retried by a request from before the change:
+      // a session for this one stream, closed (GOAWAY) once it is done.
+      queueMicrotask(() => session.close());
+      return session;
+    }
     this.sessions.set(key, { session, authority: auth, tls: tls?.id ?? null, connectTimeoutMs });
     const forget = () => {
       if (this.sessions.get(key)?.session === session) this.sessions.delete(key);
@@ -219,6 +228,7 @@ export class H2Upstream {
 
   /** Close the sessions of endpoints (`host:port`), TLS configurations or connect timeouts no longer in use; their streams finish first. */
   retain(authorities: ReadonlySet<string>, uses?: ConnectionUses): void {
+    this.kept = { authorities, uses };
     for (const [key, entry] of this.sessions) {
       if (inUse(authorities, uses, entry.authority, entry.tls, entry.connectTimeoutMs)) continue;
       this.sessions.delete(key);

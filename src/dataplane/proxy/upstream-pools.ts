@@ -67,6 +67,8 @@ interface Entry {
 export class UpstreamPools {
   private readonly pools = new Map<string, Entry>();
   private keepalive = DEFAULT_UPSTREAM_KEEPALIVE;
+  /** What the last retain() kept; null before the first. */
+  private kept: { readonly authorities: ReadonlySet<string>; readonly uses: ConnectionUses | undefined } | null = null;
 
   /** The pool for `e` with this connect timeout (ms, 0: none); over TLS with `tls` (an HTTPS backend), else plain HTTP. */
   get(e: Endpoint, tls: UpstreamTls | null, connectTimeoutMs: number): Pool {
@@ -85,6 +87,12 @@ export class UpstreamPools {
         clientTtl: k.timeMs,
       });
       entry = { pool, authority: authority(e), tls: tls?.id ?? null, connectTimeoutMs };
+      if (this.kept !== null && !inUse(this.kept.authorities, this.kept.uses, entry.authority, entry.tls, connectTimeoutMs)) {
+        // An endpoint the endpoint table no longer has (or a configuration no route has), retried
+        // by a request from before the change: a pool for this one request, closed once it is done.
+        queueMicrotask(() => void pool.close().catch(() => undefined));
+        return pool;
+      }
       this.pools.set(key, entry);
     }
     return entry.pool;
@@ -95,7 +103,8 @@ export class UpstreamPools {
     const k = this.keepalive;
     if (k.connections === keepalive.connections && k.timeoutMs === keepalive.timeoutMs && k.requests === keepalive.requests && k.timeMs === keepalive.timeMs) return;
     this.keepalive = keepalive;
-    this.retain(new Set());
+    for (const entry of this.pools.values()) entry.pool.close().catch(() => undefined);
+    this.pools.clear();
   }
 
   /**
@@ -103,6 +112,7 @@ export class UpstreamPools {
    * TLS configurations and connect timeouts no longer in use; in-flight requests on them finish first.
    */
   retain(authorities: ReadonlySet<string>, uses?: ConnectionUses): void {
+    this.kept = { authorities, uses };
     for (const [key, entry] of this.pools) {
       if (inUse(authorities, uses, entry.authority, entry.tls, entry.connectTimeoutMs)) continue;
       this.pools.delete(key);
