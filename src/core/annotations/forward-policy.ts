@@ -41,7 +41,7 @@ export const DEFAULT_UPSTREAM_KEEPALIVE: UpstreamKeepalivePolicy = Object.freeze
 export const NEXT_UPSTREAM_CASES: readonly NextUpstreamCase[] = ['error', 'timeout', 'invalid_header', 'http_500', 'http_502', 'http_503', 'http_504', 'http_403', 'http_404', 'http_429', 'non_idempotent'];
 
 /** The longest timeout in seconds: Node's timers hold at most 2³¹−1 ms. */
-export const MAX_SECONDS = 2_147_483;
+const MAX_SECONDS = 2_147_483;
 const MAX_TRIES = 100;
 const MAX_COUNT = 1_000_000_000;
 
@@ -72,7 +72,7 @@ export function parseNextUpstream(text: string): readonly NextUpstreamCase[] | n
 }
 
 /** Whole seconds `min`-MAX_SECONDS, in milliseconds; null otherwise. */
-export function parseSeconds(text: string, min: number): number | null {
+function parseSeconds(text: string, min: number): number | null {
   const t = text.trim();
   return /^\d{1,7}$/.test(t) && Number(t) >= min && Number(t) <= MAX_SECONDS ? Number(t) * 1000 : null;
 }
@@ -83,7 +83,7 @@ export const parseTimeout = (text: string): number | null => parseSeconds(text, 
 export const parseTriesTimeout = (text: string): number | null => parseSeconds(text, 0);
 
 /** A whole number 0-max, or null. */
-export function parseCount(text: string, max: number): number | null {
+function parseCount(text: string, max: number): number | null {
   const t = text.trim();
   return /^\d{1,10}$/.test(t) && Number(t) <= max ? Number(t) : null;
 }

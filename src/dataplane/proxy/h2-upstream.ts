@@ -37,7 +37,7 @@ import type { Endpoint, ForwardPolicy, UpstreamKeepalivePolicy } from '../../cor
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
 import { sendTooLarge } from './body-limit.ts';
 import { dropHandlerHeaders } from './headers.ts';
-import { CONNECT_FAILURES, type Failure, type Tries } from './next-upstream.ts';
+import { CONNECT_FAILURES, failureStatus, type Failure, type Tries } from './next-upstream.ts';
 import type { RequestBody } from './request-body.ts';
 import { authority, inUse, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
@@ -328,7 +328,7 @@ export class H2Upstream {
           return this.fail(x, 502, `the backend reset the stream (HTTP/2 error code ${code})`);
         }
         const reason = failure !== null ? `connection failed: ${errCode || (failure as Error).message}` : 'the backend closed the stream without an answer';
-        return this.fail(x, f.case === 'timeout' ? 504 : 502, reason);
+        return this.fail(x, failureStatus(f), reason);
       }
       if (res.writableEnded) return; // a Trailers-Only answer
       if (code === NGHTTP2_NO_ERROR && failure === null && !dropped) return void res.end();

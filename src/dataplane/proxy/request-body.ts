@@ -25,7 +25,7 @@ import type { ProxyRequest } from './proxy.ts';
 export const REPLAY_LIMIT = 64 * 1024;
 
 /** Whether the client cut its request (as opposed to ending it). */
-export function clientReset(req: ProxyRequest): boolean {
+function clientReset(req: ProxyRequest): boolean {
   if (!(req instanceof Http2ServerRequest)) return req.destroyed && !req.complete;
   return req.stream.closed && (req.stream.rstCode ?? constants.NGHTTP2_NO_ERROR) !== constants.NGHTTP2_NO_ERROR;
 }
@@ -37,7 +37,7 @@ export class RequestBody {
   readonly #limit: number;
   readonly #source: AsyncIterator<Buffer>;
   /** Chunks read, from index #base on (earlier ones were dropped once the body could no longer be replayed). */
-  #chunks: Buffer[] = [];
+  readonly #chunks: Buffer[] = [];
   #base = 0;
   #read = 0;
   #keep = true;
