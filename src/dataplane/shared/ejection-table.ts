@@ -146,6 +146,11 @@ export class EjectionTable {
     }
   }
 
+  /** Frees the bucket locks of a worker that exited (main thread). */
+  releaseWorker(owner: number): void {
+    this.t.releaseLocks(owner);
+  }
+
   /** Failures not counted because their bucket was full of failing endpoints. */
   counters(): { readonly full: number; readonly lockTimeouts: number } {
     return { full: this.t.counter('full'), lockTimeouts: this.t.counter('lockTimeouts') };
