@@ -13,7 +13,7 @@
 import { parseLoadArgs } from './lib/args.ts';
 import { stopAll } from './lib/child.ts';
 import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { poolService, startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { figures, requireWrk, runWrk } from './lib/wrk.ts';
@@ -39,19 +39,6 @@ const SCENARIOS: readonly (readonly [string, Readonly<Record<string, string>>])[
 ];
 
 function poolManifests(ports: readonly number[], annotations: Readonly<Record<string, string>>): string {
-  const service = `apiVersion: v1
-kind: Service
-metadata: {name: pool, namespace: bench}
-spec:
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-  const slices = ports.map((port, i) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: pool-${i + 1}, namespace: bench, labels: {kubernetes.io/service-name: pool}}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1]}]
-`);
   const ing = `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -64,7 +51,7 @@ spec:
     - host: ${HOST}
       http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: pool, port: {name: http}}}}]}
 `;
-  return [service, ...slices, ing].join('---\n');
+  return [poolService(ports), ing].join('---\n');
 }
 
 const args = parseLoadArgs(process.argv.slice(2), false);
