@@ -61,7 +61,7 @@ interface Slot {
 
 export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
-  private state: Partial<WorkerState> = { challenges: NO_CHALLENGES, health: { version: 0, down: {} } };
+  private state: Partial<WorkerState> = { challenges: NO_CHALLENGES, health: { down: {} } };
   private stopping = false;
   /** Every worker has acked a generation once (set on that ack, not when /readyz first asks). */
   private started = false;

@@ -72,7 +72,6 @@ export class HealthChecker {
   private inFlight = 0;
   private timer: unknown = null;
   private timerAt = Infinity;
-  private version = 0;
   private notifying = false;
   private closed = false;
   private readonly probe: Probe;
@@ -126,7 +125,7 @@ export class HealthChecker {
     const down: Record<string, string[]> = {};
     for (const t of this.targets.values()) if (!t.healthy) (down[t.backend] ??= []).push(endpointKey(t.endpoint));
     for (const list of Object.values(down)) list.sort();
-    return { version: this.version, down };
+    return { down };
   }
 
   /** Each probed endpoint's state, per backend (/debug/table). */
@@ -210,7 +209,6 @@ export class HealthChecker {
   }
 
   private changed(): void {
-    this.version++;
     if (this.notifying) return;
     this.notifying = true;
     queueMicrotask(() => {

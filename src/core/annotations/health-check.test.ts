@@ -85,6 +85,10 @@ describe('health-check family', () => {
     expect(problems(read({ [`${G}passive-health-base-ejection`]: '5s' }))).toEqual(['gatehouse.io/passive-health-base-ejection is set without gatehouse.io/passive-health-consecutive-failures, which turns passive health on']);
   });
 
+  it('an unset timeout is 2s, or half a shorter interval', () => {
+    expect(read({ [`${G}health-check-path`]: '/', [`${G}health-check-interval`]: '1s' })).toMatchObject({ value: { active: { intervalMs: 1000, timeoutMs: 500 } } });
+  });
+
   it('a base ejection past the default max raises the max to it', () => {
     expect(read({ [`${G}passive-health-consecutive-failures`]: '1', [`${G}passive-health-base-ejection`]: '10m' })).toMatchObject({ value: { passive: { baseEjectionMs: 600_000, maxEjectionMs: 600_000 } } });
   });

@@ -5,7 +5,8 @@
 // - `gatehouse.io/health-check-path`: the path probed (an absolute path, query allowed); the checks
 //   are off unless it is set.
 // - `gatehouse.io/health-check-interval` (default 10s), `-timeout` (default 2s): durations
-//   (`500ms`, `2s`, `1m`, or whole seconds); the timeout must be shorter than the interval.
+//   (`500ms`, `2s`, `1m`, or whole seconds); the timeout must be shorter than the interval (unset:
+//   2s, or half the interval if that is shorter).
 // - `gatehouse.io/health-check-healthy-threshold` (default 2), `-unhealthy-threshold` (default 3):
 //   consecutive passing or failing probes that flip an endpoint's state, 1-100.
 // - `gatehouse.io/health-check-status` (default `200-399`): the statuses that pass, `200` or
@@ -100,7 +101,8 @@ function readActive(ing: KubeObject, protocol: BackendProtocol, problems: Annota
   if (timeoutMs >= intervalMs && own(ing, 'health-check-timeout') !== undefined) {
     problems.push({ key: `${PREFIX}health-check-timeout`, message: `${PREFIX}health-check-timeout (${timeoutMs} ms) must be shorter than the interval (${intervalMs} ms)` });
   }
-  return { path, protocol, intervalMs, timeoutMs: Math.min(timeoutMs, intervalMs), healthyThreshold, unhealthyThreshold, statusMin, statusMax };
+  const timeout = own(ing, 'health-check-timeout') === undefined ? Math.min(timeoutMs, Math.max(1, Math.floor(intervalMs / 2))) : timeoutMs;
+  return { path, protocol, intervalMs, timeoutMs: timeout, healthyThreshold, unhealthyThreshold, statusMin, statusMax };
 }
 
 function readPassive(ing: KubeObject, problems: AnnotationProblem[]): PassiveHealthPolicy | undefined {

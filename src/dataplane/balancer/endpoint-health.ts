@@ -20,8 +20,6 @@ import type { Outcome, PickHealth } from './picking.ts';
 
 /** The active checks' verdict, as the main thread sends it: per backend, the endpoints (`address|port`) that failed their checks. */
 export interface ActiveHealth {
-  /** Increases with every verdict sent. */
-  readonly version: number;
   readonly down: Readonly<Record<string, readonly string[]>>;
 }
 
