@@ -133,10 +133,10 @@ export class Proxy {
   /** What the table's routes use (TLS configurations, connect timeouts); undefined before the first table. */
   private uses: ConnectionUses | undefined;
 
-  /** Health checks and ejections (endpoint-health.ts); undefined: none (tests of the proxy alone). */
-  private readonly health: EndpointHealth | undefined;
+  /** Health checks and ejections (endpoint-health.ts): the endpoints each request avoids, and where its tries' outcomes go. */
+  private readonly health: EndpointHealth;
 
-  constructor(health?: EndpointHealth) {
+  constructor(health: EndpointHealth) {
     this.health = health;
     this.h2 = new H2Upstream((x, status, reason) => {
       if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
@@ -150,7 +150,7 @@ export class Proxy {
 
   setEndpoints(table: EndpointTable): void {
     this.endpoints = table;
-    this.health?.setEndpoints(table.backends);
+    this.health.setEndpoints(table.backends);
     this.retain();
     this.balancers.retain(table);
   }
@@ -323,7 +323,7 @@ export class Proxy {
       if (tls === null) return sendRawError(socket, 502);
     }
     const candidates = this.endpoints.backends[backend] ?? [];
-    const endpoint = this.balancers.get(backend, balance).pick(candidates, pickContext(req, fwd), this.health?.down(backend, candidates));
+    const endpoint = this.balancers.get(backend, balance).pick(candidates, pickContext(req, fwd), this.health.down(backend, candidates));
     if (endpoint === undefined) return sendRawError(socket, 503);
     let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     if (over !== null) {
