@@ -12,7 +12,7 @@
 import { parseLoadArgs } from './lib/args.ts';
 import { stopAll } from './lib/child.ts';
 import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { poolService, startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
@@ -31,19 +31,6 @@ const ALGORITHMS: readonly (readonly [string, string, Readonly<Record<string, st
 
 /** A Service `pool` over the echo upstreams (one EndpointSlice per port, every endpoint on 127.0.0.1) and one Ingress per algorithm. */
 function poolManifests(ports: readonly number[]): string {
-  const service = `apiVersion: v1
-kind: Service
-metadata: {name: pool, namespace: bench}
-spec:
-  ports: [{name: http, port: 80, targetPort: http}]
-`;
-  const slices = ports.map((port, i) => `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: pool-${i + 1}, namespace: bench, labels: {kubernetes.io/service-name: pool}}
-addressType: IPv4
-ports: [{name: http, port: ${port}}]
-endpoints: [{addresses: [127.0.0.1]}]
-`);
   const ingresses = ALGORITHMS.map(([, host, annotations], i) => `apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
@@ -56,7 +43,7 @@ spec:
     - host: ${host}
       http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: pool, port: {name: http}}}}]}
 `);
-  return [service, ...slices, ...ingresses].join('---\n');
+  return [poolService(ports), ...ingresses].join('---\n');
 }
 
 const args = parseLoadArgs(process.argv.slice(2), false);

@@ -20,6 +20,7 @@ export const ERRORS = {
   GH_ANNOTATION_INVALID: 'An annotation (under `gatehouse.io/` or `nginx.ingress.kubernetes.io/`) has a value its grammar refuses; the Ingress is left out.',
   GH_ANNOTATION_UNKNOWN: 'An annotation under `gatehouse.io/` that Gatehouse does not read (a misspelt name, or a feature that does not exist); the Ingress is served without it.',
   GH_ANNOTATION_SNIPPET: 'A snippet annotation (`configuration-snippet`, `server-snippet`, `auth-snippet`, …) asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out (ingress-nginx refuses it too with snippets disabled, its default).',
+  GH_HEALTH_CHECK_CONFLICT: "Another Ingress created earlier sets different health checks (`gatehouse.io/health-check-*`, `gatehouse.io/passive-health-*`) for the same backend (Service port); the earlier Ingress's checks apply, this one's are not used.",
   GH_TLS_CONFLICT: 'A spec.tls host is already bound to another Secret by an Ingress created earlier (or earlier in the same Ingress); this binding lost.',
   GH_TLS_SECRET_NOT_FOUND: 'A spec.tls secretName (or --default-ssl-certificate) names a Secret that does not exist; its hosts get the default certificate until it does.',
   GH_TLS_SECRET_INVALID: 'A TLS Secret is not of type kubernetes.io/tls, lacks tls.crt or tls.key, or they do not parse as a PEM certificate and private key; its hosts get the default certificate.',

@@ -52,6 +52,24 @@ spec:
 }
 
 /** A port free on 127.0.0.1 right now (the kernel picks it; a small race before reuse is accepted). */
+/** Service `pool` (namespace bench, port 80 `http`) over upstreams on 127.0.0.1, one EndpointSlice per port: YAML documents, without the separator after the last. */
+export function poolService(ports: readonly number[]): string {
+  const service = `apiVersion: v1
+kind: Service
+metadata: {name: pool, namespace: bench}
+spec:
+  ports: [{name: http, port: 80, targetPort: http}]
+`;
+  const slices = ports.map((port, i) => `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: pool-${i + 1}, namespace: bench, labels: {kubernetes.io/service-name: pool}}
+addressType: IPv4
+ports: [{name: http, port: ${port}}]
+endpoints: [{addresses: [127.0.0.1]}]
+`);
+  return [service, ...slices].join('---\n');
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -14,6 +14,9 @@ import { compileOptions, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
 import type { AcmeService } from './acme/acme-service.ts';
 import { Holdoff } from './holdoff.ts';
+import { HealthChecker } from './health/health-checker.ts';
+import { probe } from './health/probe.ts';
+import { endpointKey } from '../dataplane/balancer/endpoint-health.ts';
 import { TlsControl } from './tls/tls-control.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
 
@@ -108,8 +111,31 @@ export async function startController(options: Options, source: Source, rootLog:
       }
       const next = resolveEndpoints(snapshot, table!.backends);
       if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
-      if (update.table || update.endpoints) pool.publish(update);
+      if (update.table || update.endpoints) {
+        pool.publish(update);
+        health.update(table!, endpoints!);
+      }
     });
+
+  // Active health checks: once per replica, here; their verdict travels beside the endpoints.
+  const health = new HealthChecker({
+    probe,
+    onChange: (verdict) =>
+      enqueue(async () => {
+        log.info({ down: verdict.down }, 'active health checks: endpoints down changed');
+        pool.publish({ health: verdict });
+      }),
+  });
+
+  /** Passive health as the workers' shared table has it: per backend with a policy, each endpoint's failures and ejection. */
+  const passiveHealth = () => {
+    const out: Record<string, unknown[]> = {};
+    for (const [id, b] of Object.entries(table?.backends ?? {})) {
+      if (!b.health?.passive) continue;
+      out[id] = (endpoints?.backends[id] ?? []).map((e) => ({ endpoint: endpointKey(e), ...(pool.ejections.entry(pool.ejections.key(id, endpointKey(e))) ?? { failures: 0, ejections: 0, ejectedForMs: 0 }) }));
+    }
+    return out;
+  };
 
   /** Compile's conditions and the TLS checks' together, sorted; new ones are logged once. */
   const setConditions = (fromCompile: readonly Condition[]) => {
@@ -158,7 +184,7 @@ export async function startController(options: Options, source: Source, rootLog:
     {
       ready: () => pool.ready(),
       readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
-      debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters() }),
+      debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters(), health: { active: health.status(), passive: passiveHealth() } }),
     },
     options.statusPort,
     options.bindAddress,
@@ -198,6 +224,7 @@ export async function startController(options: Options, source: Source, rootLog:
     close: () =>
       (closing ??= (async () => {
         holdoff.cancel();
+        health.close();
         tls.close();
         await acme?.close();
         await source.close();

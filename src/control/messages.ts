@@ -3,6 +3,7 @@
 
 import type { EndpointTable, RouteTable } from '../core/model.ts';
 import type { AcmeChallenges } from '../dataplane/acme-challenges.ts';
+import type { ActiveHealth } from '../dataplane/balancer/endpoint-health.ts';
 import type { HstsPolicy } from '../dataplane/proxy/redirect.ts';
 import type { LimitBuffers } from '../dataplane/shared/limit-tables.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
@@ -26,6 +27,8 @@ export interface WorkerConfig {
   readonly stats: SharedArrayBuffer;
   /** The pool's rate-limit and connection tables (dataplane/shared/limit-tables.ts); the worker maps them as `id`. */
   readonly limits: LimitBuffers;
+  /** The pool's passive-health table (dataplane/shared/ejection-table.ts). */
+  readonly ejections: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -44,6 +47,8 @@ export type ToWorker =
       readonly ticketKeys?: readonly Uint8Array[];
       /** ACME HTTP-01 tokens to answer (token → key authorization); replaces the previous set. */
       readonly challenges?: AcmeChallenges;
+      /** The active health checks' verdict (control/health/); replaces the previous one. */
+      readonly health?: ActiveHealth;
     }
   | { readonly type: 'drain'; readonly graceMs: number };
 

@@ -10,6 +10,8 @@ import type { EndpointTable, RouteTable } from '../core/model.ts';
 import { NO_CHALLENGES, type AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import { LimitTables } from '../dataplane/shared/limit-tables.ts';
+import { EjectionTable } from '../dataplane/shared/ejection-table.ts';
+import type { ActiveHealth } from '../dataplane/balancer/endpoint-health.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
@@ -31,7 +33,7 @@ export interface WorkerStatus {
 }
 
 /** What the pool is built with: the workers' config, less what the pool fills in. */
-export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits'>;
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits' | 'ejections'>;
 
 /** What the workers serve; a worker starts listening once it has all of it. */
 export interface WorkerState {
@@ -41,6 +43,8 @@ export interface WorkerState {
   ticketKeys: readonly Uint8Array[];
   /** ACME HTTP-01 tokens; none until the ACME manager publishes some. */
   challenges: AcmeChallenges;
+  /** The active health checks' verdict; none down until the checker publishes one. */
+  health: ActiveHealth;
 }
 
 interface Slot {
@@ -57,7 +61,7 @@ interface Slot {
 
 export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
-  private state: Partial<WorkerState> = { challenges: NO_CHALLENGES };
+  private state: Partial<WorkerState> = { challenges: NO_CHALLENGES, health: { down: {} } };
   private stopping = false;
   /** Every worker has acked a generation once (set on that ack, not when /readyz first asks). */
   private started = false;
@@ -65,18 +69,21 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly log: Log;
   /** The workers' shared rate-limit tables, as the main thread sees them (to release a dead worker's share). */
   readonly limits: LimitTables;
+  /** The workers' passive-health table, as the main thread sees it (/debug/table). */
+  readonly ejections: EjectionTable;
 
   constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size) };
+    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size), ejections: EjectionTable.create() };
     this.limits = new LimitTables(this.config.limits, 0);
+    this.ejections = new EjectionTable(this.config.ejections, size);
     this.log = log;
     for (let id = 0; id < size; id++) this.slots.push(this.spawn(id, 0));
   }
 
   private complete(): WorkerState | null {
-    const { table, endpoints, tls, ticketKeys, challenges } = this.state;
-    return table && endpoints && tls && ticketKeys && challenges ? { table, endpoints, tls, ticketKeys, challenges } : null;
+    const { table, endpoints, tls, ticketKeys, challenges, health } = this.state;
+    return table && endpoints && tls && ticketKeys && challenges && health ? { table, endpoints, tls, ticketKeys, challenges, health } : null;
   }
 
   private spawn(id: number, restarts: number): Slot {
@@ -117,6 +124,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     slot.drained = true;
     // Its requests in progress are gone: count them out of the connection limits.
     this.limits.releaseWorker(slot.id);
+    this.ejections.releaseWorker(slot.id);
     if (this.stopping) return void this.emit('ack');
     slot.crashes++;
     const delay = Math.min(100 * 2 ** (slot.crashes - 1), 5000);

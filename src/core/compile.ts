@@ -2,7 +2,7 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
+import type { Backend, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
@@ -58,6 +58,33 @@ function age(a: KubeObject, b: KubeObject): number {
   const ka = ingressKey(a);
   const kb = ingressKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * Each backend's health checks: those of the oldest Ingress routing to it that sets any (a policy
+ * is per Service port: its endpoints are probed and ejected once, whatever routes lead there).
+ * A younger Ingress that sets different ones gets GH_HEALTH_CHECK_CONFLICT, and is served.
+ */
+function backendHealth(backendsOf: ReadonlyMap<string, ReadonlySet<string>>, ingresses: readonly KubeObject[], policies: ReadonlyMap<string, IngressAnnotations>, conditions: Condition[]): Map<string, HealthPolicy> {
+  const out = new Map<string, HealthPolicy>();
+  const winner = new Map<string, string>();
+  // `ingresses` is in age order.
+  for (const ing of ingresses) {
+    const key = ingressKey(ing);
+    const health = policies.get(key)?.health;
+    if (health === undefined) continue;
+    for (const id of [...(backendsOf.get(key) ?? [])].sort()) {
+      const had = out.get(id);
+      if (had === undefined) {
+        out.set(id, health);
+        winner.set(id, key);
+      } else if (JSON.stringify(had) !== JSON.stringify(health)) {
+        const field = `metadata.annotations[${JSON.stringify(health.active ? 'gatehouse.io/health-check-path' : 'gatehouse.io/passive-health-consecutive-failures')}]`;
+        conditions.push(condition(ing, 'GH_HEALTH_CHECK_CONFLICT', field, `the backend ${id} has other health checks, set by the Ingress ${winner.get(id)!} created earlier; those apply, not this Ingress's`));
+      }
+    }
+  }
+  return out;
 }
 
 function cmp(a: string, b: string): number {
@@ -141,10 +168,15 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // Backends, each resolved once; a problem is reported once per Ingress and backend.
   const backends: Record<string, Backend> = {};
   const reported = new Set<string>();
+  /** The backends each Ingress routes to, by `namespace/name` (health checks are per backend). */
+  const backendsOf = new Map<string, Set<string>>();
   const useBackend = (ing: KubeObject, field: string, ref: Parameters<typeof resolveBackend>[1]): string => {
     const id = backendId(ref);
     const { backend, problem } = resolveBackend(snapshot, ref);
     backends[id] = backend;
+    const used = backendsOf.get(ingressKey(ing));
+    if (used === undefined) backendsOf.set(ingressKey(ing), new Set([id]));
+    else used.add(id);
     if (problem !== null && !reported.has(`${ingressKey(ing)} ${id}`)) {
       reported.add(`${ingressKey(ing)} ${id}`);
       conditions.push(condition(ing, problem.code, field, problem.message));
@@ -264,6 +296,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     defaultBackend = b.id;
   }
 
+  for (const [id, health] of backendHealth(backendsOf, ingresses, policies, conditions)) backends[id] = { ...backends[id]!, health };
   const sortedBackends: Record<string, Backend> = {};
   for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
   const tls = [...bindings.values()].sort((a, b) => cmp(a.host, b.host));

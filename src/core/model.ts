@@ -317,6 +317,40 @@ export interface Backend {
   readonly service: string;
   readonly port: number | string;
   readonly target: BackendTarget;
+  /** Health checks of the backend (core/annotations/health-check.ts), from its oldest Ingress that sets them; absent: none. */
+  readonly health?: HealthPolicy;
+}
+
+/** A backend's health checks: active probes from the main thread, passive ejection in the workers. */
+export interface HealthPolicy {
+  readonly active?: ActiveHealthPolicy;
+  readonly passive?: PassiveHealthPolicy;
+}
+
+/** gatehouse.io/health-check-*: probes of each endpoint (control/health/). */
+export interface ActiveHealthPolicy {
+  readonly path: string;
+  /** The backend-protocol of the Ingress that set the checks: HTTP/1.1 GET, h2c GET, or gRPC health (GRPC, GRPCS). */
+  readonly protocol: BackendProtocol;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+  /** The statuses that pass, inclusive. */
+  readonly statusMin: number;
+  readonly statusMax: number;
+}
+
+/** What counts against an endpoint for passive health. */
+export type PassiveHealthFailure = 'error' | 'timeout' | 'http_5xx' | 'http_500' | 'http_502' | 'http_503' | 'http_504';
+
+/** gatehouse.io/passive-health-*: Envoy-style outlier detection (dataplane/shared/ejection-table.ts). */
+export interface PassiveHealthPolicy {
+  readonly consecutiveFailures: number;
+  readonly failures: readonly PassiveHealthFailure[];
+  readonly baseEjectionMs: number;
+  readonly maxEjectionMs: number;
+  readonly maxEjectionPercent: number;
 }
 
 export interface RouteTable {

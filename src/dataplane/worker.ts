@@ -36,6 +36,8 @@ import { CertStore } from './tls/cert-store.ts';
 import { TicketKeyring } from './tls/ticket-keys.ts';
 import { TLS_SETTINGS } from './tls/tls-material.ts';
 import { WorkerStats } from './worker-stats.ts';
+import { EndpointHealth } from './balancer/endpoint-health.ts';
+import { EjectionTable } from './shared/ejection-table.ts';
 
 const config = workerData as WorkerConfig;
 const log = createLog(config.logLevel, { component: 'worker', worker: config.id });
@@ -56,7 +58,12 @@ let defaultBodyLimit = DEFAULT_PROXY_BODY_SIZE;
 let challenges: ReadonlyMap<string, string> = new Map();
 let challengesVersion = 0;
 let draining = false;
-const proxy = new Proxy();
+const health = new EndpointHealth(new EjectionTable(config.ejections, config.id), (backend, panic, endpoints) => {
+  // Once per backend and transition (per worker).
+  if (panic) log.warn({ backend, endpoints }, 'panic mode: every endpoint of the backend is unhealthy or ejected; sending traffic to all of them');
+  else log.info({ backend, endpoints }, 'panic mode over: the backend has healthy endpoints again');
+});
+const proxy = new Proxy(health);
 const keyring = new TicketKeyring();
 const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
 
@@ -400,6 +407,8 @@ port.on('message', (m: ToWorker) => {
       challenges = new Map(Object.entries(m.challenges.tokens));
       challengesVersion = m.challenges.version;
     }
+    if (m.table) health.setBackends(m.table.backends);
+    if (m.health) health.setActive(m.health.down);
     if (m.endpoints) {
       proxy.setEndpoints(m.endpoints);
       endpointsFingerprint = m.endpoints.fingerprint;

@@ -18,6 +18,8 @@
 //   …/__hop           answer with hop-by-hop response headers: Connection: x-custom, X-Custom: 1,
 //                     Keep-Alive: timeout=5, Proxy-Connection: keep-alive, and X-End-To-End: kept
 //   …/__cookies       answer with two Set-Cookie headers (a=1, b=2)
+//   …/__health        answer as usual, with the status echo.healthStatus says (default 200;
+//                     tests switch it to take the upstream out of active health checks)
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -61,6 +63,8 @@ export interface Echo {
   openConnections(): number;
   /** TCP connections accepted so far. */
   readonly connectionsAccepted: number;
+  /** The status of `…/__health` answers (default 200). */
+  healthStatus: number;
   /** Stops listening and cuts every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -167,6 +171,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
       return;
     }
     if (path.endsWith('/__stall')) return;
+    if (path.endsWith('/__health')) return consume(req, rec, () => reply(res, rec, echo.healthStatus));
     if (path.endsWith('/__echo')) {
       const hash = createHash('sha256');
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-echo-name': name });
@@ -271,7 +276,8 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
   const port = (server.address() as { port: number }).port;
 
   let closing: Promise<void> | null = null;
-  return {
+  const echo: Echo = {
+    healthStatus: 200,
     name,
     port,
     url: `http://${host}:${port}`,
@@ -298,6 +304,7 @@ export async function startEcho(options: EchoOptions): Promise<Echo> {
         server.closeAllConnections();
       })),
   };
+  return echo;
 }
 
 /** Several echo upstreams at once, by name. */

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ConnectionTable, REFUSED, UNCOUNTED } from '../../src/dataplane/shared/connection-table.ts';
 import { nowMicros, RateTable } from '../../src/dataplane/shared/rate-table.ts';
+import { EjectionTable } from '../../src/dataplane/shared/ejection-table.ts';
 
 export type HammerJob =
   /** admit() `attempts` times round-robin over `keys` (results[k]: admitted of key k). */
@@ -12,7 +13,9 @@ export type HammerJob =
   /** acquire/release `attempts` times; results[0]: in progress now, results[1]: the most seen, results[2]: admitted. */
   | { readonly kind: 'churn'; readonly attempts: number; readonly limit: number }
   /** acquire `attempts` times without releasing; results[0] += admitted; then wait for `release` and release them all. */
-  | { readonly kind: 'hold'; readonly attempts: number; readonly limit: number; readonly exitHolding?: boolean };
+  | { readonly kind: 'hold'; readonly attempts: number; readonly limit: number; readonly exitHolding?: boolean }
+  /** failure() `attempts` times round-robin over `endpoints` endpoints of backend `b` (ejections long); results[k]: ejections this worker made of endpoint k. */
+  | { readonly kind: 'eject'; readonly endpoints: number; readonly attempts: number; readonly threshold: number };
 
 export interface HammerData {
   readonly job: HammerJob;
@@ -37,6 +40,14 @@ if (job.kind === 'rate') {
   for (let i = 0; i < job.attempts; i++) {
     const k = i % job.keys;
     if (rates.admit(rates.key('zone\nrps\n', `10.0.${k >> 8}.${k & 255}`), interval, tolerance, nowMicros()) === 0) Atomics.add(results, k, 1);
+  }
+  parentPort!.postMessage('done');
+} else if (job.kind === 'eject') {
+  const ejections = new EjectionTable(table, owner);
+  const policy = { consecutiveFailures: job.threshold, baseEjectionMs: 600_000, maxEjectionMs: 600_000 };
+  for (let i = 0; i < job.attempts; i++) {
+    const k = i % job.endpoints;
+    if (ejections.failure(ejections.key('b', `10.0.0.${k}|80`), policy, () => true)) Atomics.add(results, k, 1);
   }
   parentPort!.postMessage('done');
 } else if (job.kind === 'churn') {

@@ -20,7 +20,8 @@ import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
 import { readForwardPolicy } from './forward-policy.ts';
 import { readLoadBalance } from './load-balance.ts';
-import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, RoutePolicies } from '../model.ts';
+import { readHealthCheck } from './health-check.ts';
+import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
   readonly sslRedirect: SslRedirectPolicy;
@@ -29,6 +30,8 @@ export interface IngressAnnotations {
   readonly proxySsl: ProxySslPolicy;
   /** proxy-*-timeout and proxy-next-upstream*; absent: none set (the table's apply). */
   readonly forward?: ForwardPolicy;
+  /** health-check-* and passive-health-*, for the Ingress's backends; absent: none set. */
+  readonly health?: HealthPolicy;
   /** The traffic policies for the Ingress's routes (absent fields: none). */
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
@@ -76,6 +79,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const rewrite = take(readRewrite(ing));
   const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
+  const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -97,5 +101,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}) };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}) };
 }

@@ -9,8 +9,8 @@
 //
 // `candidates` is the backend's endpoint list from the endpoint table, the same array until the
 // table changes (a balancer may cache what it derives from it, by identity). `exclude` holds the
-// endpoints a retry must avoid (those already tried), and is where health (ejected endpoints) will
-// filter too, so a hash ring keeps every other key where it was.
+// endpoints a pick must avoid: those a retry already tried, and those health checks or ejections
+// put down (endpoint-health.ts), so a hash ring keeps every other key where it was.
 //
 // State is per worker, as ingress-nginx's Lua balancers are per nginx worker (its EWMA scores
 // excepted: they live in a dictionary its workers share): round-robin counters, requests in

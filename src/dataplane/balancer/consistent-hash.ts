@@ -5,7 +5,7 @@
 // them move: about 1/N of the keys, and every other key stays where it was. The ring depends only
 // on the endpoint list, so every worker and replica sends a key to the same endpoint.
 //
-// An excluded endpoint (a retry, later an ejected one) is skipped by walking on to the next point
+// An excluded endpoint (tried by an earlier try, or down: health checks, ejections) is skipped by walking on to the next point
 // of another owner: its keys spread over the others, and nobody else's key moves.
 
 import type { Endpoint } from '../../core/model.ts';

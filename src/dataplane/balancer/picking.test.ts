@@ -40,7 +40,7 @@ describe('Picking', () => {
     p.failed();
     p.next();
     p.next();
-    p.answered({}, response());
+    p.answered({}, response(), 200);
     p.end(true);
     p.failed();
     expect(b.log).toEqual(['started 10.0.0.1', 'finished 10.0.0.1 failed', 'started 10.0.0.2', 'finished 10.0.0.2 failed', 'started 10.0.0.3', 'finished 10.0.0.3 ok']);
@@ -73,11 +73,11 @@ describe('Picking', () => {
     p.ctx.setCookie = 'route=k; Path=/; HttpOnly';
     p.next();
     const out: Record<string, string | string[] | undefined> = { 'set-cookie': ['a=1', 'b=2'] };
-    p.answered(out, response());
+    p.answered(out, response(), 200);
     expect(out['set-cookie']).toEqual(['a=1', 'b=2', 'route=k; Path=/; HttpOnly']);
     const res = response({ 'set-cookie': 'policy=1' });
     const out2: Record<string, string | string[] | undefined> = {};
-    p.answered(out2, res);
+    p.answered(out2, res, 200);
     expect(res.headers.get('set-cookie')).toEqual(['policy=1', 'route=k; Path=/; HttpOnly']);
     expect(out2['set-cookie']).toBeUndefined();
   });

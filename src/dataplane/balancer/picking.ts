@@ -2,6 +2,9 @@
 // while others remain, then any again (proxy-next-upstream-tries may exceed the endpoints, as in
 // ingress-nginx, whose balancer picks each try afresh), and each attempt is reported once (started, then finished with its latency and outcome), however
 // the exchange ends. The latency is the time to the answer's head.
+// Health (endpoint-health.ts): the endpoints the backend's checks and ejections put down are
+// excluded from every pick (all of them down: none is, panic mode), and each attempt's outcome
+// (its status, or how it failed) goes to passive health.
 
 import type { Endpoint } from '../../core/model.ts';
 import type { Balancer, PickContext } from './balancer.ts';
@@ -21,6 +24,16 @@ export function pickContext(req: { readonly url?: string; readonly headers: Pick
   return { url: req.url ?? '', host: fwd.host, clientIp: fwd.clientIp, https: fwd.proto === 'https', headers: req.headers, setCookie: null };
 }
 
+/** How an attempt ended, for passive health: the answer's status, or a failure without one. */
+export type Outcome = number | 'error' | 'timeout';
+
+/** Health, as Picking sees it (endpoint-health.ts). */
+export interface PickHealth {
+  /** The candidates to avoid; undefined: none (or every one: panic mode). */
+  down(backend: string, candidates: readonly Endpoint[]): ReadonlySet<Endpoint> | undefined;
+  report(backend: string, endpoint: Endpoint, outcome: Outcome): void;
+}
+
 export class Picking {
   private readonly balancer: Balancer;
   private readonly candidates: readonly Endpoint[];
@@ -31,11 +44,25 @@ export class Picking {
   private startedAt = 0;
   /** The endpoints of earlier attempts (made on the first retry). */
   private tried: Set<Endpoint> | undefined;
+  private readonly health: PickHealth | undefined;
+  private readonly backend: string;
+  /** The candidates health puts down, for this request. */
+  private readonly down: ReadonlySet<Endpoint> | undefined;
 
-  constructor(balancer: Balancer, candidates: readonly Endpoint[], ctx: PickContext) {
+  constructor(balancer: Balancer, candidates: readonly Endpoint[], ctx: PickContext, health?: PickHealth, backend = '') {
     this.balancer = balancer;
     this.candidates = candidates;
     this.ctx = ctx;
+    this.health = health;
+    this.backend = backend;
+    this.down = health?.down(backend, candidates);
+  }
+
+  /** The endpoints a pick avoids: those tried and those down. */
+  private excluded(): ReadonlySet<Endpoint> | undefined {
+    if (this.down === undefined) return this.tried;
+    if (this.tried === undefined || this.tried.size === 0) return this.down;
+    return new Set([...this.down, ...this.tried]);
   }
 
   /** The endpoint for the next attempt (the previous one, if unreported, failed); undefined: none at all. */
@@ -44,11 +71,11 @@ export class Picking {
       this.failed();
       (this.tried ??= new Set()).add(this.current);
     }
-    let e = this.balancer.pick(this.candidates, this.ctx, this.tried);
+    let e = this.balancer.pick(this.candidates, this.ctx, this.excluded());
     if (e === undefined && this.tried !== undefined) {
-      // Every endpoint tried: a new round over all of them.
+      // Every endpoint up tried: a new round over all of them.
       this.tried.clear();
-      e = this.balancer.pick(this.candidates, this.ctx);
+      e = this.balancer.pick(this.candidates, this.ctx, this.down);
     }
     this.current = e;
     if (e === undefined) return undefined;
@@ -62,8 +89,8 @@ export class Picking {
    * The current attempt's answer head arrived; `out` is the headers going to the client, `res` the
    * response (its handler-set headers win over `out`): the affinity cookie is added to them.
    */
-  answered(out: Record<string, string | string[] | undefined>, res: HeaderTarget): void {
-    this.report(true);
+  answered(out: Record<string, string | string[] | undefined>, res: HeaderTarget, status: number): void {
+    this.report(true, status);
     const cookie = this.ctx.setCookie;
     if (cookie === null) return;
     // A Set-Cookie a policy set on the response (response-headers) replaces the upstream's; ours is added either way.
@@ -72,9 +99,14 @@ export class Picking {
     else out['set-cookie'] = [...list(out['set-cookie']), cookie];
   }
 
-  /** The current attempt failed without an answer (refused, reset, timed out). */
-  failed(): void {
-    this.report(false);
+  /** The current attempt failed without an answer (refused, reset: `error`; timed out). */
+  failed(how: 'error' | 'timeout' = 'error'): void {
+    this.report(false, how);
+  }
+
+  /** The current attempt's answer has a status that sends the request to another try (proxy-next-upstream). */
+  rejected(status: number): void {
+    this.report(false, status);
   }
 
   /**
@@ -82,12 +114,14 @@ export class Picking {
    * answered 502 or 504 itself), or else ended with the client leaving, which is no fault of the endpoint.
    */
   end(failed: boolean): void {
-    this.report(!failed);
+    this.report(!failed, failed ? 'error' : undefined);
   }
 
-  private report(ok: boolean): void {
+  /** `outcome` undefined: no verdict on the endpoint (the client left). */
+  private report(ok: boolean, outcome: Outcome | undefined): void {
     if (!this.pending) return;
     this.pending = false;
     this.balancer.finished(this.current!, performance.now() - this.startedAt, ok);
+    if (outcome !== undefined) this.health?.report(this.backend, this.current!, outcome);
   }
 }

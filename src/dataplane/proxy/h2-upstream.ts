@@ -80,8 +80,12 @@ export interface H2Exchange {
   pick(): Endpoint | undefined;
   /** How many endpoints the backend had (proxy-next-upstream-tries 0: one try each). */
   readonly endpoints: number;
-  /** The answer's head from the endpoint last picked, `out` its headers for the client (the balancer's report; an affinity cookie is added). */
-  answered(out: Record<string, string | string[]>): void;
+  /** The answer's head (`status`) from the endpoint last picked, `out` its headers for the client (the balancer's report; an affinity cookie is added). */
+  answered(out: Record<string, string | string[]>, status: number): void;
+  /** The try failed without an answer (the balancer's and passive health's report). */
+  failed(how: 'error' | 'timeout'): void;
+  /** The try's answer has a status that sends the request to another try. */
+  rejected(status: number): void;
 }
 
 /** The session could not connect within the connect timeout. */
@@ -282,11 +286,12 @@ export class H2Upstream {
       const status = Number(headers[':status']);
       if (tries.againForStatus(status, x.endpoints)) {
         again = true;
+        x.rejected(status);
         return abort.abort();
       }
       x.body?.settle();
       const out = responseHeaders(headers, res);
-      x.answered(out);
+      x.answered(out, status);
       // Trailers-Only (HEADERS with END_STREAM): forwarded as one HEADERS frame that ends the
       // stream (end() without writeHead() first: Http2ServerResponse then responds with endStream).
       // (A client stream's endAfterHeaders stays false; the frame's flags say it.)
@@ -319,6 +324,7 @@ export class H2Upstream {
           : CONNECT_FAILURES.has(errCode) ? { case: 'error', sent: false }
           : errCode === CONNECT_TIMEOUT ? { case: 'timeout', sent: false }
           : { case: 'error', sent: true };
+        x.failed(f.case === 'timeout' ? 'timeout' : 'error');
         if (tries.again(f.case, f.sent, x.endpoints)) return this.forward(x);
         if (timedOut) return this.fail(x, 504, 'no answer within the read or send timeout');
         if (peerReset) {

@@ -17,6 +17,7 @@ import { DEFAULT_FORWARD_POLICY, DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/a
 import type { UpstreamTlsPem } from '../tls/tls-material.ts';
 import { Balancers } from '../balancer/balancers.ts';
 import { pickContext, Picking } from '../balancer/picking.ts';
+import type { EndpointHealth } from '../balancer/endpoint-health.ts';
 import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts';
 import { H2Upstream } from './h2-upstream.ts';
 import {
@@ -132,7 +133,11 @@ export class Proxy {
   /** What the table's routes use (TLS configurations, connect timeouts); undefined before the first table. */
   private uses: ConnectionUses | undefined;
 
-  constructor() {
+  /** Health checks and ejections (endpoint-health.ts): the endpoints each request avoids, and where its tries' outcomes go. */
+  private readonly health: EndpointHealth;
+
+  constructor(health: EndpointHealth) {
+    this.health = health;
     this.h2 = new H2Upstream((x, status, reason) => {
       if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
       else sendError(x.res, status);
@@ -145,6 +150,7 @@ export class Proxy {
 
   setEndpoints(table: EndpointTable): void {
     this.endpoints = table;
+    this.health.setEndpoints(table.backends);
     this.retain();
     this.balancers.retain(table);
   }
@@ -188,7 +194,7 @@ export class Proxy {
    */
   web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number, balance?: BalancePolicy): void {
     const endpoints = this.endpoints.backends[backend] ?? [];
-    const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd));
+    const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd), this.health, backend);
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
       tls = this.tls.get(upstream.tls);
@@ -223,7 +229,9 @@ export class Proxy {
         grpc: grpc && isGrpcRequest(req),
         pick: () => picking.next(),
         endpoints: endpoints.length,
-        answered: (out) => picking.answered(out, res),
+        answered: (out, status) => picking.answered(out, res, status),
+        failed: (how) => picking.failed(how),
+        rejected: (status) => picking.rejected(status),
       });
     }
     let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
@@ -269,13 +277,14 @@ export class Proxy {
       ({ statusCode, headers: upstreamHeaders }) => {
         if (tries.againForStatus(statusCode, x.endpoints)) {
           again = true;
+          picking.rejected(statusCode);
           return discard();
         }
         body?.settle();
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
-        picking.answered(out, res);
+        picking.answered(out, res, statusCode);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
         const rate = x.over?.responseRate ?? 0;
@@ -296,8 +305,8 @@ export class Proxy {
           picking.end(false);
           return sendTooLarge(res);
         }
-        picking.failed();
         const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
+        picking.failed(failure.case === 'timeout' ? 'timeout' : 'error');
         if (!res.headersSent && tries.again(failure.case, failure.sent, x.endpoints)) return this.attempt(x);
         sendError(res, failureStatus(failure));
       },
@@ -313,7 +322,8 @@ export class Proxy {
       tls = this.tls.get(upstream.tls);
       if (tls === null) return sendRawError(socket, 502);
     }
-    const endpoint = this.balancers.get(backend, balance).pick(this.endpoints.backends[backend] ?? [], pickContext(req, fwd));
+    const candidates = this.endpoints.backends[backend] ?? [];
+    const endpoint = this.balancers.get(backend, balance).pick(candidates, pickContext(req, fwd), this.health.down(backend, candidates));
     if (endpoint === undefined) return sendRawError(socket, 503);
     let flat = upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd, true);
     if (over !== null) {

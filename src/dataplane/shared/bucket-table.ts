@@ -30,6 +30,8 @@ export const HEADER = {
   full: 4,
   /** Either: a bucket lock not had within LOCK_WAIT_MS (the request was admitted uncounted). */
   lockTimeouts: 5,
+  /** Ejection table: ejections made (its version). */
+  ejections: 6,
 } as const;
 const HEADER_WORDS = 8;
 
