@@ -10,9 +10,9 @@
 // on the ring, not a spread. See loadtest/README.md.
 
 import { parseLoadArgs } from './lib/args.ts';
-import { stopAll } from './lib/child.ts';
-import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { poolService, startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { BenchProcesses } from './lib/bench-processes.ts';
+import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
+import { poolService, startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
@@ -50,18 +50,14 @@ const args = parseLoadArgs(process.argv.slice(2), false);
 const wrk = requireWrk();
 const machine = machineInfo(wrk);
 
-const upstreams: EchoUpstream[] = [];
-let gatehouse: Gatehouse | undefined;
-const cleanUp = async () => {
-  await gatehouse?.stop();
-  await stopAll(upstreams.map((u) => u.child));
-};
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+const started = new BenchProcesses();
+const upstreams = started.upstreams;
+const cleanUp = () => started.stop();
 
 try {
   for (let i = 0; i < UPSTREAMS; i++) upstreams.push(await startEchoUpstream());
   const ports = upstreams.map((u) => u.port);
-  gatehouse = await startGatehouse({ host: 'bench.local', upstreamPort: ports[0]!, workers: 1, extraManifests: poolManifests(ports) });
+  const gatehouse = (started.gatehouse = await startGatehouse({ host: 'bench.local', upstreamPort: ports[0]!, workers: 1, extraManifests: poolManifests(ports) }));
   const url = `http://127.0.0.1:${gatehouse.httpPort}/`;
   for (const [, host] of ALGORITHMS) await expectBody(url, ECHO_BODY, host);
   const pids: Record<string, number> = { gatehouse: gatehouse.child.pid };
@@ -89,7 +85,7 @@ try {
   const out = [
     '',
     `Load balancing, one Gatehouse worker, ${UPSTREAMS} echo upstreams: wrk -t${args.threads} -c${args.connections} -d${args.durationS}s after ${args.warmupS} s warm-up each, GET / (${Buffer.byteLength(ECHO_BODY)}-byte body)`,
-    figuresTable(runs, ['gatehouse', ...upstreams.map((_, i) => `upstream ${i + 1}`)]),
+    figuresTable(runs, ['gatehouse', ...Array.from({ length: UPSTREAMS }, (_, i) => `upstream ${i + 1}`)]),
     LEGEND,
     '',
     'algorithm            requests/s   Gatehouse µs/req   requests/s per Gatehouse core',

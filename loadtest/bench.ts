@@ -10,10 +10,10 @@
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLoadArgs } from './lib/args.ts';
-import { stopAll } from './lib/child.ts';
+import { BenchProcesses } from './lib/bench-processes.ts';
 import { describeProfile, summariseProfile, type ProfileSummary } from './lib/cpuprofile.ts';
-import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
+import { startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
@@ -27,24 +27,20 @@ const args = parseLoadArgs(process.argv.slice(2), true);
 const wrk = requireWrk();
 const machine = machineInfo(wrk);
 
-let upstream: EchoUpstream | undefined;
-let gatehouse: Gatehouse | undefined;
-const cleanUp = async () => {
-  await gatehouse?.stop();
-  await stopAll([upstream?.child]);
-};
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+const started = new BenchProcesses();
+const cleanUp = () => started.stop();
 
 try {
-  upstream = await startEchoUpstream();
+  const upstream = await startEchoUpstream();
+  started.upstreams.push(upstream);
   const profileDir = args.profile ? join(RESULTS_DIR, `profile-${new Date().toISOString().replace(/[:.]/g, '-')}`) : null;
   if (profileDir !== null) mkdirSync(profileDir, { recursive: true });
-  gatehouse = await startGatehouse({
+  const gatehouse = (started.gatehouse = await startGatehouse({
     host: HOST,
     upstreamPort: upstream.port,
     workers: WORKERS,
     execArgv: profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir],
-  });
+  }));
   const gatehouseUrl = `http://127.0.0.1:${gatehouse.httpPort}/`;
   await expectBody(upstream.url, ECHO_BODY);
   await expectBody(gatehouseUrl, ECHO_BODY, HOST);

@@ -11,9 +11,9 @@
 // loadtest/README.md.
 
 import { parseLoadArgs } from './lib/args.ts';
-import { stopAll } from './lib/child.ts';
-import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { poolService, startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { BenchProcesses } from './lib/bench-processes.ts';
+import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
+import { poolService, startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { figures, requireWrk, runWrk } from './lib/wrk.ts';
@@ -58,22 +58,16 @@ const args = parseLoadArgs(process.argv.slice(2), false);
 const wrk = requireWrk();
 const machine = machineInfo(wrk);
 
-let upstreams: EchoUpstream[] = [];
-let gatehouse: Gatehouse | undefined;
-const cleanUp = async () => {
-  await gatehouse?.stop();
-  gatehouse = undefined;
-  await stopAll(upstreams.map((u) => u.child));
-  upstreams = [];
-};
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+const started = new BenchProcesses();
+const upstreams = started.upstreams;
+const cleanUp = () => started.stop();
 
 try {
   const rows: { name: string; requests: number; errors: number; rps: number }[] = [];
   for (const [name, annotations] of SCENARIOS) {
     for (let i = 0; i < UPSTREAMS; i++) upstreams.push(await startEchoUpstream());
     const ports = upstreams.map((u) => u.port);
-    gatehouse = await startGatehouse({ host: 'bench.local', upstreamPort: ports[0]!, workers: 2, extraManifests: poolManifests(ports, annotations) });
+    const gatehouse = (started.gatehouse = await startGatehouse({ host: 'bench.local', upstreamPort: ports[0]!, workers: 2, extraManifests: poolManifests(ports, annotations) }));
     const url = `http://127.0.0.1:${gatehouse.httpPort}/`;
     await expectBody(url, ECHO_BODY, HOST);
     const load = runWrk({ url, durationS: args.durationS, connections: args.connections, threads: args.threads, headers: { Host: HOST } });

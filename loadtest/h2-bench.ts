@@ -20,10 +20,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { parseLoadArgs, type LoadArgs } from './lib/args.ts';
-import { stopAll } from './lib/child.ts';
+import { BenchProcesses } from './lib/bench-processes.ts';
 import { cpuDelta, measureCpu, reapedChildrenCpuTime, type CpuTime, type MachineCpu } from './lib/cpu.ts';
-import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
+import { startGatehouse } from './lib/gatehouse.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { saveResults, table } from './lib/report.ts';
 import { figures, requireWrk, runWrk } from './lib/wrk.ts';
@@ -191,13 +191,8 @@ const wrk = requireWrk();
 const h2load = requireH2load();
 const machine = machineInfo(wrk);
 
-let upstream: EchoUpstream | undefined;
-let gatehouse: Gatehouse | undefined;
-const cleanUp = async () => {
-  await gatehouse?.stop();
-  await stopAll([upstream?.child]);
-};
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+const started = new BenchProcesses();
+const cleanUp = () => started.stop();
 
 const perCore = (r: Run, p = 'gatehouse'): number | null => {
   const c = r.cpu[p];
@@ -209,8 +204,9 @@ const usPerReq = (r: Run, p: string): string => {
 };
 
 try {
-  upstream = await startEchoUpstream();
-  gatehouse = await startGatehouse({ host: HOST, upstreamPort: upstream.port, workers: WORKERS });
+  const upstream = await startEchoUpstream();
+  started.upstreams.push(upstream);
+  const gatehouse = (started.gatehouse = await startGatehouse({ host: HOST, upstreamPort: upstream.port, workers: WORKERS }));
   const url = `https://127.0.0.1:${gatehouse.httpsPort}/`;
   await expectH1(gatehouse.httpsPort);
   await expectH2(gatehouse.httpsPort);

@@ -7,9 +7,9 @@
 // wrk load; the ratio is the policies' cost on this machine. See loadtest/README.md.
 
 import { parseLoadArgs } from './lib/args.ts';
-import { stopAll } from './lib/child.ts';
-import { ECHO_BODY, startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
-import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
+import { BenchProcesses } from './lib/bench-processes.ts';
+import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
+import { startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
 import { describeMachine, machineInfo } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
@@ -45,17 +45,13 @@ const args = parseLoadArgs(process.argv.slice(2), false);
 const wrk = requireWrk();
 const machine = machineInfo(wrk);
 
-let upstream: EchoUpstream | undefined;
-let gatehouse: Gatehouse | undefined;
-const cleanUp = async () => {
-  await gatehouse?.stop();
-  await stopAll([upstream?.child]);
-};
-process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+const started = new BenchProcesses();
+const cleanUp = () => started.stop();
 
 try {
-  upstream = await startEchoUpstream();
-  gatehouse = await startGatehouse({ host: PLAIN, upstreamPort: upstream.port, workers: 1, extraManifests: POLICY_INGRESS });
+  const upstream = await startEchoUpstream();
+  started.upstreams.push(upstream);
+  const gatehouse = (started.gatehouse = await startGatehouse({ host: PLAIN, upstreamPort: upstream.port, workers: 1, extraManifests: POLICY_INGRESS }));
   const url = `http://127.0.0.1:${gatehouse.httpPort}/`;
   await expectBody(url, ECHO_BODY, PLAIN);
   await expectBody(url, ECHO_BODY, POLICIES);
