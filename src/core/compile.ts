@@ -9,7 +9,7 @@ import { ownedIngresses } from './processors/ingress-class.ts';
 import { condition, readIngress, type IngressOutput } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
-import { sortConditions } from './conditions.ts';
+import { printableConditions, sortConditions } from './conditions.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
@@ -310,6 +310,6 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
-  sortConditions(conditions);
+  sortConditions(printableConditions(conditions));
   return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
 }
