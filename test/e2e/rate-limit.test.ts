@@ -201,7 +201,11 @@ describe('rate and connection limits on a pool of 4 workers', () => {
     await waitFor('the abandoned requests to reach the upstream', () => receivedUnder(echo, '/conn/gone/') === 2);
     for (const ac of controllers) ac.abort();
     expect(await Promise.all(abandoned)).toEqual(['aborted', 'aborted']);
-    await waitFor('a request to pass once they are counted out', async () => (await gh.request('/conn/probe', { host: 'conn.test' })).status === 200);
+    // Each is counted out when its response closes, which is also when the proxy drops the
+    // upstream request: once the upstream saw both go, both slots are free (a probe passing
+    // would only show that one is).
+    await waitFor('the upstream to see both abandoned requests go', () => echo.received.filter((r) => r.url.startsWith('/conn/gone/') && r.finished).length === 2);
+    expect((await gh.request('/conn/probe', { host: 'conn.test' })).status).toBe(200);
     // Failed: the upstream resets them (502), more times than the limit.
     for (let i = 0; i < 3; i++) expect((await gh.request(`/conn/reset/${i}/__reset`, { host: 'conn.test' })).status).toBe(502);
     // Neither leaked a slot nor was counted out twice: two in progress, and the third refused.
