@@ -9,15 +9,14 @@
 // request and one echo serves them all: the figure is the cost of building the key and finding it
 // on the ring, not a spread. See loadtest/README.md.
 
-import { parseLoadArgs } from './lib/args.ts';
-import { BenchProcesses } from './lib/bench-processes.ts';
+import { startBench } from './lib/bench-processes.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { poolService, startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
-import { describeMachine, machineInfo } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
 import { figuresTable, LEGEND, saveResults, type Measured } from './lib/report.ts';
-import { figures, requireWrk } from './lib/wrk.ts';
+import { figures } from './lib/wrk.ts';
 
 const UPSTREAMS = 3;
 
@@ -46,13 +45,8 @@ spec:
   return [poolService(ports), ...ingresses].join('---\n');
 }
 
-const args = parseLoadArgs(process.argv.slice(2), false);
-const wrk = requireWrk();
-const machine = machineInfo(wrk);
-
-const started = new BenchProcesses();
+const { args, machine, started } = startBench();
 const upstreams = started.upstreams;
-const cleanUp = () => started.stop();
 
 try {
   for (let i = 0; i < UPSTREAMS; i++) upstreams.push(await startEchoUpstream());
@@ -71,7 +65,7 @@ try {
       runs.push({ ...(await measure(t, args)), name: `${t.name} #${round + 1}` });
     }
   }
-  await cleanUp();
+  await started.stop();
 
   /** Both rounds of one algorithm: requests/s, Gatehouse µs per request, requests/s per Gatehouse core. */
   const summary = ALGORITHMS.map(([name]) => {
@@ -98,7 +92,7 @@ try {
   const saved = saveResults('-balancer', { kind: 'balancer-bench', machine, load: args, summary, runs: runs.map((m) => ({ ...m, figures: figures(m.wrk) })) });
   process.stdout.write(`results: ${saved}\n`);
 } catch (err) {
-  await cleanUp();
+  await started.stop();
   process.stderr.write(`balancer bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

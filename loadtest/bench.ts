@@ -9,26 +9,20 @@
 
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseLoadArgs } from './lib/args.ts';
-import { BenchProcesses } from './lib/bench-processes.ts';
+import { startBench } from './lib/bench-processes.ts';
 import { describeProfile, summariseProfile, type ProfileSummary } from './lib/cpuprofile.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
-import { describeMachine, machineInfo } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
 import { figuresTable, LEGEND, ratio, RESULTS_DIR, saveResults, type Measured } from './lib/report.ts';
-import { figures, requireWrk } from './lib/wrk.ts';
+import { figures } from './lib/wrk.ts';
 
 const HOST = 'bench.local';
 const WORKERS = 1;
 
-const args = parseLoadArgs(process.argv.slice(2), true);
-const wrk = requireWrk();
-const machine = machineInfo(wrk);
-
-const started = new BenchProcesses();
-const cleanUp = () => started.stop();
+const { args, machine, started } = startBench(true);
 
 try {
   const upstream = await startEchoUpstream();
@@ -60,7 +54,7 @@ try {
     // One file per thread: the main thread (control plane) and each worker (data plane).
     profiles = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).sort().map((f) => summariseProfile(join(profileDir, f)));
   }
-  await cleanUp();
+  await started.stop();
 
   const r = ratio(g, d);
   const out = [
@@ -78,7 +72,7 @@ try {
   const saved = saveResults('', { kind: 'bench', machine, load: args, host: HOST, workers: WORKERS, ratio: r, runs: runs.map((m) => ({ ...m, figures: figures(m.wrk) })), profiles });
   process.stdout.write(`results: ${saved}\n`);
 } catch (err) {
-  await cleanUp();
+  await started.stop();
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

@@ -10,13 +10,12 @@
 // Each scenario starts afresh (new upstreams, new Gatehouse). --warmup is not used. See
 // loadtest/README.md.
 
-import { parseLoadArgs } from './lib/args.ts';
-import { BenchProcesses } from './lib/bench-processes.ts';
+import { startBench } from './lib/bench-processes.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { poolService, startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
-import { describeMachine, machineInfo } from './lib/machine.ts';
-import { figures, requireWrk, runWrk } from './lib/wrk.ts';
+import { describeMachine } from './lib/machine.ts';
+import { figures, runWrk } from './lib/wrk.ts';
 
 const UPSTREAMS = 3;
 const HOST = 'failover.local';
@@ -54,13 +53,8 @@ spec:
   return [poolService(ports), ing].join('---\n');
 }
 
-const args = parseLoadArgs(process.argv.slice(2), false);
-const wrk = requireWrk();
-const machine = machineInfo(wrk);
-
-const started = new BenchProcesses();
+const { args, machine, started } = startBench();
 const upstreams = started.upstreams;
-const cleanUp = () => started.stop();
 
 try {
   const rows: { name: string; requests: number; errors: number; rps: number }[] = [];
@@ -77,7 +71,7 @@ try {
     const { result } = await load;
     const f = figures(result);
     rows.push({ name, requests: result.requests, errors: f.errors, rps: f.rps });
-    await cleanUp();
+    await started.stop();
   }
   const out = [
     '',
@@ -89,7 +83,7 @@ try {
   ];
   process.stdout.write(`${out.join('\n')}\n`);
 } catch (err) {
-  await cleanUp();
+  await started.stop();
   process.stderr.write(`failover bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

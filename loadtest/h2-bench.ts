@@ -19,14 +19,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
-import { parseLoadArgs, type LoadArgs } from './lib/args.ts';
-import { BenchProcesses } from './lib/bench-processes.ts';
+import type { LoadArgs } from './lib/args.ts';
+import { startBench } from './lib/bench-processes.ts';
 import { cpuDelta, measureCpu, reapedChildrenCpuTime, type CpuTime, type MachineCpu } from './lib/cpu.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { startGatehouse } from './lib/gatehouse.ts';
-import { describeMachine, machineInfo } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { saveResults, table } from './lib/report.ts';
-import { figures, requireWrk, runWrk } from './lib/wrk.ts';
+import { figures, runWrk } from './lib/wrk.ts';
 
 const HOST = 'bench.local';
 const WORKERS = 1;
@@ -186,13 +186,8 @@ interface Run {
   machine: MachineCpu | null;
 }
 
-const args = parseLoadArgs(process.argv.slice(2));
-const wrk = requireWrk();
+const { args, machine, started } = startBench();
 const h2load = requireH2load();
-const machine = machineInfo(wrk);
-
-const started = new BenchProcesses();
-const cleanUp = () => started.stop();
 
 const perCore = (r: Run, p = 'gatehouse'): number | null => {
   const c = r.cpu[p];
@@ -230,7 +225,7 @@ try {
     const worker = cpuDelta(threadBefore, workerThreadCpu(pids.gatehouse));
     runs.push({ name: t.name, tool: t.tool, load: value, cpu: { ...cpu, worker, client: value.clientCpu }, machine: m });
   }
-  await cleanUp();
+  await started.stop();
 
   const header = ['', 'tool', 'requests/s', 'mean ms', 'p99 ms', 'errors', 'gatehouse µs/req', 'req/s per core', 'worker thread µs/req', 'upstream µs/req', 'client µs/req'];
   const rows = runs.map((r) => [
@@ -264,7 +259,7 @@ try {
   const saved = saveResults('-h2-bench', { kind: 'h2-bench', machine, load: args, host: HOST, workers: WORKERS, h2load, runs: runs.map((r) => ({ ...r, requestsPerSecond: r.load.requests / r.load.durationS, requestsPerCore: perCore(r), requestsPerWorkerThreadCore: perCore(r, 'worker') })) });
   process.stdout.write(`results: ${saved}\n`);
 } catch (err) {
-  await cleanUp();
+  await started.stop();
   process.stderr.write(`h2-bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

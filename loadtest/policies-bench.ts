@@ -6,15 +6,14 @@
 // runs the limiter and none is refused). Both measured in one run, interleaved, with the same
 // wrk load; the ratio is the policies' cost on this machine. See loadtest/README.md.
 
-import { parseLoadArgs } from './lib/args.ts';
-import { BenchProcesses } from './lib/bench-processes.ts';
+import { startBench } from './lib/bench-processes.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { startGatehouse } from './lib/gatehouse.ts';
 import { expectBody } from './lib/http-check.ts';
-import { describeMachine, machineInfo } from './lib/machine.ts';
+import { describeMachine } from './lib/machine.ts';
 import { measure, warmUp, type Target } from './lib/measure.ts';
 import { figuresTable, LEGEND, saveResults, type Measured } from './lib/report.ts';
-import { figures, requireWrk } from './lib/wrk.ts';
+import { figures } from './lib/wrk.ts';
 
 const PLAIN = 'bench.local';
 const POLICIES = 'policies.local';
@@ -41,12 +40,7 @@ spec:
             backend: {service: {name: echo, port: {name: http}}}
 `;
 
-const args = parseLoadArgs(process.argv.slice(2), false);
-const wrk = requireWrk();
-const machine = machineInfo(wrk);
-
-const started = new BenchProcesses();
-const cleanUp = () => started.stop();
+const { args, machine, started } = startBench();
 
 try {
   const upstream = await startEchoUpstream();
@@ -66,7 +60,7 @@ try {
       runs.push({ ...(await measure(t, args)), name: `${t.name} #${round + 1}` });
     }
   }
-  await cleanUp();
+  await started.stop();
 
   const rps = (prefix: string) => runs.filter((r) => r.name.startsWith(prefix)).reduce((sum, r) => sum + figures(r.wrk).rps, 0);
   const r = rps('rewrite') / rps('no policy');
@@ -84,7 +78,7 @@ try {
   const saved = saveResults('-policies', { kind: 'policies-bench', machine, load: args, ratio: r, runs: runs.map((m) => ({ ...m, figures: figures(m.wrk) })) });
   process.stdout.write(`results: ${saved}\n`);
 } catch (err) {
-  await cleanUp();
+  await started.stop();
   process.stderr.write(`policies bench failed: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);
 }

@@ -1,10 +1,13 @@
-// The processes one runner started (Gatehouse, echo upstreams), stopped by their PIDs when it
-// ends, when it fails, and on Ctrl-C: every runner registers what it starts here instead of
-// keeping its own variables and clean-up.
+// What every local runner starts with: its flags, wrk (checked), the machine it runs on, and the
+// processes it starts (Gatehouse, echo upstreams), stopped by their PIDs when it ends, when it
+// fails, and on Ctrl-C.
 
+import { parseLoadArgs, type LoadArgs } from './args.ts';
 import { stopAll } from './child.ts';
 import type { EchoUpstream } from './echo-upstream.ts';
 import type { Gatehouse } from './gatehouse.ts';
+import { machineInfo, type Machine } from './machine.ts';
+import { requireWrk } from './wrk.ts';
 
 export class BenchProcesses {
   gatehouse: Gatehouse | undefined;
@@ -20,4 +23,11 @@ export class BenchProcesses {
     this.gatehouse = undefined;
     await stopAll(this.upstreams.splice(0).map((u) => u.child));
   }
+}
+
+/** The flags (`--profile` only where `withProfile`), the machine, and a fresh BenchProcesses. */
+export function startBench(withProfile = false): { args: LoadArgs; machine: Machine; started: BenchProcesses } {
+  const args = parseLoadArgs(process.argv.slice(2), withProfile);
+  const machine = machineInfo(requireWrk());
+  return { args, machine, started: new BenchProcesses() };
 }
