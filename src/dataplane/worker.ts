@@ -9,7 +9,7 @@
 // each connection's PROXY header is read first, on both.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2';
+import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -151,11 +151,30 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
     return location === null ? sendError(res, 400) : sendRedirect(res, location);
   }
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
-  let ctx: RequestContext | null = null;
-  if (match.steps.length !== 0) {
-    ctx = new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp);
-    if (runSteps(match.steps, ctx)) return;
+  if (match.steps.length === 0) return forwardRequest(req, res, match, fwd, null, expectContinue);
+  const ctx = new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp);
+  const answered = runSteps(match.steps, ctx);
+  if (answered === false) return forwardRequest(req, res, match, fwd, ctx, expectContinue);
+  if (answered !== true) {
+    // A step waits (external auth, a password check): the request goes on when it settles, if
+    // the client is still there.
+    answered.then(
+      (a) => a || responseGone(res) || forwardRequest(req, res, match, fwd, ctx, expectContinue),
+      (err: unknown) => {
+        log.error({ err }, 'a policy step failed');
+        if (!responseGone(res)) sendError(res, 500);
+      },
+    );
   }
+}
+
+/** The client went away (or the response was begun) while a step waited. */
+function responseGone(res: ProxyResponse): boolean {
+  return res.headersSent || res.destroyed || (res instanceof Http2ServerResponse ? res.stream.destroyed : (res.socket?.destroyed ?? true));
+}
+
+/** A request past its steps: to the backend the route chose, or 404 when it has none. */
+function forwardRequest(req: ProxyRequest, res: ProxyResponse, match: Match, fwd: Forwarded, ctx: RequestContext | null, expectContinue: boolean): void {
   if (match.backend === null) return sendError(res, 404);
   // proxy-body-size: the route's (its step answered a declared excess), else the default.
   const bodyLimit = ctx?.bodyLimit ?? defaultBodyLimit;
@@ -193,11 +212,22 @@ function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: S
   const match = router!.lookup(host, path);
   const fwd = forwarded(req, scheme, host);
   // The same policy steps as for requests: an upgrade steps around none of them.
-  let ctx: RequestContext | null = null;
-  if (match.steps.length !== 0) {
-    ctx = new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp);
-    if (runSteps(match.steps, ctx)) return;
+  if (match.steps.length === 0) return forwardUpgrade(req, socket, head, match, fwd, null);
+  const ctx = new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp);
+  const answered = runSteps(match.steps, ctx);
+  if (answered === false) return forwardUpgrade(req, socket, head, match, fwd, ctx);
+  if (answered !== true) {
+    answered.then(
+      (a) => a || socket.destroyed || forwardUpgrade(req, socket, head, match, fwd, ctx),
+      (err: unknown) => {
+        log.error({ err }, 'a policy step failed');
+        sendRawError(socket, 500);
+      },
+    );
   }
+}
+
+function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, match: Match, fwd: Forwarded, ctx: RequestContext | null): void {
   if (match.backend === null) return sendRawError(socket, 404);
   upgraded.add(socket);
   socket.once('close', () => {

@@ -6,7 +6,7 @@
 
 import { inRanges, parseCidrList, type Cidr } from '../../core/cidr.ts';
 import type { AccessListPolicy } from '../../core/model.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
 /** Every address: a deny list that does not parse (a hand-made table; compile checks them) denies all. */
 const EVERYONE: readonly Cidr[] = [{ ip: new Array<number>(16).fill(0), bits: 0 }];
@@ -17,7 +17,7 @@ function ranges(list: readonly string[] | undefined, unparsable: readonly Cidr[]
   return typeof parsed === 'string' ? unparsable : parsed;
 }
 
-export function accessListStep(policy: AccessListPolicy): Step {
+export function accessListStep(policy: AccessListPolicy): SyncStep {
   const deny = ranges(policy.deny, EVERYONE);
   const allow = ranges(policy.allow, []);
   return (ctx: RequestContext): boolean => {

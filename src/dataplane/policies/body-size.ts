@@ -5,9 +5,9 @@
 
 import { declaredTooLarge, sendTooLarge } from '../proxy/body-limit.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
-export function bodySizeStep(limit: number): Step {
+export function bodySizeStep(limit: number): SyncStep {
   return (ctx: RequestContext): boolean => {
     ctx.bodyLimit = limit;
     if (!declaredTooLarge(ctx.req, limit)) return false;

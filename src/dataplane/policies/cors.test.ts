@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { CorsPolicy, RoutePolicies } from '../../core/model.ts';
 import type { ProxyRequest, ProxyResponse } from '../proxy/proxy.ts';
 import { corsStep } from './cors.ts';
-import { buildSteps, RequestContext, runSteps } from './pipeline.ts';
+import { buildSteps, RequestContext, runSteps, type Step } from './pipeline.ts';
 
 const POLICY: CorsPolicy = { origins: ['https://app.example.com', 'https://*.example.org:8443', 'null'], methods: 'GET', headers: 'X-A', exposeHeaders: '', credentials: true, maxAge: 5 };
 
 /** Runs `step` on a request; what it answered, and the headers it set on the response. */
-function run(step: (ctx: RequestContext) => boolean, headers: Record<string, string>, method = 'GET', ip = '192.0.2.1', already: Record<string, string> = {}) {
+function run(step: Step, headers: Record<string, string>, method = 'GET', ip = '192.0.2.1', already: Record<string, string> = {}) {
   const set: Record<string, string> = { ...already };
   const res = { setHeader: (n: string, v: string) => void (set[n.toLowerCase()] = v), getHeader: (n: string) => set[n.toLowerCase()] } as unknown as ProxyResponse;
   const ctx = new RequestContext({ method, headers } as unknown as ProxyRequest, res, false, 'http', 'a.test', '/', '/', ip);

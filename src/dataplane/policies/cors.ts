@@ -17,7 +17,7 @@
 import type { CorsPolicy } from '../../core/model.ts';
 import { mergeVary } from '../proxy/headers.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
 const LABEL = /^[a-z0-9-]+$/;
 
@@ -39,7 +39,7 @@ function originMatcher(origins: readonly string[]): (origin: string) => boolean 
   };
 }
 
-export function corsStep(policy: CorsPolicy): Step {
+export function corsStep(policy: CorsPolicy): SyncStep {
   // The headers after Allow-Origin, in ingress-nginx's order.
   const rest: Record<string, string> = {};
   if (policy.credentials) rest['Access-Control-Allow-Credentials'] = 'true';

@@ -76,8 +76,16 @@ export class RequestContext implements UpstreamOverrides {
   }
 }
 
-/** One policy's work on a request: true when it answered (the pipeline stops there). */
-export type Step = (ctx: RequestContext) => boolean;
+/**
+ * One policy's work on a request: true when it answered (the pipeline stops there). A step that
+ * must wait (an external auth sub-request, a password check off the event loop) returns a promise
+ * of the same; the steps after it run when it settles. Most steps answer synchronously, and a
+ * route whose steps all do never allocates a promise.
+ */
+export type Step = (ctx: RequestContext) => boolean | Promise<boolean>;
+
+/** A step that never waits (most of them). */
+export type SyncStep = (ctx: RequestContext) => boolean;
 
 const NO_STEPS: readonly Step[] = Object.freeze([]);
 
@@ -95,8 +103,15 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);
 }
 
-/** Runs `steps` in order; true when one answered. */
-export function runSteps(steps: readonly Step[], ctx: RequestContext): boolean {
-  for (let i = 0; i < steps.length; i++) if (steps[i]!(ctx)) return true;
+/**
+ * Runs `steps` in order from `from`: true when one answered, false when the request goes on; a
+ * promise of that once a step waits. A step that throws or rejects is the caller's 500.
+ */
+export function runSteps(steps: readonly Step[], ctx: RequestContext, from = 0): boolean | Promise<boolean> {
+  for (let i = from; i < steps.length; i++) {
+    const answered = steps[i]!(ctx);
+    if (answered === true) return true;
+    if (answered !== false) return answered.then((a) => a || runSteps(steps, ctx, i + 1));
+  }
   return false;
 }

@@ -17,7 +17,7 @@ import type { RateLimitPolicy } from '../../core/model.ts';
 import { REFUSED } from '../shared/connection-table.ts';
 import { LimitTables } from '../shared/limit-tables.ts';
 import { nowMicros } from '../shared/rate-table.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
 let shared: LimitTables | null = null;
 
@@ -46,7 +46,7 @@ function requestLimit(zone: string, name: string, perMicros: number, limit: numb
 
 const CONN_RETRY = { 'retry-after': '1' } as const;
 
-export function rateLimitStep(policy: RateLimitPolicy): Step {
+export function rateLimitStep(policy: RateLimitPolicy): SyncStep {
   const { rates, connections: conns } = tables();
   const { zone, connections, rate, rateAfter, reqStatus, connStatus } = policy;
   const limits: RequestLimit[] = [];

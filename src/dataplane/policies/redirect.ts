@@ -4,9 +4,9 @@
 
 import type { RedirectPolicy } from '../../core/model.ts';
 import { hostPort, redirectHost } from '../proxy/redirect.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
-export function redirectStep(policy: RedirectPolicy): Step {
+export function redirectStep(policy: RedirectPolicy): SyncStep {
   const { to, appRoot, host } = policy;
   return (ctx: RequestContext): boolean => {
     if (to !== undefined) {

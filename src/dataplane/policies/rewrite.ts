@@ -16,11 +16,11 @@ import { parseTemplate } from '../../core/annotations/rewrite.ts';
 import type { RewritePolicy } from '../../core/model.ts';
 import { compilePathRegex } from '../../core/path-regex.ts';
 import type { Match } from '../router/router.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
 const NO_GROUPS: readonly string[] = Object.freeze([]);
 
-export function rewriteStep(policy: RewritePolicy): Step {
+export function rewriteStep(policy: RewritePolicy): SyncStep {
   const re = policy.pattern === undefined ? null : compilePathRegex(policy.pattern);
   // Compile checked the pattern; should one not compile here, its groups expand to nothing.
   const groupsOf = re === null || typeof re === 'string' ? null : re.groups;

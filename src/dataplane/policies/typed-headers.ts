@@ -9,9 +9,9 @@
 import type { HeadersPolicy } from '../../core/model.ts';
 import { mergeVary } from '../proxy/headers.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
-import type { RequestContext, Step } from './pipeline.ts';
+import type { RequestContext, SyncStep } from './pipeline.ts';
 
-export function typedHeadersStep(policy: HeadersPolicy): Step {
+export function typedHeadersStep(policy: HeadersPolicy): SyncStep {
   const request = (policy.request ?? []).flatMap(([name, value]) => [name.toLowerCase(), value]);
   const response = (policy.response ?? []).map(([name, value]) => ({ name, value, vary: name.toLowerCase() === 'vary' }));
   return (ctx: RequestContext): boolean => {
