@@ -121,6 +121,16 @@ describe('canary', () => {
     expect(got.headers.filter(([n]) => n.toLowerCase() === 'x-team').map(([, v]) => v)).toEqual(['main']);
   });
 
+  it("attaches a canary of Prefix / to a host's default backend when no Ingress routes / (ingress-nginx's root location)", async () => {
+    await gh.write('default.yaml', manifest(
+      ingress('main-default', { defaultBackend: { service: 'main' }, rules: [{ host: 'default.test', paths: [{ path: '/x', service: 'main' }] }] }),
+      canary('c-default', 'default.test', { [`${A}canary-weight`]: '100' }),
+    ));
+    expect(await who('default.test', {}, '/other')).toBe('canary');
+    expect(await who('default.test', {}, '/x')).toBe('main');
+    await gh.remove('default.yaml');
+  });
+
   it('routes a WebSocket upgrade by the same rules', async () => {
     for (const [value, want] of [['always', 'canary'], ['never', 'main']] as const) {
       const ws = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/chat`, { headers: { host: 'always.test', 'x-canary': value } });
