@@ -6,7 +6,7 @@ import type { Backend, CanaryPolicy, CompileOptions, Condition, HealthPolicy, Ro
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
-import { condition, readIngress, type BackendRef, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
+import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
@@ -89,7 +89,7 @@ function backendHealth(backendsOf: ReadonlyMap<string, ReadonlySet<string>>, ing
 
 /** Where a canary path attaches: ingress-nginx's mergeAlternativeBackends takes the location with the same host, path as written and pathType. */
 function canaryKey(c: RouteCandidate): string {
-  return `${c.host} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} ${c.written}`;
+  return `host ${JSON.stringify(c.host)} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} path ${JSON.stringify(c.written)}`;
 }
 
 function cmp(a: string, b: string): number {
@@ -105,7 +105,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const configMaps = new Set(global.configMaps);
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
-  /** The paths and default backends of canary Ingresses: they attach to the main Ingresses' (attachCanaries). */
+  /** The paths and default backends of canary Ingresses: they attach to the main Ingresses' (below the routes). */
   const canaryRead: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   const policies = new Map<string, IngressAnnotations>();
   const tlsRead: TlsCandidate[] = [];
@@ -229,7 +229,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
   /** The routes a canary may attach to, by host, pathType and path as written (canaryKey). */
-  const mains = new Map<string, { route: Route; host: string; written: string }>();
+  const mains = new Map<string, { route: Route; written: string }>();
   const byHost = new Map<string, Route[]>();
   for (let c of read.routes) {
     if (c.implementationSpecific && regexHosts.has(c.host)) {
@@ -256,7 +256,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
-    mains.set(canaryKey(c), { route, host: c.host, written: c.written });
+    mains.set(canaryKey(c), { route, written: c.written });
     const list = byHost.get(c.host);
     if (list) list.push(route);
     else byHost.set(c.host, [route]);
@@ -278,35 +278,38 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const routeCanary = new Map<Route, CanaryPolicy>();
   const hostCanary = new Map<string, CanaryPolicy>();
   const attachedBy = new Map<string, string>();
-  const attach = (ing: KubeObject, field: string, ref: BackendRef, target: string, main: { ingress: string; written: string; regex: string | null }, set: (p: CanaryPolicy) => void): void => {
+  /** Attaches canary `c` to `target` (the main's route or host default), `backendField` naming its Service. */
+  const attach = (c: RouteCandidate | DefaultCandidate, backendField: string, target: string, main: { ingress: string; written: string; regex: string | null }, set: (p: CanaryPolicy) => void): void => {
+    const ing = c.ingress;
     const had = attachedBy.get(target);
     if (had !== undefined) {
-      if (had !== ingressKey(ing)) conditions.push(condition(ing, 'GH_CANARY_CONFLICT', field, `the canary Ingress ${had}, which is older, is already attached to the ${target}; one canary serves it (as in ingress-nginx)`));
+      if (had !== ingressKey(ing)) conditions.push(condition(ing, 'GH_CANARY_CONFLICT', c.field, `the canary Ingress ${had}, which is older, is already attached to the ${target}; one canary serves it (as in ingress-nginx)`));
       return;
     }
     attachedBy.set(target, ingressKey(ing));
     const own = policies.get(ingressKey(ing))!;
-    const backend = useBackend(ing, `${field}${field.endsWith('defaultBackend') ? '' : '.backend'}.service`, ref);
+    const backend = useBackend(ing, backendField, c.backend);
     // The main Ingress's upstream settings; the canary's own balance (ingress-nginx keeps load-balance, upstream-hash-by and affinity).
     const upstream = upstreamFor(main.ingress, backend);
     const balance = own.policies.balance;
     set({ ...own.canary!.rules, backend, ingress: ingressKey(ing), ...(upstream ? { upstream } : {}), ...(balance ? { balance: routeBalance(balance, main.written, main.regex !== null) } : {}) });
   };
-  const noMain = (ing: KubeObject, field: string, what: string) => conditions.push(condition(ing, 'GH_CANARY_NO_MAIN', field, `no main Ingress ${what}, so this canary has nothing to attach to and is not served`));
+  const noMain = (c: RouteCandidate | DefaultCandidate, what: string) => conditions.push(condition(c.ingress, 'GH_CANARY_NO_MAIN', c.field, `no main Ingress ${what}, so this canary has nothing to attach to and is not served`));
+  const hostDefault = (host: string) => (host === '' ? 'catch-all default backend' : `default backend of host ${JSON.stringify(host)}`);
   for (const c of canaryRead.routes) {
-    const main = mains.get(canaryKey(c));
+    const key = canaryKey(c);
+    const main = mains.get(key);
     // A Prefix `/` is ingress-nginx's root location, which a host's default backend serves when no Ingress routes `/`.
-    const hostDefault = main === undefined && c.written === '/' && !c.implementationSpecific && c.match === 'Prefix' ? defaults.get(c.host) : undefined;
-    const where = `route of host ${JSON.stringify(c.host)} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} path ${JSON.stringify(c.written)}`;
-    if (main !== undefined) attach(c.ingress, c.field, c.backend, where, { ingress: main.route.ingress, written: main.written, regex: main.route.match === 'Regex' ? main.route.path : null }, (p) => routeCanary.set(main.route, p));
-    else if (hostDefault !== undefined) attach(c.ingress, c.field, c.backend, `default backend of host ${JSON.stringify(c.host)}`, { ingress: hostDefault.ingress, written: '/', regex: null }, (p) => hostCanary.set(c.host, p));
-    else noMain(c.ingress, c.field, `routes host ${JSON.stringify(c.host)} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} path ${JSON.stringify(c.written)}`);
+    const onDefault = main === undefined && c.written === '/' && !c.implementationSpecific && c.match === 'Prefix' ? defaults.get(c.host) : undefined;
+    const field = `${c.field}.backend.service`;
+    if (main !== undefined) attach(c, field, `route of ${key}`, { ingress: main.route.ingress, written: main.written, regex: main.route.match === 'Regex' ? main.route.path : null }, (p) => routeCanary.set(main.route, p));
+    else if (onDefault !== undefined) attach(c, field, hostDefault(c.host), { ingress: onDefault.ingress, written: '/', regex: null }, (p) => hostCanary.set(c.host, p));
+    else noMain(c, `routes ${key}`);
   }
   for (const d of canaryRead.defaults) {
     const main = defaults.get(d.host);
-    const what = d.host === '' ? 'catch-all default backend' : `default backend of host ${JSON.stringify(d.host)}`;
-    if (main !== undefined) attach(d.ingress, d.field, d.backend, what, { ingress: main.ingress, written: '/', regex: null }, (p) => hostCanary.set(d.host, p));
-    else noMain(d.ingress, d.field, `sets the ${what}`);
+    if (main !== undefined) attach(d, `${d.field}.service`, hostDefault(d.host), { ingress: main.ingress, written: '/', regex: null }, (p) => hostCanary.set(d.host, p));
+    else noMain(d, `sets the ${hostDefault(d.host)}`);
   }
   const withCanary = (r: Route): Route => {
     const canary = routeCanary.get(r);
