@@ -24,16 +24,16 @@ export function canaryStep(policy: CanaryPolicy): SyncStep {
   // A pattern that does not compile (a hand-made table; compile checks them) matches nothing.
   const compiled = header?.pattern === undefined ? null : compileHeaderPattern(header.pattern);
   const pattern = compiled === null || typeof compiled === 'string' ? null : compiled;
-  const byHeader = (value: string): Verdict => {
-    if (header!.value !== undefined) return value === header!.value ? true : null;
-    if (header!.pattern !== undefined) return pattern !== null && pattern.matcher(value).find() ? true : null;
+  const byHeader = (value: string, h: NonNullable<CanaryPolicy['header']>): Verdict => {
+    if (h.value !== undefined) return value === h.value ? true : null;
+    if (h.pattern !== undefined) return pattern !== null && pattern.matcher(value).find() ? true : null;
     return alwaysNever(value);
   };
   return (ctx: RequestContext): boolean => {
     let verdict: Verdict = null;
     if (header !== undefined) {
       const value = ctx.req.headers[header.name];
-      if (value !== undefined) verdict = byHeader(Array.isArray(value) ? value.join(', ') : value);
+      if (value !== undefined) verdict = byHeader(Array.isArray(value) ? value.join(', ') : value, header);
     }
     if (verdict === null && policy.cookie !== undefined) verdict = alwaysNever(cookieValue(ctx.req.headers.cookie, policy.cookie, true));
     // math.random(total) is uniform on 1..total; a draw at most `weight` goes to the canary.
