@@ -7,6 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { h2Request, h2Session } from '../support/certs.ts';
 import { startEchoes, type Echo } from '../support/echo-upstream.ts';
 import { servedBy } from '../support/http-client.ts';
 import { backendService, ingress, ingressClass, manifest, service, startGatehouse, type Gatehouse } from '../support/harness.ts';
@@ -129,6 +130,19 @@ describe('canary', () => {
     expect(await who('default.test', {}, '/other')).toBe('canary');
     expect(await who('default.test', {}, '/x')).toBe('main');
     await gh.remove('default.yaml');
+  });
+
+  it('decides HTTP/2 requests alike', async () => {
+    const session = await h2Session(gh.httpsPort, { servername: 'order.test' });
+    try {
+      const get = async (headers: Record<string, string>) => (await h2Request(session, { ':method': 'GET', ':path': '/', ':authority': 'order.test', ...headers })).headers['x-echo-name'];
+      expect(await get({ 'x-canary': 'never' })).toBe('main');
+      expect(await get({ 'x-canary': 'always' })).toBe('canary');
+      expect(await get({ cookie: 'beta=never' })).toBe('main');
+      expect(await get({})).toBe('canary');
+    } finally {
+      session.close();
+    }
   });
 
   it('routes a WebSocket upgrade by the same rules', async () => {
