@@ -122,7 +122,16 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     for (const key of names.snippets) {
       conditions.push(condition(ing, 'GH_ANNOTATION_SNIPPET', `metadata.annotations[${JSON.stringify(key)}]`, `${key} asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out`));
     }
-    if (names.snippets.length > 0) continue;
+    for (const { key, note } of names.refused) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_REFUSED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is refused by design: ${note}; the Ingress is left out`));
+    }
+    for (const { key, note } of names.invalid) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', `metadata.annotations[${JSON.stringify(key)}]`, `${note}; the Ingress is left out`));
+    }
+    if (names.snippets.length + names.refused.length + names.invalid.length > 0) continue;
+    for (const { key, note } of names.unsupported) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_UNSUPPORTED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is an ingress-nginx annotation Gatehouse does not act on: ${note}; the Ingress is served without it`));
+    }
     for (const key of names.unknown) {
       conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
     }
