@@ -3,6 +3,7 @@
 // on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
 
 import { readFileSync } from 'node:fs';
+import { runCheck } from './check/run-check.ts';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
@@ -20,6 +21,10 @@ function fail(message: string, code = 2): never {
 }
 
 export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
+  if (argv[0] === 'check') {
+    process.exitCode = await runCheck(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
     return;

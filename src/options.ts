@@ -291,7 +291,7 @@ export function parseOptions(argv: readonly string[]): Options {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
-  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
+  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse check [--manifests DIR] [--output text|json] [flags]   (the migration report: docs/check.md)\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
 }
 
 /** The part of the options the pure compile step reads. */

@@ -28,6 +28,8 @@ export interface CompileResult {
   readonly conditions: readonly Condition[];
   /** `namespace/name` of every Ingress this controller owns, sorted (for status writes). */
   readonly ingresses: readonly string[];
+  /** `namespace/name` of the owned Ingresses compile took in, sorted: the others were left out whole (a refused annotation or shape). */
+  readonly accepted: readonly string[];
   /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
   readonly acme: readonly AcmeRequest[];
   /**
@@ -380,5 +382,5 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), accepted: Object.freeze([...policies.keys()].sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
 }
