@@ -10,6 +10,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCheck } from '../src/check/run-check.ts';
 import type { CheckReport } from '../src/check/check-report.ts';
+import { CATALOGUE } from '../src/core/annotations/annotation-catalogue.ts';
 import { startKubeApi, type KubeApi, type KubeObject } from './support/kube-api-emulator.ts';
 
 const FIXTURES = path.join('test', 'fixtures', 'check');
@@ -202,5 +203,17 @@ describe('gatehouse check against a cluster', () => {
     const { code, stderr } = await check(['--apiserver-host', url, ...CLASS_FLAGS]);
     expect(code).toBe(2);
     expect(stderr).toMatch(/^gatehouse check: /);
+  });
+});
+
+describe('docs/check.md', () => {
+  it('lists every refused, unsupported and differing annotation with the catalogue\'s note', () => {
+    const doc = readFileSync(path.join('docs', 'check.md'), 'utf8');
+    for (const [name, entry] of Object.entries(CATALOGUE)) {
+      if (entry.status === 'supported') continue;
+      const row = doc.split('\n').find((l) => l.startsWith(`| \`${name}\` |`));
+      expect(row, name).toBeDefined();
+      expect(row!.replaceAll('\\|', '|'), name).toContain(entry.note);
+    }
   });
 });
