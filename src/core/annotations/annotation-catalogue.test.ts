@@ -6,7 +6,7 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 
 // ─── Empty this array at merge ───────────────────────────────────────────────────────────────
 // Names the catalogue marks supported whose families other branches are adding (basic and
-// external auth, client-certificate auth, satisfy, canary, custom-http-errors, default-backend,
+// external auth, client-certificate auth, satisfy, custom-http-errors, default-backend,
 // server-alias, service-upstream): not in KNOWN on this branch yet. Once merged, each must be in
 // KNOWN, and this list must be empty.
 const PENDING_MERGE: readonly string[] = [
@@ -14,7 +14,6 @@ const PENDING_MERGE: readonly string[] = [
   'auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect',
   'auth-proxy-set-headers', 'auth-cache-key', 'auth-cache-duration', 'auth-always-set-cookie',
   'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream',
-  'canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total',
   'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ];
 // ──────────────────────────────────────────────────────────────────────────────────────────────
@@ -94,6 +93,7 @@ describe('annotationNameProblems', () => {
       'nginx.ingress.kubernetes.io/ssl-passthrough': 'true',
       'gatehouse.io/enable-modsecurity': 'true',
       'nginx.ingress.kubernetes.io/enable-owasp-core-rules': 'false',
+      'gatehouse.io/ssl-passthrough': 'false',
       'nginx.ingress.kubernetes.io/enable-opentelemetry': 'on',
       'nginx.ingress.kubernetes.io/proxy-buffering': 'on',
       'gatehouse.io/proxy-buffering': 'on',

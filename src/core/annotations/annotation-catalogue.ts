@@ -116,7 +116,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'upstream-hash-by-subset-size': ok('endpoints per subset'),
   affinity: ok('cookie affinity'),
   'affinity-mode': ok('balanced or persistent'),
-  'affinity-canary-behavior': ok('sticky or legacy'),
+  'affinity-canary-behavior': differs('read and checked, but main or canary is chosen per request in both modes, as legacy does (ingress-nginx\'s default, sticky, keeps a client on the one its cookie names)'),
   'session-cookie-name': ok('the affinity cookie\'s name'),
   'session-cookie-path': differs('a regex path without it gets Path=/ (ingress-nginx writes the regex into the path)'),
   'session-cookie-domain': ok('the cookie\'s Domain'),
@@ -154,7 +154,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'auth-tls-pass-certificate-to-upstream': ok('ssl-client-cert to the upstream, URL-encoded PEM'),
   'auth-tls-match-cn': refused('set', 'Gatehouse does not match the client certificate\'s CN yet, so every certificate the CA signed would get in; restrict access with an allowlist or in the application until it does'),
   // Canary (issue 9)
-  canary: ok('marks a canary Ingress attached to the main Ingress of the same host and path'),
+  canary: differs('a canary attaches to the main Ingress\'s route of the same host, path and pathType only (ingress-nginx attaches it to the main route\'s Service, so every route to that Service gets it)'),
   'canary-by-header': ok('always/never header routing'),
   'canary-by-header-value': ok('header value routing'),
   'canary-by-header-pattern': ok('header regex routing'),

@@ -95,7 +95,8 @@ export function annotationNameProblems(annotations: Readonly<Record<string, unkn
       }
     }
     if (prefix === 'gatehouse.io/') {
-      if (!KNOWN.has(name)) unknown.push(key);
+      // A refused name whose value asks for nothing (`"false"`) is recognised, not unknown.
+      if (!KNOWN.has(name) && entry?.status !== 'refused') unknown.push(key);
     } else if (entry?.status === 'unsupported' && !KNOWN.has(name)) unsupported.push({ key, note: entry.note });
   }
   return { unknown, snippets, refused, invalid, unsupported };
