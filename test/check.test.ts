@@ -131,6 +131,27 @@ describe('gatehouse check --manifests', () => {
     expect(code).toBe(1);
   });
 
+  it('lists problems about no Ingress (a ConfigMap key, a manifest that does not parse) under "Other problems", and exits 1', async () => {
+    const dir = await manifestDir(`${CLEAN}---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: gatehouse, namespace: ingress}
+data:
+  proxy-body-size: lots
+`);
+    await writeFile(path.join(dir, 'broken.yaml'), 'kind: [unclosed\n');
+    const { code, stdout } = await check(['--manifests', dir, ...CLASS_FLAGS, '--configmap', 'ingress/gatehouse', '--output', 'json']);
+    const report = JSON.parse(stdout) as CheckReport;
+    expect(report.problems.map((p) => [p.code, p.object])).toEqual([
+      ['GH_MANIFEST_UNREADABLE', path.join(dir, 'broken.yaml')],
+      ['GH_CONFIGMAP_KEY_INVALID', 'ConfigMap ingress/gatehouse'],
+    ]);
+    expect(report.ingresses.find((i) => i.name === 'web')!.asIngressNginx).toBe(true);
+    expect(code).toBe(1);
+    const text = await check(['--manifests', dir, ...CLASS_FLAGS, '--configmap', 'ingress/gatehouse']);
+    expect(text.stdout).toContain(`Other problems:\n  GH_MANIFEST_UNREADABLE ${path.join(dir, 'broken.yaml')}\n`);
+  });
+
   it('exits 2 on usage errors and when the directory cannot be read', async () => {
     expect((await check(['--output', 'yaml'])).code).toBe(2);
     expect((await check(['--manifests'])).code).toBe(2);
