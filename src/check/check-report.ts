@@ -82,7 +82,7 @@ function annotationField(key: string): string {
 }
 
 /** What Gatehouse does with the annotation `key` = `value`, by the catalogue; compile's conditions decide `invalid`. */
-export function classify(key: string, value: string, invalid: string | undefined): AnnotationReport {
+function classify(key: string, value: string, invalid: string | undefined): AnnotationReport {
   if (invalid !== undefined) return { key, status: 'invalid', note: invalid };
   const prefix = ANNOTATION_PREFIXES.find((p) => key.startsWith(p))!;
   const name = key.slice(prefix.length);
