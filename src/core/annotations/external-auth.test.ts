@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { annotated, expectRefused, fuzzAnnotation } from '../../../test/support/annotation-fuzz.ts';
-import type { KubeObject } from '../snapshot.ts';
+import { compile } from '../compile.ts';
+import { Snapshot, toKubeObject, type KubeObject } from '../snapshot.ts';
 import { parseAuthUrl, parseCacheDurations, readExternalAuth, type ExternalAuthContext } from './external-auth.ts';
 
 const N = 'nginx.ingress.kubernetes.io/';
@@ -155,5 +156,24 @@ describe('external-auth family', () => {
   it('never throws on random values, and yields no control characters', () => {
     const names = ['auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-cache-key', 'auth-cache-duration', 'auth-keepalive'].map((n) => N + n);
     fuzzAnnotation(names, (ing) => readExternalAuth(ing, CTX), { [URL]: 'http://a.example/auth' });
+  });
+});
+
+describe('auth-proxy-set-headers in compile', () => {
+  it('lists the ConfigMap it names, missing or not, for Kubernetes mode to watch by name', () => {
+    const snapshot = new Snapshot();
+    const objects = [
+      { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'gatehouse' }, spec: { controller: 'gatehouse.io/ingress-controller' } },
+      ...[['a', 'auth-h'], ['b', 'shop/gone']].map(([name, value]) => ({
+        apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: 'shop', annotations: { [URL]: 'http://a.example/', [`${N}auth-proxy-set-headers`]: value } }, spec: { ingressClassName: 'gatehouse' },
+      })),
+    ];
+    for (const o of objects) {
+      const checked = toKubeObject(o);
+      if (!checked.ok) throw new Error(checked.reason);
+      snapshot.upsert(checked.object);
+    }
+    const result = compile(snapshot, { controllerClass: 'gatehouse.io/ingress-controller', ingressClass: 'gatehouse', watchIngressWithoutClass: false, defaultBackendService: null }, 1);
+    expect(result.configMaps).toEqual(['shop/auth-h', 'shop/gone']);
   });
 });
