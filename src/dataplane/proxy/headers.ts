@@ -240,7 +240,7 @@ export interface UpstreamOverrides {
   /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
   readonly responseRate?: number;
   readonly responseRateAfter?: number;
-  /** Request headers to remove (lower case), after `upstreamHeaders`: an auth-response-headers header the auth answer did not have. */
+  /** The client's request headers to drop (lower case; `upstreamHeaders` still set theirs): an auth-response-headers header the auth answer did not have. */
   readonly upstreamRemoved?: readonly string[] | null;
   /** Set-Cookie values added to the upstream's answer (the auth answer's). */
   readonly responseCookies?: ResponseCookies | null;
@@ -272,7 +272,6 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
   const extra = o.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) set.set(extra[i]!, extra[i + 1]!);
   const removed = o.upstreamRemoved ?? [];
-  for (const name of removed) set.delete(name);
   if (set.size === 0 && removed.length === 0) return [...flat];
   const out: string[] = [];
   // Host first, as HTTP/1.1 wants it (RFC 9112 §3.2 "SHOULD be sent first").
@@ -290,8 +289,8 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
 export function overrideH2Headers(headers: OutgoingHttpHeaders, o: UpstreamOverrides): OutgoingHttpHeaders {
   if (o.upstreamTarget !== null) headers[':path'] = o.upstreamTarget;
   if (o.upstreamHost !== null) headers[':authority'] = o.upstreamHost;
+  for (const name of o.upstreamRemoved ?? []) delete headers[name];
   const extra = o.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
-  for (const name of o.upstreamRemoved ?? []) delete headers[name];
   return headers;
 }
