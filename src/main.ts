@@ -59,8 +59,11 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, gracePeriodS: options.shutdownGracePeriod }, 'draining');
-    launched.close().then(
+    // SIGTERM (the kubelet, a load balancer's orchestration): unready first, serving on for
+    // --shutdown-delay while endpoints are removed; SIGINT (Ctrl-C) drains at once.
+    const delayS = signal === 'SIGTERM' ? options.shutdownDelay : 0;
+    log.info({ signal, delayS, gracePeriodS: options.shutdownGracePeriod }, 'shutting down: not ready, draining after the delay');
+    launched.close(delayS * 1000).then(
       () => {
         log.info({}, 'stopped');
         flushLog(log);

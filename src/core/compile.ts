@@ -2,11 +2,11 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
+import type { Backend, CanaryPolicy, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
-import { condition, readIngress, type IngressOutput } from './processors/ingress.ts';
+import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
@@ -87,6 +87,11 @@ function backendHealth(backendsOf: ReadonlyMap<string, ReadonlySet<string>>, ing
   return out;
 }
 
+/** Where a canary path attaches: ingress-nginx's mergeAlternativeBackends takes the location with the same host, path as written and pathType. */
+function canaryKey(c: RouteCandidate): string {
+  return `host ${JSON.stringify(c.host)} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} path ${JSON.stringify(c.written)}`;
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -100,6 +105,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const configMaps = new Set(global.configMaps);
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
+  /** The paths and default backends of canary Ingresses: they attach to the main Ingresses' (below the routes). */
+  const canaryRead: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   const policies = new Map<string, IngressAnnotations>();
   const tlsRead: TlsCandidate[] = [];
   /** The oldest Ingress naming each host: its annotations hold for the host's unmatched paths. */
@@ -126,11 +133,17 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     if (authHeaders.ok && authHeaders.value !== undefined) configMaps.add(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
     const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
+    if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {
+      conditions.push(condition(ing, 'GH_CANARY_DISABLED', `metadata.annotations[${JSON.stringify(policy.canary.keys[0])}]`, `${policy.canary.keys.join(', ')} set without canary: "true" do nothing (as in ingress-nginx); the Ingress is served as a normal one`));
+    }
+    // A canary's paths and TLS make no routes or hosts of their own (ingress-nginx skips canaries when it builds servers).
+    const canary = policy.canary?.enabled === true;
     const before = conditions.length;
-    readIngress(ing, read, conditions);
+    readIngress(ing, canary ? canaryRead : read, conditions);
     // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
     if (conditions.slice(before).some((c) => c.code === 'GH_OBJECT_INVALID')) continue;
     policies.set(ingressKey(ing), policy);
+    if (canary) continue;
     readTls(ing, tlsRead, conditions);
     for (const host of ruleHosts(ing)) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
   }
@@ -217,6 +230,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // Routes: for the same host, path and match type the oldest Ingress wins (stable sort
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
+  /** The routes a canary may attach to, by host, pathType and path as written (canaryKey). */
+  const mains = new Map<string, { route: Route; written: string }>();
   const byHost = new Map<string, Route[]>();
   for (let c of read.routes) {
     if (c.implementationSpecific && regexHosts.has(c.host)) {
@@ -243,6 +258,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
+    mains.set(canaryKey(c), { route, written: c.written });
     const list = byHost.get(c.host);
     if (list) list.push(route);
     else byHost.set(c.host, [route]);
@@ -259,6 +275,49 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     defaults.set(d.host, { backend: useBackend(d.ingress, `${d.field}.service`, d.backend), ingress: ingressKey(d.ingress) });
   }
 
+  // Canaries attach to the routes above (and host default backends), the oldest canary first: as
+  // ingress-nginx (balancer.lua takes alternative_backends[1]) one canary serves a route.
+  const routeCanary = new Map<Route, CanaryPolicy>();
+  const hostCanary = new Map<string, CanaryPolicy>();
+  const attachedBy = new Map<string, string>();
+  /** Attaches canary `c` to `target` (the main's route or host default), `backendField` naming its Service. */
+  const attach = (c: RouteCandidate | DefaultCandidate, backendField: string, target: string, main: { ingress: string; written: string; regex: string | null }, set: (p: CanaryPolicy) => void): void => {
+    const ing = c.ingress;
+    const had = attachedBy.get(target);
+    if (had !== undefined) {
+      if (had !== ingressKey(ing)) conditions.push(condition(ing, 'GH_CANARY_CONFLICT', c.field, `the canary Ingress ${had}, which is older, is already attached to the ${target}; one canary serves it (as in ingress-nginx)`));
+      return;
+    }
+    attachedBy.set(target, ingressKey(ing));
+    const own = policies.get(ingressKey(ing))!;
+    const backend = useBackend(ing, backendField, c.backend);
+    // The main Ingress's upstream settings; the canary's own balance (ingress-nginx keeps load-balance, upstream-hash-by and affinity).
+    const upstream = upstreamFor(main.ingress, backend);
+    const balance = own.policies.balance;
+    set({ ...own.canary!.rules, backend, ingress: ingressKey(ing), ...(upstream ? { upstream } : {}), ...(balance ? { balance: routeBalance(balance, main.written, main.regex !== null) } : {}) });
+  };
+  const noMain = (c: RouteCandidate | DefaultCandidate, what: string) => conditions.push(condition(c.ingress, 'GH_CANARY_NO_MAIN', c.field, `no main Ingress ${what}, so this canary has nothing to attach to and is not served`));
+  const hostDefault = (host: string) => (host === '' ? 'catch-all default backend' : `default backend of host ${JSON.stringify(host)}`);
+  for (const c of canaryRead.routes) {
+    const key = canaryKey(c);
+    const main = mains.get(key);
+    // A Prefix `/` is ingress-nginx's root location, which a host's default backend serves when no Ingress routes `/`.
+    const onDefault = main === undefined && c.written === '/' && !c.implementationSpecific && c.match === 'Prefix' ? defaults.get(c.host) : undefined;
+    const field = `${c.field}.backend.service`;
+    if (main !== undefined) attach(c, field, `route of ${key}`, { ingress: main.route.ingress, written: main.written, regex: main.route.match === 'Regex' ? main.route.path : null }, (p) => routeCanary.set(main.route, p));
+    else if (onDefault !== undefined) attach(c, field, hostDefault(c.host), { ingress: onDefault.ingress, written: '/', regex: null }, (p) => hostCanary.set(c.host, p));
+    else noMain(c, `routes ${key}`);
+  }
+  for (const d of canaryRead.defaults) {
+    const main = defaults.get(d.host);
+    if (main !== undefined) attach(d, `${d.field}.service`, hostDefault(d.host), { ingress: main.ingress, written: '/', regex: null }, (p) => hostCanary.set(d.host, p));
+    else noMain(d, `sets the ${hostDefault(d.host)}`);
+  }
+  const withCanary = (r: Route): Route => {
+    const canary = routeCanary.get(r);
+    return canary === undefined ? r : { ...r, policies: { ...r.policies, canary } };
+  };
+
   const defaultUpstream = (host: string): { defaultUpstream?: UpstreamPolicy } => {
     const d = defaults.get(host);
     const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
@@ -267,10 +326,11 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const hosts: VirtualHost[] = [...read.hosts].map((host) => {
     // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
     const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
-    const defaultPolicies = policiesOf(owner);
+    const canary = hostCanary.get(host);
+    const defaultPolicies = canary === undefined ? policiesOf(owner) : { ...policiesOf(owner), canary };
     return {
       host,
-      routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
+      routes: (byHost.get(host) ?? []).map(withCanary).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
       defaultBackend: defaults.get(host)?.backend ?? null,
       tls: hasTls(host),
       sslRedirect: sslRedirect(owner, host),

@@ -78,6 +78,35 @@ export interface RoutePolicies {
   readonly balance?: BalancePolicy;
   /** auth-url and auth-* (external authentication by a sub-request; core/annotations/external-auth.ts). */
   readonly externalAuth?: ExternalAuthPolicy;
+  /** canary-*: the canary Ingress attached to the route, and when its backend serves a request instead (core/annotations/canary.ts). */
+  readonly canary?: CanaryPolicy;
+}
+
+/** When a request goes to the canary (ingress-nginx balancer.lua): header, then cookie, then weight. */
+export interface CanaryRules {
+  /** canary-by-header (name lower case, `_` as `-`): equal to `value`, else matching `pattern` (RE2, anywhere), else `always` / `never`. */
+  readonly header?: { readonly name: string; readonly value?: string; readonly pattern?: string };
+  /** canary-by-cookie (name lower case, matched ignoring case): `always` / `never`. */
+  readonly cookie?: string;
+  /** canary-weight out of canary-weight-total: that share of the requests the header and cookie left undecided, at random. */
+  readonly weight: number;
+  readonly weightTotal: number;
+}
+
+/** The backend a request goes to instead of its route's: how it is reached and how its endpoint is chosen. */
+export interface BackendChoice {
+  /** Key into RouteTable.backends. */
+  readonly backend: string;
+  /** The main Ingress's backend-protocol, proxy-ssl-*, timeouts, for this backend; absent: plain HTTP/1.1. */
+  readonly upstream?: UpstreamPolicy;
+  /** The canary Ingress's load-balance, upstream-hash-by, affinity; absent: round robin. */
+  readonly balance?: BalancePolicy;
+}
+
+/** A canary Ingress attached to a route (or a host's unmatched paths). */
+export interface CanaryPolicy extends CanaryRules, BackendChoice {
+  /** `namespace/name` of the canary Ingress. */
+  readonly ingress: string;
 }
 
 /** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */

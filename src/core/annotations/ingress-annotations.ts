@@ -22,6 +22,7 @@ import { readForwardPolicy, tableForwardPolicy } from './forward-policy.ts';
 import { readExternalAuth } from './external-auth.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
+import { readCanary, type CanaryAnnotations } from './canary.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -39,6 +40,8 @@ export interface IngressAnnotations {
   readonly fromToWww: boolean;
   /** use-regex and rewrite-target, which put hosts in regex mode (compile fits the rest to each route). */
   readonly rewrite: RewriteAnnotations;
+  /** canary and canary-*; absent: none set. A canary Ingress's routes attach to the main Ingress's (compile.ts). */
+  readonly canary?: CanaryAnnotations;
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
@@ -82,6 +85,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const forward = take(readForwardPolicy(ing, defaults));
   const externalAuth = take(readExternalAuth(ing, { configMap: (defaults.customHeaders ?? NO_CONFIGMAPS).configMap, timeouts: forward ?? tableForwardPolicy(defaults) }));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
+  const canary = take(readCanary(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -104,5 +108,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
   if (externalAuth !== undefined) policies.externalAuth = externalAuth;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}) };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}) };
 }

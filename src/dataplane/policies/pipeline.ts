@@ -16,7 +16,7 @@
 
 import type { Duplex } from 'node:stream';
 import { parseIp, type IpBytes } from '../../core/ip-address.ts';
-import type { RoutePolicies } from '../../core/model.ts';
+import type { BackendChoice, RoutePolicies } from '../../core/model.ts';
 import type { ResponseCookies, UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
@@ -27,6 +27,7 @@ import { externalAuthStep } from './external-auth.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
+import { canaryStep } from './canary.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -55,6 +56,8 @@ export class RequestContext implements UpstreamOverrides {
   responseRateAfter = 0;
   /** proxy-body-size of the route, bytes (0: none), set by its body-size step; null: the table's. */
   bodyLimit: number | null = null;
+  /** The backend chosen instead of the route's (canary), with its upstream and balance policies; null: the route's. */
+  backend: BackendChoice | null = null;
   #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
@@ -107,6 +110,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
   if (policies.externalAuth !== undefined) steps.push(externalAuthStep(policies.externalAuth));
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
+  if (policies.canary !== undefined) steps.push(canaryStep(policies.canary));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   if (policies.headers !== undefined) steps.push(typedHeadersStep(policies.headers));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);

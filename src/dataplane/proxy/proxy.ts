@@ -156,6 +156,11 @@ export class Proxy {
     this.balancers.retain(table);
   }
 
+  /** Whether `backend` has an endpoint (ready, or an ExternalName's). */
+  hasEndpoints(backend: string): boolean {
+    return (this.endpoints.backends[backend]?.length ?? 0) > 0;
+  }
+
   /** A new table's global policy: its timeouts and retries, and upstream-keepalive-* for the connections. */
   configure(global: GlobalPolicy | undefined): void {
     this.forward = global?.forward ?? DEFAULT_FORWARD_POLICY;
