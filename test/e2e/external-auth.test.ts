@@ -113,6 +113,7 @@ describe('external auth', () => {
         site('cookie', 'cookie.test', { [`${A}auth-url`]: `${authOrigin}/cookie` }),
         site('cookie-always', 'cookie-always.test', { [`${A}auth-url`]: `${authOrigin}/cookie`, [`${A}auth-always-set-cookie`]: 'true' }),
         site('cache', 'cache.test', { [`${A}auth-url`]: `${authOrigin}/cache`, [`${A}auth-cache-key`]: '$http_x_user', [`${A}auth-cache-duration`]: '200 401 5m', [`${A}auth-response-headers`]: 'X-Auth-Request-User' }),
+        site('cache-cookie', 'cache-cookie.test', { [`${A}auth-url`]: `${authOrigin}/cookie`, [`${A}auth-cache-key`]: 'fixed', [`${A}auth-cache-duration`]: 'any 5m' }),
         site('vars', 'vars.test', { [`${A}auth-url`]: `${authOrigin}/ok?host=$host&rd=$escaped_request_uri&t=$http_x_token&u=$request_uri` }),
         site('dynamic', undefined, { [`${A}auth-url`]: `http://$host:${port}/ok` }),
         site('cors', 'cors.test', { [`${A}auth-url`]: `${authOrigin}/deny401`, [`${A}enable-cors`]: 'true' }),
@@ -262,6 +263,17 @@ describe('external auth', () => {
     expect((await get('nobody')).status).toBe(401);
     expect(seen.length).toBe(before + 3);
   }
+
+  it('does not cache an auth answer that sets a cookie, as nginx\'s proxy cache', async () => {
+    const one = new Client(gh.origin, { pipelining: 1 });
+    try {
+      const before = seen.length;
+      for (let i = 0; i < 2; i++) expect((await gh.request('/', { host: 'cache-cookie.test' }, one)).headers['set-cookie']).toEqual(['_oauth2_proxy=refreshed; Path=/; HttpOnly', 'second=2']);
+      expect(seen.length).toBe(before + 2);
+    } finally {
+      await one.close();
+    }
+  });
 
   it('substitutes the variables of auth-url per request, escaped', async () => {
     await gh.request('/a"b{}/?q=1&r=2', { host: 'vars.test', headers: { 'x-token': 'a&b=c d%41' } });
