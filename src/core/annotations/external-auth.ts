@@ -33,9 +33,9 @@ import { parseVariables, variableSet } from './nginx-variables.ts';
 import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
 
 /** ingress-nginx's DefaultCacheDuration. */
-export const DEFAULT_CACHE_DURATION = '200 202 401 5m';
+const DEFAULT_CACHE_DURATION = '200 202 401 5m';
 /** ingress-nginx's defaultGlobalAuthRedirectParam. */
-export const DEFAULT_REDIRECT_PARAM = 'rd';
+const DEFAULT_REDIRECT_PARAM = 'rd';
 const DEFAULT_KEEPALIVE_REQUESTS = 1000;
 const DEFAULT_KEEPALIVE_TIMEOUT_S = 60;
 const MAX_URL = 2048;
@@ -66,7 +66,7 @@ const REQUEST_REDIRECT = /^[-._~a-zA-Z0-9/:,?&=]{1,2048}$/;
 const PARAM = /^[A-Za-z0-9._~-]{1,64}$/;
 
 /** Why the host `h` (lower case, brackets kept, no port) is no auth host, or null. */
-export function authHostProblem(h: string, checkAddress: boolean): string | null {
+function authHostProblem(h: string, checkAddress: boolean): string | null {
   const v6 = h.startsWith('[') && h.endsWith(']');
   const ip = parseIp(v6 ? h.slice(1, -1) : h, 'url');
   if (v6 && (ip === null || !h.includes(':'))) return `${JSON.stringify(h)} is not an IPv6 address`;
@@ -123,16 +123,17 @@ export function parseAuthUrl(value: string, checkAddress: boolean): AuthUrlTempl
  * `?<param>=$scheme://$http_host$escaped_request_uri` with no query, `&…` with one, and nothing
  * when the query already has a non-empty `<param>`.
  */
-export function withRedirectParam(signin: AuthUrlTemplate, raw: string, param: string): AuthUrlTemplate {
+function withRedirectParam(signin: AuthUrlTemplate, raw: string, param: string): AuthUrlTemplate {
   const q = raw.indexOf('?');
   const query = q === -1 ? '' : raw.slice(q + 1);
   if (query.split('&').some((pair) => pair.startsWith(`${param}=`) && pair.length > param.length + 1)) return signin;
-  const tail: RequestVariablePart[] = [{ kind: 'text', text: `${q === -1 ? '?' : '&'}${param}=` }, { kind: 'scheme' }, { kind: 'text', text: '://' }, { kind: 'http_host' }, { kind: 'escaped_request_uri' }];
+  const lead = `${q === -1 ? '?' : '&'}${param}=`;
   const path = [...signin.path];
   const last = path.at(-1);
-  if (last?.kind === 'text') path[path.length - 1] = { kind: 'text', text: last.text + (tail[0] as { text: string }).text };
-  else path.push(tail[0]!);
-  return { ...signin, path: [...path, ...tail.slice(1)] };
+  if (last?.kind === 'text') path[path.length - 1] = { kind: 'text', text: last.text + lead };
+  else path.push({ kind: 'text', text: lead });
+  const tail: RequestVariablePart[] = [{ kind: 'scheme' }, { kind: 'text', text: '://' }, { kind: 'http_host' }, { kind: 'escaped_request_uri' }];
+  return { ...signin, path: [...path, ...tail] };
 }
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, M: 2_592_000_000, y: 31_536_000_000 };
