@@ -20,7 +20,7 @@ import { routeRewrite, wantsRegexMode } from './annotations/rewrite.ts';
 import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
-import { readCustomHeadersRef } from './annotations/custom-headers.ts';
+import { readConfigMapRef, readCustomHeadersRef } from './annotations/custom-headers.ts';
 import { routeBalance } from './annotations/load-balance.ts';
 
 export interface CompileResult {
@@ -37,7 +37,7 @@ export interface CompileResult {
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
-  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap (add-headers, proxy-set-headers) and custom-headers annotations name, sorted: Kubernetes mode watches them by name. */
+  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap (add-headers, proxy-set-headers), custom-headers and auth-proxy-set-headers annotations name, sorted: Kubernetes mode watches them by name. */
   readonly configMaps: readonly string[];
 }
 
@@ -140,6 +140,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     // custom-headers' ConfigMap is watched by name whether it exists or not: its creation applies.
     const customHeaders = readCustomHeadersRef(ing);
     if (customHeaders.ok && customHeaders.value !== undefined) configMaps.add(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
+    const authHeaders = readConfigMapRef(ing, 'auth-proxy-set-headers');
+    if (authHeaders.ok && authHeaders.value !== undefined) configMaps.add(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
     const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
     if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {

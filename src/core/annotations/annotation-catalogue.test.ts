@@ -11,8 +11,6 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 // KNOWN, and this list must be empty.
 const PENDING_MERGE: readonly string[] = [
   'auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm', 'satisfy',
-  'auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect',
-  'auth-proxy-set-headers', 'auth-cache-key', 'auth-cache-duration', 'auth-always-set-cookie',
   'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream',
   'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ];

@@ -40,6 +40,9 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'load-balance', 'upstream-hash-by', 'upstream-hash-by-subset', 'upstream-hash-by-subset-size',
   'affinity', 'affinity-mode', 'affinity-canary-behavior', 'session-cookie-name', 'session-cookie-path', 'session-cookie-domain', 'session-cookie-samesite',
   'session-cookie-secure', 'session-cookie-max-age', 'session-cookie-expires', 'session-cookie-conditional-samesite-none', 'session-cookie-change-on-failure',
+  // external-auth.ts
+  'auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-proxy-set-headers',
+  'auth-cache-key', 'auth-cache-duration', 'auth-always-set-cookie', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars',
   // canary.ts
   'canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total',
   // health-check.ts (ours only)

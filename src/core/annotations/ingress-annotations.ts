@@ -18,7 +18,8 @@ import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
-import { readForwardPolicy } from './forward-policy.ts';
+import { readForwardPolicy, tableForwardPolicy } from './forward-policy.ts';
+import { readExternalAuth } from './external-auth.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
 import { readCanary, type CanaryAnnotations } from './canary.ts';
@@ -82,6 +83,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const rewrite = take(readRewrite(ing));
   const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
+  const externalAuth = take(readExternalAuth(ing, { configMap: (defaults.customHeaders ?? NO_CONFIGMAPS).configMap, timeouts: forward ?? tableForwardPolicy(defaults) }));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
   const canary = take(readCanary(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
@@ -105,5 +107,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
+  if (externalAuth !== undefined) policies.externalAuth = externalAuth;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}) };
 }

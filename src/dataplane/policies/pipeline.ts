@@ -7,18 +7,23 @@
 //
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
-//   redirects → access lists → connection and rate limits → authentication → CORS → body size
+//   redirects → access lists → connection and rate limits → CORS → authentication → body size
 //   → backend choice → rewrite → typed request/response headers → (balancer, forward)
+// CORS comes before authentication as in ingress-nginx, where its block answers a preflight in
+// nginx's rewrite phase and auth_request runs in the access phase after it: a preflight is
+// answered 204 without credentials, and a 401/403 from authentication carries the CORS headers
+// (ingress-nginx's e2e "should return status code 401 and cors headers …").
 
 import type { Duplex } from 'node:stream';
 import { parseIp, type IpBytes } from '../../core/ip-address.ts';
 import type { BackendChoice, RoutePolicies } from '../../core/model.ts';
-import type { UpstreamOverrides } from '../proxy/headers.ts';
+import type { ResponseCookies, UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 import { rateLimitStep } from './rate-limit.ts';
 import { accessListStep } from './access-list.ts';
 import { corsStep } from './cors.ts';
+import { externalAuthStep } from './external-auth.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
@@ -43,6 +48,9 @@ export class RequestContext implements UpstreamOverrides {
   upstreamTarget: string | null = null;
   upstreamHost: string | null = null;
   upstreamHeaders: string[] | null = null;
+  upstreamRemoved: string[] | null = null;
+  /** Set-Cookie values for the upstream's answer (external auth). */
+  responseCookies: ResponseCookies | null = null;
   /** limit-rate: response body bytes per second to the client after the first `responseRateAfter`; 0: none. */
   responseRate = 0;
   responseRateAfter = 0;
@@ -100,6 +108,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
+  if (policies.externalAuth !== undefined) steps.push(externalAuthStep(policies.externalAuth));
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
   if (policies.canary !== undefined) steps.push(canaryStep(policies.canary));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
