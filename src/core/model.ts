@@ -76,6 +76,24 @@ export interface RoutePolicies {
   readonly headers?: HeadersPolicy;
   /** load-balance, upstream-hash-by*, affinity and session-cookie-*: how an endpoint is chosen; absent: round robin. Not a step: the proxy's balancer reads it. */
   readonly balance?: BalancePolicy;
+  /** auth-type basic, auth-secret, auth-secret-type, auth-realm (401). */
+  readonly basicAuth?: BasicAuthPolicy;
+  /** satisfy any: access lists OR authentication admit a request (dataplane/policies/satisfy.ts); absent: all (both must). */
+  readonly satisfy?: 'any';
+}
+
+/**
+ * Basic authentication (core/annotations/basic-auth.ts). The table names the Secret; its data
+ * never enters the table: the control plane reads and checks it and ships the entries to the
+ * workers apart (TlsMaterial.basicAuth).
+ */
+export interface BasicAuthPolicy {
+  /** The Secret, and the Ingress and annotation that named it. */
+  readonly secret: UpstreamSecretRef;
+  /** auth-file: the key `auth` holds an htpasswd file; auth-map: each key a user, its value the hash. */
+  readonly secretType: 'auth-file' | 'auth-map';
+  /** auth-realm, printable ASCII without `"` and `\` (quoted as is in WWW-Authenticate). */
+  readonly realm: string;
 }
 
 /** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */

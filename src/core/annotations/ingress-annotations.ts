@@ -21,6 +21,8 @@ import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.t
 import { readForwardPolicy } from './forward-policy.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
+import { readBasicAuth } from './basic-auth.ts';
+import { readSatisfy } from './satisfy.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -80,6 +82,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
+  const basicAuth = take(readBasicAuth(ing));
+  const satisfy = take(readSatisfy(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -101,5 +105,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
+  if (basicAuth !== undefined) policies.basicAuth = basicAuth;
+  if (satisfy !== undefined) policies.satisfy = satisfy;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}) };
 }

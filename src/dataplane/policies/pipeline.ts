@@ -7,8 +7,12 @@
 //
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
-//   redirects → access lists → connection and rate limits → authentication → CORS → body size
-//   → backend choice → rewrite → typed request/response headers → (balancer, forward)
+//   redirects → access lists → connection and rate limits → CORS → authentication (satisfy)
+//   → body size → backend choice → rewrite → typed request/response headers → (balancer, forward)
+// CORS comes before authentication as in nginx, where ingress-nginx's CORS block answers a
+// preflight 204 in the rewrite phase and sets its headers there, before auth_basic and
+// auth_request run in the access phase: a preflight needs no credentials, and a 401 carries the
+// CORS headers. Access lists and authentication combine as `satisfy` says (satisfy.ts).
 
 import type { Duplex } from 'node:stream';
 import { parseIp, type IpBytes } from '../../core/ip-address.ts';
@@ -22,6 +26,8 @@ import { corsStep } from './cors.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
+import { basicAuthStep } from './basic-auth.ts';
+import { satisfyAnyStep } from './satisfy.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -45,8 +51,14 @@ export class RequestContext implements UpstreamOverrides {
   /** limit-rate: response body bytes per second to the client after the first `responseRateAfter`; 0: none. */
   responseRate = 0;
   responseRateAfter = 0;
+  /** Request headers not sent upstream (lower case), unless a step sets them: basic auth's Authorization. */
+  upstreamDrop: string[] | null = null;
   /** proxy-body-size of the route, bytes (0: none), set by its body-size step; null: the table's. */
   bodyLimit: number | null = null;
+  /** satisfy any (satisfy.ts): an access-phase step admitted the request. */
+  accessAdmitted = false;
+  /** satisfy any (satisfy.ts): the refusal to answer if no access-phase step admits the request. */
+  accessDenial: { readonly status: number; readonly headers?: AnswerHeaders } | null = null;
   #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
@@ -93,10 +105,14 @@ const NO_STEPS: readonly Step[] = Object.freeze([]);
 export function buildSteps(policies: RoutePolicies | undefined): readonly Step[] {
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
+  const satisfy = policies.satisfy ?? 'all';
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
-  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
+  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList, satisfy));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
+  if (policies.basicAuth !== undefined) steps.push(basicAuthStep(policies.basicAuth, satisfy));
+  // After the last access-phase step (external auth goes before it).
+  if (satisfy === 'any') steps.push(satisfyAnyStep);
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   if (policies.headers !== undefined) steps.push(typedHeadersStep(policies.headers));

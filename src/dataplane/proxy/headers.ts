@@ -237,6 +237,8 @@ export interface UpstreamOverrides {
   readonly upstreamHost: string | null;
   /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case. */
   readonly upstreamHeaders: readonly string[] | null;
+  /** Request headers of the client not to send (lower-case names); upstreamHeaders still set theirs. */
+  readonly upstreamDrop?: readonly string[] | null;
   /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
   readonly responseRate?: number;
   readonly responseRateAfter?: number;
@@ -248,12 +250,16 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
   if (o.upstreamHost !== null) set.set('host', o.upstreamHost);
   const extra = o.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) set.set(extra[i]!, extra[i + 1]!);
-  if (set.size === 0) return [...flat];
+  const drop = o.upstreamDrop ?? [];
+  if (set.size === 0 && drop.length === 0) return [...flat];
   const out: string[] = [];
   // Host first, as HTTP/1.1 wants it (RFC 9112 §3.2 "SHOULD be sent first").
   const host = set.get('host');
   if (host !== undefined) out.push('host', host);
-  for (let i = 0; i < flat.length; i += 2) if (!set.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    if (!set.has(name) && !drop.includes(name)) out.push(flat[i]!, flat[i + 1]!);
+  }
   for (const [name, value] of set) if (name !== 'host') out.push(name, value);
   return out;
 }
@@ -262,6 +268,7 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
 export function overrideH2Headers(headers: OutgoingHttpHeaders, o: UpstreamOverrides): OutgoingHttpHeaders {
   if (o.upstreamTarget !== null) headers[':path'] = o.upstreamTarget;
   if (o.upstreamHost !== null) headers[':authority'] = o.upstreamHost;
+  for (const name of o.upstreamDrop ?? []) delete headers[name];
   const extra = o.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
   return headers;
