@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import type { BasicAuthPolicy, VirtualHost } from '../core/model.ts';
 import type { KubeObject } from '../core/snapshot.ts';
-import { BasicAuthResolver, MAX_AUTH_BYTES, readSecretUsers, withBasicAuth } from './basic-auth-resolver.ts';
+import { BasicAuthResolver, MAX_AUTH_BYTES, readSecretUsers } from './basic-auth-resolver.ts';
+import { withSecretData } from './tls/proxy-ssl-resolver.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 
 const BCRYPT = '$2y$05$' + 'a'.repeat(53);
@@ -101,9 +102,9 @@ describe('auth-secret checks', () => {
 
   it('adds the users to the material with a fingerprint that follows them', () => {
     const material: TlsMaterial = { certificates: {}, hosts: {}, defaultCertificate: 'x', fingerprint: 'f' };
-    expect(withBasicAuth(material, {})).toBe(material);
-    const a = withBasicAuth(material, { 'shop/u auth-file': [['alice', SHA]] });
-    const b = withBasicAuth(material, { 'shop/u auth-file': [['alice', APR1]] });
+    expect(withSecretData(material, 'basicAuth', {})).toBe(material);
+    const a = withSecretData(material, 'basicAuth', { 'shop/u auth-file': [['alice', SHA]] });
+    const b = withSecretData(material, 'basicAuth', { 'shop/u auth-file': [['alice', APR1]] });
     expect(a.basicAuth).toEqual({ 'shop/u auth-file': [['alice', SHA]] });
     expect(a.fingerprint).not.toBe(b.fingerprint);
     expect(a.fingerprint).not.toBe('f');

@@ -13,13 +13,12 @@
 //   with GH_AUTH_ENTRY_REFUSED naming the line (or key) and user, never the hash; that user gets
 //   401, the others are served (nginx cannot match such a line either).
 
-import { createHash } from 'node:crypto';
 import type { BasicAuthPolicy, Condition, VirtualHost } from '../core/model.ts';
 import { basicAuthKey } from '../core/annotations/basic-auth.ts';
 import type { KubeObject } from '../core/snapshot.ts';
 import type { ErrorCode } from '../errors.ts';
 import { entryProblem } from '../dataplane/policies/htpasswd.ts';
-import type { BasicAuthUsers, TlsMaterial } from '../dataplane/tls/tls-material.ts';
+import type { BasicAuthUsers } from '../dataplane/tls/tls-material.ts';
 import type { SecretLookup } from './tls/certificate-resolver.ts';
 
 /** The most bytes of entries one Secret may hold. */
@@ -144,14 +143,4 @@ export class BasicAuthResolver {
     }
     return { basicAuth, conditions };
   }
-}
-
-/** The material with the users added, and a fingerprint that changes with them. */
-export function withBasicAuth(material: TlsMaterial, basicAuth: Readonly<Record<string, BasicAuthUsers>>): TlsMaterial {
-  const keys = Object.keys(basicAuth).sort();
-  if (keys.length === 0) return material;
-  const sorted: Record<string, BasicAuthUsers> = {};
-  for (const k of keys) sorted[k] = basicAuth[k]!;
-  const fp = createHash('sha256').update(material.fingerprint).update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
-  return { ...material, basicAuth: sorted, fingerprint: fp };
 }

@@ -22,7 +22,7 @@ const BCRYPT = bcrypt.hashSync('s3cret', 5);
 
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-function secret(name: string, data: Record<string, string>): object {
+function secret(name: string, data: Record<string, string>): Record<string, unknown> {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'default' }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) };
 }
 

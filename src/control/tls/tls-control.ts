@@ -6,8 +6,8 @@
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
-import { ProxySslResolver, withUpstream } from './proxy-ssl-resolver.ts';
-import { BasicAuthResolver, withBasicAuth } from '../basic-auth-resolver.ts';
+import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
+import { BasicAuthResolver } from '../basic-auth-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -60,7 +60,7 @@ export class TlsControl {
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
     const users = this.basicAuth.resolve(table.hosts ?? []);
-    const material = withBasicAuth(withUpstream(served.material, upstream.upstream), users.basicAuth);
+    const material = withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth);
     const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
     const nextExpiry = served.nextExpiry;
     this.current = conditions;
