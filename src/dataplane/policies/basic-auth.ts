@@ -60,8 +60,8 @@ export function basicAuthStep(policy: BasicAuthPolicy, satisfy: Satisfy): Step {
     if (!authRequired(ctx)) return false;
     const creds = basicCredentials(ctx.req.headers.authorization);
     const hash = creds === null ? undefined : known.get(creds.user);
-    if (hash === undefined) return refuse(ctx);
-    const ok = verifyEntry(creds!.user, creds!.password, hash);
+    if (creds === null || hash === undefined) return refuse(ctx);
+    const ok = verifyEntry(creds.user, creds.password, hash);
     if (typeof ok === 'boolean') return ok ? accessPassed(ctx, satisfy) : refuse(ctx);
     return ok.then((v) => (v ? accessPassed(ctx, satisfy) : refuse(ctx)));
   };

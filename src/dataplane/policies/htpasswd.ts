@@ -1,6 +1,6 @@
 // htpasswd entries as nginx's auth_basic_user_file reads them, for the basic-auth step: which
 // hashes Gatehouse verifies, and the verification. The control plane checks every entry with
-// checkEntry (control/basic-auth-resolver.ts) and ships only those that pass; the worker verifies
+// entryProblem (control/basic-auth-resolver.ts) and ships only those that pass; the worker verifies
 // with verifyEntry. Schemes (Apache's htpasswd, https://httpd.apache.org/docs/2.4/misc/password_encryptions.html):
 // - bcrypt `$2a$`, `$2b$`, `$2y$` (htpasswd -B), via bcryptjs, whose async compare works in
 //   slices of at most 100 ms and yields to the event loop between them. The cost is capped at

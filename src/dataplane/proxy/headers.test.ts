@@ -48,6 +48,13 @@ describe('overrideFlatHeaders and overrideH2Headers', () => {
     const h = overrideH2Headers({ ':path': '/a', ':authority': 'a.test', 'x-set': 'old' }, { upstreamTarget: '/b?q', upstreamHost: 'b.internal', upstreamHeaders: ['x-set', 'new'] });
     expect(h).toEqual({ ':path': '/b?q', ':authority': 'b.internal', 'x-set': 'new' });
   });
+
+  it("drops the client's headers named in upstreamDrop (basic auth's Authorization), whatever their case; a set one still goes", () => {
+    const flat = ['Host', 'a.test', 'Authorization', 'Basic eDp5', 'X-Keep', '1'];
+    expect(overrideFlatHeaders(flat, { ...none, upstreamDrop: ['authorization'] })).toEqual(['Host', 'a.test', 'X-Keep', '1']);
+    expect(overrideFlatHeaders(flat, { ...none, upstreamDrop: ['authorization'], upstreamHeaders: ['authorization', 'Bearer t'] })).toEqual(['Host', 'a.test', 'X-Keep', '1', 'authorization', 'Bearer t']);
+    expect(overrideH2Headers({ ':path': '/', authorization: 'Basic eDp5', 'x-keep': '1' }, { ...none, upstreamDrop: ['authorization'] })).toEqual({ ':path': '/', 'x-keep': '1' });
+  });
 });
 
 describe('forwarding headers and proxy-set-headers', () => {
