@@ -378,9 +378,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
   const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
-  // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
+  // proxy-ssl-secret and auth-secret Secrets too: their data travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
+  for (const vh of hosts) for (const p of [...vh.routes.map((r) => r.policies), vh.defaultPolicies]) if (p?.basicAuth) annotationSecrets.add(p.basicAuth.secret.ref);
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));

@@ -80,6 +80,10 @@ export interface RoutePolicies {
   readonly externalAuth?: ExternalAuthPolicy;
   /** canary-*: the canary Ingress attached to the route, and when its backend serves a request instead (core/annotations/canary.ts). */
   readonly canary?: CanaryPolicy;
+  /** auth-type basic, auth-secret, auth-secret-type, auth-realm (401). */
+  readonly basicAuth?: BasicAuthPolicy;
+  /** satisfy any: access lists OR authentication admit a request (dataplane/policies/satisfy.ts); absent: all (both must). */
+  readonly satisfy?: 'any';
 }
 
 /** When a request goes to the canary (ingress-nginx balancer.lua): header, then cookie, then weight. */
@@ -107,6 +111,20 @@ export interface BackendChoice {
 export interface CanaryPolicy extends CanaryRules, BackendChoice {
   /** `namespace/name` of the canary Ingress. */
   readonly ingress: string;
+}
+
+/**
+ * Basic authentication (core/annotations/basic-auth.ts). The table names the Secret; its data
+ * never enters the table: the control plane reads and checks it and ships the entries to the
+ * workers apart (TlsMaterial.basicAuth).
+ */
+export interface BasicAuthPolicy {
+  /** The Secret, and the Ingress and annotation that named it. */
+  readonly secret: UpstreamSecretRef;
+  /** auth-file: the key `auth` holds an htpasswd file; auth-map: each key a user, its value the hash. */
+  readonly secretType: 'auth-file' | 'auth-map';
+  /** auth-realm, printable ASCII without `"` and `\` (quoted as is in WWW-Authenticate). */
+  readonly realm: string;
 }
 
 /** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */

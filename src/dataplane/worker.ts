@@ -26,6 +26,7 @@ import { ProxyProtocolIntake } from './proxy-protocol-intake.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
+import { setBasicAuthUsers } from './policies/basic-auth.ts';
 import { useLimitTables } from './policies/rate-limit.ts';
 import { LimitTables } from './shared/limit-tables.ts';
 import { sslRedirectTarget } from './policies/rewrite.ts';
@@ -442,6 +443,7 @@ port.on('message', (m: ToWorker) => {
     if (m.tls) {
       certs.update(m.tls);
       applyDefaultCertificate();
+      setBasicAuthUsers(m.tls.basicAuth);
     }
     if (m.challenges) {
       challenges = new Map(Object.entries(m.challenges.tokens));

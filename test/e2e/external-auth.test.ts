@@ -117,6 +117,11 @@ describe('external auth', () => {
         site('vars', 'vars.test', { [`${A}auth-url`]: `${authOrigin}/ok?host=$host&rd=$escaped_request_uri&t=$http_x_token&u=$request_uri` }),
         site('dynamic', undefined, { [`${A}auth-url`]: `http://$host:${port}/ok` }),
         site('cors', 'cors.test', { [`${A}auth-url`]: `${authOrigin}/deny401`, [`${A}enable-cors`]: 'true' }),
+        // satisfy any: the test client (127.0.0.1) is in the first allow list, not in the second.
+        site('any-in', 'any-in.test', { [`${A}auth-url`]: `${authOrigin}/deny401`, [`${A}satisfy`]: 'any', [`${A}allowlist-source-range`]: '127.0.0.0/8' }),
+        site('any-out', 'any-out.test', { [`${A}auth-url`]: `${authOrigin}/deny401`, [`${A}auth-signin`]: 'https://login.example/start', [`${A}satisfy`]: 'any', [`${A}allowlist-source-range`]: '192.0.2.0/24' }),
+        site('any-out-ok', 'any-out-ok.test', { [`${A}auth-url`]: `${authOrigin}/ok`, [`${A}satisfy`]: 'any', [`${A}allowlist-source-range`]: '192.0.2.0/24' }),
+        site('all-out-ok', 'all-out-ok.test', { [`${A}auth-url`]: `${authOrigin}/ok`, [`${A}allowlist-source-range`]: '192.0.2.0/24' }),
       ),
     });
   });
@@ -325,6 +330,20 @@ describe('external auth', () => {
     const r = await rawExchange(gh.httpPort, 'GET /chat HTTP/1.1\r\nHost: deny.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
     expect(r.status).toBe(401);
     expect(echo.received.filter((x) => x.upgrade).length).toBe(upgrades);
+  });
+
+  it('with satisfy any, a client the allow list admits skips the auth server; one outside must pass it (a 401 still redirects to auth-signin)', async () => {
+    const before = seen.length;
+    expect(servedBy(await gh.request('/', { host: 'any-in.test' }))).toBe('app');
+    expect(seen.length).toBe(before);
+    const out = await gh.request('/x', { host: 'any-out.test' });
+    expect(out.status).toBe(302);
+    expect(out.headers.location).toBe('https://login.example/start?rd=http://any-out.test%2Fx');
+    expect(seen.length).toBe(before + 1);
+    expect(servedBy(await gh.request('/', { host: 'any-out-ok.test' }))).toBe('app');
+    // satisfy all (the default): the allow list refuses first, whatever the auth server would say.
+    expect((await gh.request('/', { host: 'all-out-ok.test' })).status).toBe(403);
+    expect(seen.length).toBe(before + 2);
   });
 
   it('authenticates HTTP/2 requests the same way', async () => {

@@ -6,7 +6,8 @@
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
-import { ProxySslResolver, withUpstream } from './proxy-ssl-resolver.ts';
+import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
+import { BasicAuthResolver } from '../basic-auth-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -28,6 +29,7 @@ type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<Ro
 export class TlsControl {
   private readonly resolver: CertificateResolver;
   private readonly proxySsl: ProxySslResolver;
+  private readonly basicAuth: BasicAuthResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
@@ -40,6 +42,7 @@ export class TlsControl {
   constructor(options: TlsControlOptions) {
     this.resolver = new CertificateResolver(options.secret);
     this.proxySsl = new ProxySslResolver(options.secret);
+    this.basicAuth = new BasicAuthResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
     this.rotation = new TicketKeyRotation((keys) => {
@@ -56,8 +59,9 @@ export class TlsControl {
     this.table = table;
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
-    const material = withUpstream(served.material, upstream.upstream);
-    const conditions = [...served.conditions, ...upstream.conditions];
+    const users = this.basicAuth.resolve(table.hosts ?? []);
+    const material = withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth);
+    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
     const nextExpiry = served.nextExpiry;
     this.current = conditions;
     this.last = material;

@@ -10,7 +10,6 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 // server-alias, service-upstream): not in KNOWN on this branch yet. Once merged, each must be in
 // KNOWN, and this list must be empty.
 const PENDING_MERGE: readonly string[] = [
-  'auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm', 'satisfy',
   'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream',
   'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ];

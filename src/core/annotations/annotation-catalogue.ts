@@ -128,7 +128,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'session-cookie-change-on-failure': differs('"false": the retry goes to another endpoint and the cookie is kept (ingress-nginx retries the cookie\'s endpoint)'),
   // Basic, external and client-certificate authentication, satisfy (issue 9)
   'auth-type': ok('basic; digest is refused'),
-  'auth-secret': ok('the htpasswd (auth-file) or auth-map Secret'),
+  'auth-secret': differs('htpasswd entries are checked when the Secret is read: bcrypt (cost at most 12), apr1 and {SHA} serve; crypt(3) DES, $1$, $5$, $6$, {PLAIN} and {SSHA} entries are refused with a condition naming the user (nginx checks them with the system crypt)'),
   'auth-secret-type': ok('auth-file or auth-map'),
   'auth-realm': ok('the realm of WWW-Authenticate'),
   satisfy: ok('any or all, between access lists and authentication'),

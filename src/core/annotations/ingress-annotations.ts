@@ -23,6 +23,8 @@ import { readExternalAuth } from './external-auth.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
 import { readCanary, type CanaryAnnotations } from './canary.ts';
+import { readBasicAuth } from './basic-auth.ts';
+import { readSatisfy } from './satisfy.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -86,6 +88,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const externalAuth = take(readExternalAuth(ing, { configMap: (defaults.customHeaders ?? NO_CONFIGMAPS).configMap, timeouts: forward ?? tableForwardPolicy(defaults) }));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
   const canary = take(readCanary(ing));
+  const basicAuth = take(readBasicAuth(ing));
+  const satisfy = take(readSatisfy(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -108,5 +112,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
   if (externalAuth !== undefined) policies.externalAuth = externalAuth;
+  if (basicAuth !== undefined) policies.basicAuth = basicAuth;
+  if (satisfy !== undefined) policies.satisfy = satisfy;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}) };
 }

@@ -50,14 +50,7 @@ import { variableValue, type VariableContext } from '../balancer/hash-key.ts';
 import { upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from '../proxy/headers.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
 import type { RequestContext, Step } from './pipeline.ts';
-
-/**
- * Whether this request must pass the sub-request. The one place that decides it: `satisfy any`
- * (a client the access list admits skips authentication) hooks in here.
- */
-function authRequired(_ctx: RequestContext): boolean {
-  return true;
-}
+import { accessDenied, accessPassed, authRequired, type Satisfy } from './satisfy.ts';
 
 /** Cached answers per route and worker. */
 const MAX_CACHED = 10_000;
@@ -296,7 +289,7 @@ class AuthCache {
 
 // ---- the step ------------------------------------------------------------------------------
 
-export function externalAuthStep(policy: ExternalAuthPolicy): Step {
+export function externalAuthStep(policy: ExternalAuthPolicy, satisfy: Satisfy): Step {
   const cache = policy.cache === null ? null : new AuthCache(policy.cache);
 
   /** Acts on an answer: true when the request was answered here. */
@@ -309,7 +302,7 @@ export function externalAuthStep(policy: ExternalAuthPolicy): Step {
         else (ctx.upstreamHeaders ??= []).push(name, v);
       });
       if (answer.cookies.length > 0) ctx.responseCookies = { values: answer.cookies, always: policy.alwaysSetCookie };
-      return false;
+      return accessPassed(ctx, satisfy);
     }
     const cookies = (on: boolean) => {
       if (on && answer.cookies.length > 0 && !ctx.upgrade) (ctx.res as ProxyResponse).setHeader('set-cookie', [...answer.cookies]);
@@ -319,13 +312,12 @@ export function externalAuthStep(policy: ExternalAuthPolicy): Step {
       if (to === null) return respond(ctx, 400);
       // The sign-in location's add_header Set-Cookie (a 302 is one of its statuses).
       cookies(true);
-      ctx.respond(302, { location: to.origin + to.path });
-      return true;
+      // nginx's error_page 401 = the sign-in location: the 401 is answered as this redirect.
+      return accessDenied(ctx, satisfy, 302, { location: to.origin + to.path });
     }
     if (status === 401 || status === 403) {
       cookies(policy.alwaysSetCookie);
-      ctx.respond(status, status === 401 && answer.wwwAuthenticate !== undefined ? { 'www-authenticate': answer.wwwAuthenticate } : {});
-      return true;
+      return accessDenied(ctx, satisfy, status, status === 401 && answer.wwwAuthenticate !== undefined ? { 'www-authenticate': answer.wwwAuthenticate } : {});
     }
     return respond(ctx, 500);
   };

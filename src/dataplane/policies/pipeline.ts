@@ -7,12 +7,14 @@
 //
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
-//   redirects → access lists → connection and rate limits → CORS → authentication → body size
-//   → backend choice → rewrite → typed request/response headers → (balancer, forward)
-// CORS comes before authentication as in ingress-nginx, where its block answers a preflight in
-// nginx's rewrite phase and auth_request runs in the access phase after it: a preflight is
-// answered 204 without credentials, and a 401/403 from authentication carries the CORS headers
-// (ingress-nginx's e2e "should return status code 401 and cors headers …").
+//   redirects → access lists → connection and rate limits → CORS → authentication (external,
+//   basic; satisfy) → body size → backend choice → rewrite → typed request/response headers
+//   → (balancer, forward)
+// CORS comes before authentication as in ingress-nginx, where its block answers a preflight 204
+// in nginx's rewrite phase and sets its headers there, before auth_request and auth_basic run in
+// the access phase: a preflight needs no credentials, and a 401/403 from authentication carries
+// the CORS headers (ingress-nginx's e2e "should return status code 401 and cors headers …").
+// Access lists and authentication combine as `satisfy` says (satisfy.ts).
 
 import type { Duplex } from 'node:stream';
 import { parseIp, type IpBytes } from '../../core/ip-address.ts';
@@ -28,6 +30,8 @@ import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
 import { canaryStep } from './canary.ts';
+import { basicAuthStep } from './basic-auth.ts';
+import { satisfyAnyStep } from './satisfy.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -48,6 +52,7 @@ export class RequestContext implements UpstreamOverrides {
   upstreamTarget: string | null = null;
   upstreamHost: string | null = null;
   upstreamHeaders: string[] | null = null;
+  /** Request headers of the client not sent upstream (lower case), unless a step sets them: basic auth's Authorization, external auth's missing auth-response-headers. */
   upstreamRemoved: string[] | null = null;
   /** Set-Cookie values for the upstream's answer (external auth). */
   responseCookies: ResponseCookies | null = null;
@@ -58,6 +63,10 @@ export class RequestContext implements UpstreamOverrides {
   bodyLimit: number | null = null;
   /** The backend chosen instead of the route's (canary), with its upstream and balance policies; null: the route's. */
   backend: BackendChoice | null = null;
+  /** satisfy any (satisfy.ts): an access-phase step admitted the request. */
+  accessAdmitted = false;
+  /** satisfy any (satisfy.ts): the refusal to answer if no access-phase step admits the request. */
+  accessDenial: { readonly status: number; readonly headers?: AnswerHeaders } | null = null;
   #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
@@ -104,11 +113,15 @@ const NO_STEPS: readonly Step[] = Object.freeze([]);
 export function buildSteps(policies: RoutePolicies | undefined): readonly Step[] {
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
+  const satisfy = policies.satisfy ?? 'all';
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
-  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
+  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList, satisfy));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
-  if (policies.externalAuth !== undefined) steps.push(externalAuthStep(policies.externalAuth));
+  if (policies.externalAuth !== undefined) steps.push(externalAuthStep(policies.externalAuth, satisfy));
+  if (policies.basicAuth !== undefined) steps.push(basicAuthStep(policies.basicAuth, satisfy));
+  // After the last access-phase step.
+  if (satisfy === 'any') steps.push(satisfyAnyStep);
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
   if (policies.canary !== undefined) steps.push(canaryStep(policies.canary));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));

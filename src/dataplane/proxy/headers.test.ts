@@ -44,7 +44,8 @@ describe('overrideFlatHeaders and overrideH2Headers', () => {
     expect(overrideFlatHeaders(flat, none)).toEqual(flat);
   });
 
-  it("drops the client's headers named in upstreamRemoved, a header a step sets still going out", () => {
+  it("drops the client's headers named in upstreamRemoved, whatever their case, a header a step sets still going out", () => {
+    expect(overrideFlatHeaders(['Host', 'a.test', 'Authorization', 'Basic eDp5', 'X-Keep', '1'], { ...none, upstreamRemoved: ['authorization'] })).toEqual(['Host', 'a.test', 'X-Keep', '1']);
     const flat = ['Host', 'a.test', 'X-Auth-Request-Email', 'spoofed', 'X-Keep', '1'];
     expect(overrideFlatHeaders(flat, { ...none, upstreamRemoved: ['x-auth-request-email', 'x-later'], upstreamHeaders: ['x-later', 'set'] })).toEqual(['Host', 'a.test', 'X-Keep', '1', 'x-later', 'set']);
     expect(overrideH2Headers({ ':path': '/', 'x-auth-request-email': 'spoofed', 'x-later': 'c' }, { ...none, upstreamRemoved: ['x-auth-request-email', 'x-later'], upstreamHeaders: ['x-later', 'set'] })).toEqual({ ':path': '/', 'x-later': 'set' });

@@ -240,7 +240,7 @@ export interface UpstreamOverrides {
   /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
   readonly responseRate?: number;
   readonly responseRateAfter?: number;
-  /** The client's request headers to drop (lower case; `upstreamHeaders` still set theirs): an auth-response-headers header the auth answer did not have. */
+  /** The client's request headers to drop (lower case; `upstreamHeaders` still set theirs): basic auth's Authorization, an auth-response-headers header the auth answer did not have. */
   readonly upstreamRemoved?: readonly string[] | null;
   /** Set-Cookie values added to the upstream's answer (the auth answer's). */
   readonly responseCookies?: ResponseCookies | null;

@@ -24,9 +24,18 @@ export interface TlsMaterial {
    * that passed the control plane's checks (a route naming another one answers 502). Absent: none.
    */
   readonly upstream?: Readonly<Record<string, UpstreamTlsPem>>;
+  /**
+   * auth-secret users by Secret and type (core basicAuthKey), for basic authentication; only the
+   * Secrets that passed the control plane's checks (a route naming another one answers 503), and
+   * only their entries that passed (control/basic-auth-resolver.ts). Absent: none.
+   */
+  readonly basicAuth?: Readonly<Record<string, BasicAuthUsers>>;
   /** Changes whenever anything above does. */
   readonly fingerprint: string;
 }
+
+/** One Secret's users: [user, htpasswd hash] in file order, user names as latin1 strings of their bytes. */
+export type BasicAuthUsers = readonly (readonly [string, string])[];
 
 /** A proxy-ssl-secret's PEM: the CAs to verify the backend with, and the client certificate. */
 export interface UpstreamTlsPem {
