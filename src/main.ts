@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { runCheck } from './check/run-check.ts';
+import { runExplain } from './check/run-explain.ts';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
@@ -21,8 +22,9 @@ function fail(message: string, code = 2): never {
 }
 
 export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
-  if (argv[0] === 'check') {
-    process.exitCode = await runCheck(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  if (argv[0] === 'check' || argv[0] === 'explain') {
+    const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+    process.exitCode = await (argv[0] === 'check' ? runCheck : runExplain)(argv.slice(1), io);
     return;
   }
   if (argv.includes('--help') || argv.includes('-h')) {

@@ -9,8 +9,9 @@ import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
 import { startAdminServer } from '../observability/admin-server.ts';
+import { dashboardState } from '../observability/dashboard-state.ts';
 import type { Log } from '../observability/log.ts';
-import { compileOptions, type Options } from '../options.ts';
+import { compileOptions, statusBindAddress, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
 import type { AcmeService } from './acme/acme-service.ts';
 import { Holdoff } from './holdoff.ts';
@@ -43,6 +44,8 @@ export interface ControllerHooks {
   onCompiled?(snapshot: Snapshot, result: CompileResult): void;
   /** The conditions changed between compiles (an ACME order failed or recovered). */
   onConditions?(snapshot: Snapshot, conditions: readonly Condition[]): void;
+  /** Kubernetes mode: whether this replica holds the Lease (the dashboard shows it). */
+  leader?(): boolean;
 }
 
 export async function startController(options: Options, source: Source, rootLog: Log, hooks: ControllerHooks = {}, acme: AcmeService | null = null): Promise<Controller> {
@@ -135,7 +138,7 @@ export async function startController(options: Options, source: Source, rootLog:
 
   /** Passive health as the workers' shared table has it: per backend with a policy, each endpoint's failures and ejection. */
   const passiveHealth = () => {
-    const out: Record<string, unknown[]> = {};
+    const out: Record<string, { endpoint: string; failures: number; ejections: number; ejectedForMs: number }[]> = {};
     for (const [id, b] of Object.entries(table?.backends ?? {})) {
       if (!b.health?.passive) continue;
       out[id] = (endpoints?.backends[id] ?? []).map((e) => ({ endpoint: endpointKey(e), ...(pool.ejections.entry(pool.ejections.key(id, endpointKey(e))) ?? { failures: 0, ejections: 0, ejectedForMs: 0 }) }));
@@ -184,6 +187,12 @@ export async function startController(options: Options, source: Source, rootLog:
   const failed = new Promise<never>((_, reject) => pool.once('fatal', reject));
   failed.catch(() => undefined);
 
+  // What /debug/explain and /debug/state read: the served table and the live health beside it.
+  const explainState = () =>
+    table === null
+      ? null
+      : { table, endpoints, conditions, ingresses: snapshot.list('Ingress'), httpsRedirectPort: options.httpsRedirectPort, active: health.status(), passive: passiveHealth() };
+
   // The admin server comes first: /healthz answers (and /readyz says 503) while the source
   // is still syncing, for instance while the API server is unreachable at start.
   const admin: Server = await startAdminServer(
@@ -191,9 +200,15 @@ export async function startController(options: Options, source: Source, rootLog:
       ready: () => !stopping && pool.ready(),
       readiness: () => ({ ready: !stopping && pool.ready(), ...(stopping ? { stopping } : {}), generation: table?.generation ?? 0, workers: pool.status() }),
       debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters(), health: { active: health.status(), passive: passiveHealth() } }),
+      explainState,
+      dashboardState: () => {
+        const s = explainState();
+        if (s === null) return { generation: 0, ready: false, hosts: [], backends: [], conditions, certificates: [] };
+        return dashboardState({ ...s, ready: !stopping && pool.ready(), leader: hooks.leader?.() ?? null, workers: pool.status(), certificates: tls.served(), now: Date.now() });
+      },
     },
     options.statusPort,
-    options.bindAddress,
+    statusBindAddress(options),
   ).catch(async (err: unknown) => {
     await pool.drain(0);
     throw err;

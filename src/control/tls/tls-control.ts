@@ -5,7 +5,7 @@
 
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
-import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
+import { CertificateResolver, type SecretLookup, type ServedCertificate } from './certificate-resolver.ts';
 import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
 import { BasicAuthResolver } from '../basic-auth-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
@@ -36,6 +36,7 @@ export class TlsControl {
   private table: TlsTable | null = null;
   private last: TlsMaterial | null = null;
   private current: readonly Condition[] = [];
+  private servedCertificates: readonly ServedCertificate[] = [];
   private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -63,6 +64,7 @@ export class TlsControl {
     const material = withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth);
     const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
     const nextExpiry = served.nextExpiry;
+    this.servedCertificates = served.served;
     this.current = conditions;
     this.last = material;
     this.schedule(nextExpiry);
@@ -71,6 +73,11 @@ export class TlsControl {
 
   material(): TlsMaterial | null {
     return this.last;
+  }
+
+  /** The Secrets that serve certificates now, with hosts and expiry. */
+  served(): readonly ServedCertificate[] {
+    return this.servedCertificates;
   }
 
   ticketKeys(): readonly Buffer[] {
