@@ -48,7 +48,7 @@ function renderState(s) {
   for (const h of s.hosts) {
     const name = h.host === '' ? '(any host)' : h.host;
     for (const r of h.routes) {
-      routes.push({ key: `${h.host} ${r.match} ${r.path}`, cells: [name + (h.tls ? ' 🔒' : ''), r.path, r.match, r.ingress, r.backend, [r.sslRedirect ? 'ssl-redirect' : '', ...r.policies].filter(Boolean).join(', ')] });
+      routes.push({ key: `${h.host} ${r.match} ${r.path}`, cells: [name + (h.tls ? ' (TLS)' : ''), r.path, r.match, r.ingress, r.backend, [r.sslRedirect ? 'ssl-redirect' : '', ...r.policies].filter(Boolean).join(', ')] });
     }
     if (h.defaultBackend) routes.push([name, '(unmatched)', 'default', '', h.defaultBackend, '']);
   }
