@@ -88,7 +88,7 @@ const FLAGS: Record<string, Flag> = {
   'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port: TLS by SNI, HTTP/2 and HTTP/1.1 (default 8443)' },
   'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /metrics, /debug/*, /dashboard (default 10254)' },
   'bind-address': { key: 'bindAddress', kind: 'ip', help: 'address the traffic listeners bind to (default 0.0.0.0)' },
-  'status-bind-address': { key: 'statusBindAddress', kind: 'ip', help: 'address the admin server binds to (default 127.0.0.1; in a pod, --bind-address: deploy/ sets the pod IP)' },
+  'status-bind-address': { key: 'statusBindAddress', kind: 'ip', help: 'address the admin server binds to (default 127.0.0.1; in a pod, --bind-address; deploy/ sets the pod IP); one that is not loopback gets 127.0.0.1 beside it' },
   workers: { key: 'workers', kind: 'count', help: 'data-plane worker threads (default: CPU count)' },
   'ingress-class': { key: 'ingressClass', kind: 'string', help: 'our IngressClass name and legacy annotation value (default gatehouse)' },
   'controller-class': { key: 'controllerClass', kind: 'string', help: 'the IngressClass spec.controller we own (default gatehouse.io/ingress-controller)' },
@@ -302,10 +302,14 @@ export function usage(): string {
  * Where the admin server listens: --status-bind-address, else 127.0.0.1 outside a cluster (its
  * /debug, /dashboard and /metrics are for this machine only), else, in a pod
  * ($KUBERNETES_SERVICE_HOST), --bind-address, so the kubelet's probes reach /healthz and /readyz
- * (deploy/ binds the pod IP and its NetworkPolicy limits who else may connect).
+ * (deploy/ binds the pod IP and its NetworkPolicy limits who else may connect). A specific
+ * address that is not loopback gets 127.0.0.1 beside it: `kubectl port-forward` connects to the
+ * pod's loopback, and the machine itself may always look.
  */
-export function statusBindAddress(o: Pick<Options, 'statusBindAddress' | 'bindAddress'>, env: NodeJS.ProcessEnv = process.env): string {
-  return o.statusBindAddress ?? (env.KUBERNETES_SERVICE_HOST ? o.bindAddress : '127.0.0.1');
+export function statusBindAddresses(o: Pick<Options, 'statusBindAddress' | 'bindAddress'>, env: NodeJS.ProcessEnv = process.env): string[] {
+  const address = o.statusBindAddress ?? (env.KUBERNETES_SERVICE_HOST ? o.bindAddress : '127.0.0.1');
+  const coversLoopback = address.startsWith('127.') || address === '::1' || address === '0.0.0.0' || address === '::';
+  return coversLoopback ? [address] : [address, '127.0.0.1'];
 }
 
 /** The part of the options the pure compile step reads. */

@@ -2,16 +2,15 @@
 // short holdoff, compile runs and the pool gets the new table (only when its fingerprint
 // changed) and the endpoints (recomputed alone when only EndpointSlices changed).
 
-import type { Server } from 'node:http';
 import { compile, type CompileResult } from '../core/compile.ts';
 import { conditionKey, sortConditions } from '../core/conditions.ts';
 import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
-import { startAdminServer } from '../observability/admin-server.ts';
+import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
 import { dashboardState } from '../observability/dashboard-state.ts';
 import type { Log } from '../observability/log.ts';
-import { compileOptions, statusBindAddress, type Options } from '../options.ts';
+import { compileOptions, statusBindAddresses, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
 import type { AcmeService } from './acme/acme-service.ts';
 import { Holdoff } from './holdoff.ts';
@@ -195,7 +194,7 @@ export async function startController(options: Options, source: Source, rootLog:
 
   // The admin server comes first: /healthz answers (and /readyz says 503) while the source
   // is still syncing, for instance while the API server is unreachable at start.
-  const admin: Server = await startAdminServer(
+  const admin: AdminServer = await startAdminServer(
     {
       ready: () => !stopping && pool.ready(),
       readiness: () => ({ ready: !stopping && pool.ready(), ...(stopping ? { stopping } : {}), generation: table?.generation ?? 0, workers: pool.status() }),
@@ -208,7 +207,7 @@ export async function startController(options: Options, source: Source, rootLog:
       },
     },
     options.statusPort,
-    statusBindAddress(options),
+    statusBindAddresses(options),
   ).catch(async (err: unknown) => {
     await pool.drain(0);
     throw err;
@@ -229,14 +228,14 @@ export async function startController(options: Options, source: Source, rootLog:
     await acme?.close();
     await source.close();
     await pool.drain(0);
-    await new Promise<void>((r) => admin.close(() => r()));
+    await admin.close();
     throw err;
   }
 
   let closing: Promise<void> | null = null;
   const controller: Controller = {
     pool,
-    adminPort: (admin.address() as { port: number }).port,
+    adminPort: admin.port,
     table: () => table,
     endpoints: () => endpoints,
     conditions: () => conditions,
@@ -252,7 +251,7 @@ export async function startController(options: Options, source: Source, rootLog:
         await acme?.close();
         await source.close();
         await pool.drain(options.shutdownGracePeriod * 1000);
-        await new Promise<void>((r) => admin.close(() => r()));
+        await admin.close();
       })()),
   };
   return controller;

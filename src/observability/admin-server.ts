@@ -9,7 +9,8 @@
 // control plane ships Secret data to the workers apart from it (test/e2e/admin-safety.test.ts).
 
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { explain, renderExplanation, type ExplainState } from './explain.ts';
 
 export interface AdminState {
@@ -65,9 +66,17 @@ function explainAnswer(state: AdminState, query: URLSearchParams): Answer {
   return json('error' in result ? 400 : 200, result);
 }
 
-export function startAdminServer(state: AdminState, port: number, host: string): Promise<Server> {
+/** The admin server's listeners: one port, on each address asked for. */
+export interface AdminServer {
+  readonly port: number;
+  /** Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Listens on `hosts[0]` at `port` (0: any), then on the other hosts at the same port. */
+export async function startAdminServer(state: AdminState, port: number, hosts: readonly string[]): Promise<AdminServer> {
   const dashboard = loadDashboard();
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
     const [status, headers, body] =
       req.method !== 'GET' && req.method !== 'HEAD' ? json(405, { error: 'method not allowed' })
@@ -79,12 +88,27 @@ export function startAdminServer(state: AdminState, port: number, host: string):
       : (dashboard.get(path) ?? json(404, { error: 'not found', paths: PATHS }));
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
+  };
+  const servers: Server[] = [];
+  const closeAll = () => Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => undefined);
+  let bound = port;
+  try {
+    for (const host of hosts) {
+      const server = createServer(handler);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ port: bound, host }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      servers.push(server);
+      bound = (server.address() as AddressInfo).port;
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return { port: bound, close: () => (closing ??= closeAll()) };
 }

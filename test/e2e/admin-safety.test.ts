@@ -11,7 +11,7 @@ import { createCa, tlsSecret, type KeyPair } from '../support/certs.ts';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { send } from '../support/http-client.ts';
 import { endpointSlice, freePort, ingress, ingressClass, manifest, service, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
-import { defaults, statusBindAddress } from '../../src/options.ts';
+import { defaults, statusBindAddresses } from '../../src/options.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
 const G = 'gatehouse.io/';
@@ -92,9 +92,12 @@ describe('admin endpoints are safe', () => {
     await expect(send(gh.agent, `http://127.0.0.1:${gh.adminPort}`, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
     // Nor on the traffic port: /debug there is routed like any other path (no catch-all here: 404).
     expect((await gh.request('/debug/table')).status).toBe(404);
-    expect(statusBindAddress(defaults(), {})).toBe('127.0.0.1');
-    expect(statusBindAddress({ ...defaults(), bindAddress: '10.1.2.3' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toBe('10.1.2.3');
-    expect(statusBindAddress({ ...defaults(), statusBindAddress: '10.9.9.9' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toBe('10.9.9.9');
+    expect(statusBindAddresses(defaults(), {})).toEqual(['127.0.0.1']);
+    // In a pod: --bind-address (0.0.0.0 covers loopback), or the pod IP deploy/ passes, plus
+    // loopback for `kubectl port-forward`, which connects to the pod's 127.0.0.1.
+    expect(statusBindAddresses(defaults(), { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toEqual(['0.0.0.0']);
+    expect(statusBindAddresses({ ...defaults(), statusBindAddress: '10.9.9.9' }, {})).toEqual(['10.9.9.9', '127.0.0.1']);
+    expect(statusBindAddresses({ ...defaults(), statusBindAddress: '127.0.0.2' }, {})).toEqual(['127.0.0.2']);
   });
 
   it('/debug/explain answers live, with the endpoints as the active checks see them', async () => {
