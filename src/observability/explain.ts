@@ -14,6 +14,7 @@
 
 import type { ActiveHealthPolicy, Backend, CanaryPolicy, Condition, EndpointTable, PassiveHealthPolicy, Route, RoutePolicies, RouteTable, VirtualHost } from '../core/model.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
+import { compilePathRegex } from '../core/path-regex.ts';
 import type { KubeObject } from '../core/snapshot.ts';
 import { RequestContext } from '../dataplane/policies/pipeline.ts';
 import { redirectStep } from '../dataplane/policies/redirect.ts';
@@ -213,9 +214,9 @@ function routeMatches(r: Route, path: string): boolean {
 }
 
 function regexMatches(r: Route, path: string): boolean {
-  // The router's own order and test: build a one-route table and ask it.
-  const table: RouteTable = { generation: 0, fingerprint: '', hosts: [{ host: 'x', routes: [r], defaultBackend: null, tls: false, sslRedirect: false }], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null };
-  return routerFor(table).lookup('x', path).route !== null;
+  // The router's own test (core/path-regex.ts: RE2, anchored at the start, ignoring case).
+  const re = compilePathRegex(r.path);
+  return typeof re !== 'string' && re.test(path);
 }
 
 function whyMatches(r: Route, path: string, vh: VirtualHost | null): string {
