@@ -22,6 +22,7 @@ import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
 import { readCustomHeadersRef } from './annotations/custom-headers.ts';
 import { routeBalance } from './annotations/load-balance.ts';
+import { clientCertsByHost } from './annotations/client-cert.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
@@ -31,7 +32,7 @@ export interface CompileResult {
   /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
   readonly acme: readonly AcmeRequest[];
   /**
-   * `namespace/name` of the Secrets annotations name (proxy-ssl-secret), sorted: they need
+   * `namespace/name` of the Secrets annotations name (proxy-ssl-secret, auth-tls-secret), sorted: they need
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
@@ -124,6 +125,11 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     if (customHeaders.ok && customHeaders.value !== undefined) configMaps.add(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
     const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
+    // Client certificates are asked for by SNI, per host: a rule without one cannot ask for them.
+    if (policy.clientCert !== undefined && (ruleHosts(ing).length === 0 || ruleHosts(ing).includes(''))) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', policy.clientCert.secret.field, 'auth-tls-secret applies per host (the TLS handshake asks for a client certificate by SNI), and this Ingress has a rule without a host; the Ingress is left out'));
+      continue;
+    }
     const before = conditions.length;
     readIngress(ing, read, conditions);
     // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
@@ -262,13 +268,20 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
     return upstream === undefined ? {} : { defaultUpstream: upstream };
   };
+  const clientCerts = clientCertsByHost(ingresses.flatMap((ing) => {
+    const clientCert = policies.get(ingressKey(ing))?.clientCert;
+    return clientCert === undefined ? [] : [{ ingress: ing, hosts: ruleHosts(ing), clientCert }];
+  }), (ing, field, message) => conditions.push(condition(ing, 'GH_CLIENT_CERT_CONFLICT', field, message)));
   const hosts: VirtualHost[] = [...read.hosts].map((host) => {
     // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
     const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
-    const defaultPolicies = policiesOf(owner);
+    // auth-tls-* is per host: on every route of it, whichever Ingress routes it.
+    const clientCert = clientCerts.get(host);
+    const withClientCert = (p: RoutePolicies | undefined) => (clientCert === undefined ? p : { ...p, clientCert });
+    const defaultPolicies = withClientCert(policiesOf(owner));
     return {
       host,
-      routes: (byHost.get(host) ?? []).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
+      routes: (byHost.get(host) ?? []).map((r) => (clientCert === undefined ? r : { ...r, policies: withClientCert(r.policies) })).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
       defaultBackend: defaults.get(host)?.backend ?? null,
       tls: hasTls(host),
       sslRedirect: sslRedirect(owner, host),
@@ -308,6 +321,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
+  for (const c of clientCerts.values()) annotationSecrets.add(c.secret.ref);
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));

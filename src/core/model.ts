@@ -76,6 +76,32 @@ export interface RoutePolicies {
   readonly headers?: HeadersPolicy;
   /** load-balance, upstream-hash-by*, affinity and session-cookie-*: how an endpoint is chosen; absent: round robin. Not a step: the proxy's balancer reads it. */
   readonly balance?: BalancePolicy;
+  /** auth-tls-*: client certificates (server level: every route of the host, and its defaultPolicies, carry the host's). */
+  readonly clientCert?: ClientCertPolicy;
+}
+
+/** auth-tls-verify-client: nginx's ssl_verify_client. */
+export type ClientCertVerify = 'on' | 'off' | 'optional' | 'optional_no_ca';
+
+/**
+ * ingress-nginx's "Client Certificate Authentication" for one host (core/annotations/client-cert.ts,
+ * dataplane/policies/client-cert.ts). The CA bundle is the Secret's ca.crt: the control plane reads
+ * and checks it, and its PEM travels apart from the table (TlsMaterial.clientAuth).
+ */
+export interface ClientCertPolicy {
+  /** The virtual host it belongs to (lower case, or `*.example.com`): the key of its CA bundle. */
+  readonly host: string;
+  /** auth-tls-secret: `namespace/name`, with the Ingress and annotation that conditions about it name. */
+  readonly secret: UpstreamSecretRef;
+  readonly verify: ClientCertVerify;
+  /** auth-tls-verify-depth: intermediate certificates allowed between the client's and the CA bundle's root (nginx ssl_verify_depth). */
+  readonly depth: number;
+  /** auth-tls-error-page: failed verification answers 302 to this URL instead of 400. */
+  readonly errorPage?: string;
+  /** auth-tls-pass-certificate-to-upstream: the ssl-client-cert header. */
+  readonly passCertificate: boolean;
+  /** auth-tls-match-cn: an RE2 regex (starting `CN=`) the client's subject DN must match, else 403. */
+  readonly matchCn?: string;
 }
 
 /** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */

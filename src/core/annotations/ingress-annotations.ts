@@ -21,6 +21,7 @@ import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.t
 import { readForwardPolicy } from './forward-policy.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
+import { readClientCert, type ClientCertAnnotations } from './client-cert.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -32,6 +33,8 @@ export interface IngressAnnotations {
   readonly forward?: ForwardPolicy;
   /** health-check-* and passive-health-*, for the Ingress's backends; absent: none set. */
   readonly health?: HealthPolicy;
+  /** auth-tls-*: server level, so compile puts it on the Ingress's hosts; absent: none set. */
+  readonly clientCert?: ClientCertAnnotations;
   /** The traffic policies for the Ingress's routes (absent fields: none). */
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
@@ -80,6 +83,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
+  const clientCert = take(readClientCert(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -101,5 +105,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}) };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(clientCert ? { clientCert } : {}) };
 }
