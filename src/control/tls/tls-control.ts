@@ -7,6 +7,7 @@ import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
 import { ProxySslResolver, withUpstream } from './proxy-ssl-resolver.ts';
+import { ClientCertResolver, withClientAuth } from './client-cert-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -22,12 +23,13 @@ export interface TlsControlOptions {
 /** setTimeout's limit; a later expiry is re-checked then, and scheduled again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret. */
+/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret, the hosts' auth-tls-secret. */
 type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<RouteTable, 'hosts'>>;
 
 export class TlsControl {
   private readonly resolver: CertificateResolver;
   private readonly proxySsl: ProxySslResolver;
+  private readonly clientCert: ClientCertResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
@@ -40,6 +42,7 @@ export class TlsControl {
   constructor(options: TlsControlOptions) {
     this.resolver = new CertificateResolver(options.secret);
     this.proxySsl = new ProxySslResolver(options.secret);
+    this.clientCert = new ClientCertResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
     this.rotation = new TicketKeyRotation((keys) => {
@@ -56,8 +59,9 @@ export class TlsControl {
     this.table = table;
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
-    const material = withUpstream(served.material, upstream.upstream);
-    const conditions = [...served.conditions, ...upstream.conditions];
+    const clientCert = this.clientCert.resolve(table.hosts ?? []);
+    const material = withClientAuth(withUpstream(served.material, upstream.upstream), clientCert.clientAuth);
+    const conditions = [...served.conditions, ...upstream.conditions, ...clientCert.conditions];
     const nextExpiry = served.nextExpiry;
     this.current = conditions;
     this.last = material;

@@ -40,7 +40,7 @@ export function compileMatchCn(value: string): RE2JS | string {
   try {
     re = RE2JS.compile(value);
   } catch (err) {
-    return `is not an RE2 regular expression (${err instanceof Error ? err.message.replace(/[\x00-\x1f\x7f]/g, ' ') : 'invalid'})`;
+    return `is not an RE2 regular expression (${err instanceof Error ? err.message.replace(/\p{Cc}/gu, ' ') : 'invalid'})`;
   }
   if (re.programSize() > MAX_MATCH_CN_PROGRAM) return `compiles to ${re.programSize()} instructions, more than ${MAX_MATCH_CN_PROGRAM}`;
   return re;

@@ -22,6 +22,7 @@ import { corsStep } from './cors.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
+import { clientCertStep } from './client-cert.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -69,10 +70,10 @@ export class RequestContext implements UpstreamOverrides {
     return this.#clientAddress;
   }
 
-  /** Answers the request itself (a small plain-text body), on the response or the upgrade's socket. */
-  respond(status: number, headers?: AnswerHeaders): void {
-    if (this.upgrade) sendRawAnswer(this.res as Duplex, status, headers);
-    else sendAnswer(this.res as ProxyResponse, status, headers);
+  /** Answers the request itself (a small plain-text body: the status, and `reason` or its name), on the response or the upgrade's socket. */
+  respond(status: number, headers?: AnswerHeaders, reason?: string): void {
+    if (this.upgrade) sendRawAnswer(this.res as Duplex, status, headers, reason);
+    else sendAnswer(this.res as ProxyResponse, status, headers, false, reason);
   }
 }
 
@@ -96,6 +97,7 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
   if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
+  if (policies.clientCert !== undefined) steps.push(clientCertStep(policies.clientCert));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));

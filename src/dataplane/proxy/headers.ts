@@ -235,7 +235,7 @@ export interface UpstreamOverrides {
   readonly upstreamTarget: string | null;
   /** The Host (`:authority` for HTTP/2 upstreams) to send instead of the client's (upstream-vhost). */
   readonly upstreamHost: string | null;
-  /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case. */
+  /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case; an empty value removes the header (nginx's proxy_set_header). */
   readonly upstreamHeaders: readonly string[] | null;
   /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
   readonly responseRate?: number;
@@ -254,7 +254,7 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
   const host = set.get('host');
   if (host !== undefined) out.push('host', host);
   for (let i = 0; i < flat.length; i += 2) if (!set.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
-  for (const [name, value] of set) if (name !== 'host') out.push(name, value);
+  for (const [name, value] of set) if (name !== 'host' && value !== '') out.push(name, value);
   return out;
 }
 
@@ -263,6 +263,9 @@ export function overrideH2Headers(headers: OutgoingHttpHeaders, o: UpstreamOverr
   if (o.upstreamTarget !== null) headers[':path'] = o.upstreamTarget;
   if (o.upstreamHost !== null) headers[':authority'] = o.upstreamHost;
   const extra = o.upstreamHeaders ?? [];
-  for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
+  for (let i = 0; i < extra.length; i += 2) {
+    if (extra[i + 1] !== '') headers[extra[i]!] = extra[i + 1]!;
+    else if (headers[extra[i]!] !== undefined) delete headers[extra[i]!];
+  }
   return headers;
 }

@@ -51,12 +51,13 @@ export function writeHead(res: ProxyResponse, status: number, headers: OutgoingH
 /** Headers a step adds to an answer of its own (Location, Retry-After, CORS …). */
 export type AnswerHeaders = Readonly<Record<string, string>>;
 
-function answerBody(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Error'}\n`;
+/** `reason`: said instead of the status's name (nginx's "No required SSL certificate was sent"). */
+function answerBody(status: number, reason?: string): string {
+  return `${status} ${reason ?? STATUS_CODES[status] ?? 'Error'}\n`;
 }
 
 /** A small plain-text answer with `headers` added; never a stack trace. */
-export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHeaders = {}, closeConnection = false): void {
+export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHeaders = {}, closeConnection = false, reason?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -66,7 +67,7 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
     writeHead(res, status, headers);
     return void res.end();
   }
-  const body = answerBody(status);
+  const body = answerBody(status, reason);
   const all: Record<string, string | number> = { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
   // HTTP/2 has no Connection header (RFC 9113 §8.2.2); Node refuses one.
   if (closeConnection && !(res instanceof Http2ServerResponse)) all.connection = 'close';
@@ -75,12 +76,12 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
 }
 
 /** The same answer written straight to a socket (upgrades, unparseable requests), then closed. */
-export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}): void {
+export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}, reason?: string): void {
   if (!socket.writable) return void socket.destroy();
-  const body = answerBody(status);
+  const body = answerBody(status, reason);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function sendError(res: ProxyResponse, status: number, closeConnection = false): void {

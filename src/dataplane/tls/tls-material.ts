@@ -24,8 +24,23 @@ export interface TlsMaterial {
    * that passed the control plane's checks (a route naming another one answers 502). Absent: none.
    */
   readonly upstream?: Readonly<Record<string, UpstreamTlsPem>>;
+  /**
+   * auth-tls-secret CA bundles by virtual host (lower case, or `*.example.com`), for the hosts
+   * whose Secret passed the control plane's checks (a host naming another one answers 403); null
+   * for a host without client certificates that an entry's wildcard would otherwise cover. Absent: none.
+   */
+  readonly clientAuth?: Readonly<Record<string, ClientAuthPem | null>>;
   /** Changes whenever anything above does. */
   readonly fingerprint: string;
+}
+
+/** An auth-tls-secret's CA bundle, and whether the handshake asks for a certificate (auth-tls-verify-client other than off). */
+export interface ClientAuthPem {
+  /** ca.crt, PEM. */
+  readonly ca: string;
+  /** sha256 of ca.crt: a connection verified with another bundle is not this one's. */
+  readonly id: string;
+  readonly request: boolean;
 }
 
 /** A proxy-ssl-secret's PEM: the CAs to verify the backend with, and the client certificate. */
