@@ -8,10 +8,12 @@
 import { execFileSync } from 'node:child_process';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, expired, h2Request, tlsSecret, type KeyPair, type TestCa } from '../support/certs.ts';
 import { headerValues, startEcho, type Echo } from '../support/echo-upstream.ts';
+import { rawExchange } from '../support/http-client.ts';
 import { backendService, ingress, ingressClass, manifest, startGatehouse, type Gatehouse } from '../support/harness.ts';
 import { requirePackage } from '../support/system-package.ts';
 
@@ -323,4 +325,44 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
       });
     });
   }
+});
+
+describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client-certificate suites' }))('client certificates behind use-proxy-protocol', () => {
+  let echo: Echo;
+  let gh: Gatehouse;
+  let alice: KeyPair;
+
+  beforeAll(async () => {
+    const root = await createCa('Client Root');
+    alice = await root.issue({ dnsNames: ['alice'], usage: 'client', subject: 'CN=alice' });
+    echo = await startEcho({ name: 'mtls-proxied' });
+    gh = await startGatehouse({
+      manifests: manifest(
+        ingressClass('gatehouse'),
+        backendService('echo', echo.port),
+        opaqueSecret('ca', { 'ca.crt': root.cert }),
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'gatehouse', namespace: 'gatehouse' }, data: { 'use-proxy-protocol': 'true' } },
+        ingress('on', { annotations: { [`${A}auth-tls-secret`]: 'default/ca' }, rules: [{ host: 'on.test', paths: [{ path: '/', service: 'echo' }] }] }),
+      ),
+      options: { configmap: 'gatehouse/gatehouse' },
+    });
+  });
+
+  afterAll(async () => {
+    await gh?.close();
+    await echo?.close();
+  });
+
+  it('reads the PROXY header, then the ClientHello: the handshake asks for the certificate and the request is forwarded verified', async () => {
+    const raw = netConnect({ host: '127.0.0.1', port: gh.httpsPort });
+    await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+    raw.write('PROXY TCP4 203.0.113.8 192.0.2.10 50001 443\r\n');
+    const tls = tlsConnect({ socket: raw, servername: 'on.test', rejectUnauthorized: false, cert: alice.cert, key: alice.key, ALPNProtocols: ['http/1.1'] });
+    await new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
+    const r = await rawExchange(tls, 'GET /x HTTP/1.1\r\nHost: on.test\r\nConnection: close\r\n\r\n');
+    expect(r.status).toBe(200);
+    const last = echo.received.at(-1)!;
+    expect(headerValues(last.headers, 'ssl-client-verify')).toEqual(['SUCCESS']);
+    expect(headerValues(last.headers, 'x-real-ip')).toEqual(['203.0.113.8']);
+  });
 });
