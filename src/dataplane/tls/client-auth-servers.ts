@@ -29,6 +29,7 @@ import type { Server, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { CertStore } from './cert-store.ts';
 import { readClientHello } from './client-hello.ts';
+import { interceptConnections, readStart } from '../connection-start.ts';
 import type { ClientAuthPem, TlsMaterial } from './tls-material.ts';
 
 /** Which host's CA bundle a connection's handshake asked for a certificate with. */
@@ -44,8 +45,6 @@ export type SecureServerFactory = (options: SecureServerOptions) => Http2SecureS
 
 /** As Node's TLS handshakeTimeout: a connection that sends no ClientHello in this long is closed. */
 const CLIENT_HELLO_TIMEOUT_MS = 120_000;
-
-type ConnectionListener = (this: Server, socket: Socket) => void;
 
 /** On the TLS sockets of the servers here: a property, not a WeakMap, so that the proxy of the socket an HTTP/2 session gives (which forwards property reads) finds it too. */
 const STAMP = Symbol('client-auth');
@@ -130,55 +129,28 @@ export class ClientAuthServers {
    * protocol intake, when that is installed later: it wraps this).
    */
   install(server: Server): void {
-    const own = server.listeners('connection') as ConnectionListener[];
-    server.removeAllListeners('connection');
-    const handOver = (socket: Socket) => {
-      for (const listener of own) listener.call(server, socket);
-    };
-    server.on('connection', (socket: Socket) => {
+    interceptConnections(server, (socket, handOver) => {
       if (!this.requesting) return handOver(socket);
-      this.read(socket, (hello, serverName) => {
-        // Still inside our 'data' event: pause, so nothing flows to nobody before the TLS socket
-        // reads what was put back (node:tls reads a wrapped socket's buffered bytes itself).
-        socket.pause();
-        socket.unshift(hello);
-        const target = serverName === null ? null : this.serverFor(serverName);
-        if (target === null) handOver(socket);
-        else target.emit('connection', socket);
+      readStart(socket, {
+        parse: (received) => {
+          const r = readClientHello(received);
+          // Not a ClientHello: the listening server's TLS refuses it as it always does.
+          return r.state === 'incomplete' ? undefined : r.state === 'done' ? r.serverName : null;
+        },
+        timeoutMs: CLIENT_HELLO_TIMEOUT_MS,
+        done: (hello, serverName) => {
+          // Still inside our 'data' event: pause, so nothing flows to nobody before the TLS socket
+          // reads what was put back (node:tls reads a wrapped socket's buffered bytes itself).
+          socket.pause();
+          socket.unshift(hello);
+          const target = serverName === null ? null : this.serverFor(serverName);
+          if (target === null) handOver(socket);
+          else target.emit('connection', socket);
+        },
+        gone: () => socket.destroy(),
+        pending: this.pending,
       });
     });
-  }
-
-  private read(socket: Socket, done: (hello: Buffer, serverName: string | null) => void): void {
-    this.pending.add(socket);
-    let received: Buffer = Buffer.alloc(0);
-    const stop = () => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onGone);
-      socket.off('error', onGone);
-      socket.off('close', stop);
-      this.pending.delete(socket);
-    };
-    const onData = (chunk: Buffer) => {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-      const r = readClientHello(received);
-      if (r.state === 'incomplete') return;
-      stop();
-      // Not a ClientHello: the listening server's TLS refuses it as it always does.
-      done(received, r.state === 'done' ? r.serverName : null);
-    };
-    const onGone = () => {
-      stop();
-      socket.destroy();
-    };
-    const timer = setTimeout(onGone, CLIENT_HELLO_TIMEOUT_MS);
-    socket.on('data', onData);
-    socket.on('end', onGone);
-    socket.on('error', onGone);
-    socket.on('close', stop);
-    // A socket handed over paused (the PROXY protocol intake) flows again.
-    socket.resume();
   }
 
   /** Closes the connections still sending their ClientHello (the drain: they have no request yet). */

@@ -30,18 +30,7 @@ function handshakeBytes(data: Uint8Array): Uint8Array | null {
     parts.push(data.subarray(at + 5, Math.min(end, data.length)));
     at = end;
   }
-  return parts.length === 0 ? new Uint8Array(0) : concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 export function readClientHello(data: Uint8Array): ClientHelloRead {
