@@ -3,6 +3,7 @@
 // on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
 
 import { readFileSync } from 'node:fs';
+import { runCheck } from './check/run-check.ts';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
@@ -20,6 +21,10 @@ function fail(message: string, code = 2): never {
 }
 
 export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
+  if (argv[0] === 'check') {
+    process.exitCode = await runCheck(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+    return;
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(usage());
     return;
@@ -59,8 +64,11 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, gracePeriodS: options.shutdownGracePeriod }, 'draining');
-    launched.close().then(
+    // SIGTERM (the kubelet, a load balancer's orchestration): unready first, serving on for
+    // --shutdown-delay while endpoints are removed; SIGINT (Ctrl-C) drains at once.
+    const delayS = signal === 'SIGTERM' ? options.shutdownDelay : 0;
+    log.info({ signal, delayS, gracePeriodS: options.shutdownGracePeriod }, 'shutting down: not ready, draining after the delay');
+    launched.close(delayS * 1000).then(
       () => {
         log.info({}, 'stopped');
         flushLog(log);

@@ -18,7 +18,7 @@ describe('parseOptions', () => {
     expect(o).toMatchObject({
       manifests: null, manifestsRescanInterval: 5, httpPort: 8080, httpsPort: 8443, statusPort: 10254, bindAddress: '0.0.0.0',
       ingressClass: 'gatehouse', controllerClass: 'gatehouse.io/ingress-controller',
-      watchIngressWithoutClass: false, defaultBackendService: null, shutdownGracePeriod: 10,
+      watchIngressWithoutClass: false, defaultBackendService: null, shutdownGracePeriod: 10, shutdownDelay: 5,
     });
     expect(o.workers).toBe(defaults().workers);
     expect(o.workers).toBeGreaterThan(0);

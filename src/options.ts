@@ -19,6 +19,8 @@ export interface Options {
   watchIngressWithoutClass: boolean;
   defaultBackendService: string | null;
   shutdownGracePeriod: number;
+  /** SIGTERM: seconds of serving while /readyz says 503, before the drain (load balancers and endpoints catch up). */
+  shutdownDelay: number;
   /** Seconds to wait for a TCP connection to an upstream (ingress-nginx proxy-connect-timeout). */
   proxyConnectTimeout: number;
   /** Seconds to wait for response headers and between body reads (ingress-nginx proxy-read-timeout). */
@@ -90,6 +92,7 @@ const FLAGS: Record<string, Flag> = {
   'watch-ingress-without-class': { key: 'watchIngressWithoutClass', kind: 'bool', help: 'also take Ingresses with no class' },
   'default-backend-service': { key: 'defaultBackendService', kind: 'nsname', help: 'NS/NAME of the Service for unmatched requests (default: built-in 404)' },
   'shutdown-grace-period': { key: 'shutdownGracePeriod', kind: 'seconds', help: 'seconds to drain in-flight requests on SIGTERM (default 10)' },
+  'shutdown-delay': { key: 'shutdownDelay', kind: 'seconds', help: 'on SIGTERM, seconds to keep serving while /readyz says 503, before the drain begins (default 5)' },
   'proxy-connect-timeout': { key: 'proxyConnectTimeout', kind: 'seconds', help: 'seconds to connect to an upstream (default 5)' },
   'proxy-read-timeout': { key: 'proxyReadTimeout', kind: 'seconds', help: 'seconds to wait for upstream response data (default 60)' },
   'proxy-send-timeout': { key: 'proxySendTimeout', kind: 'seconds', help: 'seconds an upstream may leave the request body unread (default 60)' },
@@ -134,6 +137,7 @@ export function defaults(): Options {
     watchIngressWithoutClass: false,
     defaultBackendService: null,
     shutdownGracePeriod: 10,
+    shutdownDelay: 5,
     proxyConnectTimeout: 5,
     proxyReadTimeout: 60,
     proxySendTimeout: 60,
@@ -287,7 +291,7 @@ export function parseOptions(argv: readonly string[]): Options {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
-  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
+  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse check [--manifests DIR] [--output text|json] [flags]   (the migration report: docs/check.md)\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
 }
 
 /** The part of the options the pure compile step reads. */

@@ -95,7 +95,7 @@ describe('deploy/ manifests', () => {
     expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
     const args = (c.args as string[]).map((a) => a.replaceAll('$(POD_NAMESPACE)', NAMESPACE));
     const options = parseOptions(args);
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(options.shutdownGracePeriod);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(options.shutdownDelay + options.shutdownGracePeriod);
     expect(options.publishService).toBe(`${NAMESPACE}/${one('Service').metadata.name}`);
     expect(options.manifests).toBeNull();
     expect(options.configmap).toBe(`${NAMESPACE}/${one('ConfigMap').metadata.name}`);

@@ -30,8 +30,12 @@ export interface Controller {
   settled(): Promise<void>;
   /** Rejects when the data plane cannot run (a port already in use). */
   readonly failed: Promise<never>;
-  /** SIGTERM: not ready, drain in-flight requests, stop. Safe to call twice. */
-  close(): Promise<void>;
+  /**
+   * SIGTERM: /readyz answers 503 at once, the listeners keep serving for `delayMs` (while load
+   * balancers and the endpoints controller take the replica out), then the workers drain in-flight
+   * requests and stop. Safe to call twice (the first call's delay holds).
+   */
+  close(delayMs?: number): Promise<void>;
 }
 
 /** What else wants each compile result (Kubernetes mode: status and Events). */
@@ -46,6 +50,8 @@ export async function startController(options: Options, source: Source, rootLog:
   const snapshot = new Snapshot();
   const copts = compileOptions(options);
   let table: RouteTable | null = null;
+  /** close() began: not ready, whatever the pool says. */
+  let stopping = false;
   let endpoints: EndpointTable | null = null;
   let conditions: readonly Condition[] = [];
   let pending: Change = 'none';
@@ -182,8 +188,8 @@ export async function startController(options: Options, source: Source, rootLog:
   // is still syncing, for instance while the API server is unreachable at start.
   const admin: Server = await startAdminServer(
     {
-      ready: () => pool.ready(),
-      readiness: () => ({ ready: pool.ready(), generation: table?.generation ?? 0, workers: pool.status() }),
+      ready: () => !stopping && pool.ready(),
+      readiness: () => ({ ready: !stopping && pool.ready(), ...(stopping ? { stopping } : {}), generation: table?.generation ?? 0, workers: pool.status() }),
       debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters(), health: { active: health.status(), passive: passiveHealth() } }),
     },
     options.statusPort,
@@ -221,8 +227,10 @@ export async function startController(options: Options, source: Source, rootLog:
     conditions: () => conditions,
     failed,
     settled: () => Promise.race([pool.settled(), failed]),
-    close: () =>
+    close: (delayMs = 0) =>
       (closing ??= (async () => {
+        stopping = true;
+        if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
         holdoff.cancel();
         health.close();
         tls.close();

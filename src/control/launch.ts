@@ -16,8 +16,8 @@ export interface Launched {
   readonly kube: KubeMode | null;
   /** The ACME manager; null without --acme-directory. */
   readonly acme: AcmeService | null;
-  /** Drain, and release the Lease. Safe to call twice. */
-  close(): Promise<void>;
+  /** Drain after `delayMs` of serving unready (Controller.close), and release the Lease. Safe to call twice. */
+  close(delayMs?: number): Promise<void>;
 }
 
 export interface LaunchEnv {
@@ -56,6 +56,6 @@ export async function launch(options: Options, log: Log, { env = process.env, ti
     kube,
     acme,
     // The Lease is released while the workers drain, so another replica takes over at once.
-    close: () => (closing ??= Promise.all([controller.close(), kube?.close()]).then(() => undefined)),
+    close: (delayMs?: number) => (closing ??= Promise.all([controller.close(delayMs), kube?.close()]).then(() => undefined)),
   };
 }

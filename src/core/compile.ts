@@ -2,11 +2,11 @@
 // randomness; never throws on user input (a bad object becomes a condition and is left
 // out); output is sorted, frozen and fingerprinted (DESIGN.md "Data flow", step 3).
 
-import type { Backend, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
+import type { Backend, CanaryPolicy, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownedIngresses } from './processors/ingress-class.ts';
-import { condition, readIngress, type IngressOutput } from './processors/ingress.ts';
+import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
@@ -20,7 +20,7 @@ import { routeRewrite, wantsRegexMode } from './annotations/rewrite.ts';
 import { compilePathRegex } from './path-regex.ts';
 import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
-import { readCustomHeadersRef } from './annotations/custom-headers.ts';
+import { readConfigMapRef, readCustomHeadersRef } from './annotations/custom-headers.ts';
 import { routeBalance } from './annotations/load-balance.ts';
 import { clientCertsByHost } from './annotations/client-cert.ts';
 
@@ -29,6 +29,8 @@ export interface CompileResult {
   readonly conditions: readonly Condition[];
   /** `namespace/name` of every Ingress this controller owns, sorted (for status writes). */
   readonly ingresses: readonly string[];
+  /** `namespace/name` of the owned Ingresses compile took in, sorted: the others were left out whole (a refused annotation or shape). */
+  readonly accepted: readonly string[];
   /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
   readonly acme: readonly AcmeRequest[];
   /**
@@ -36,7 +38,7 @@ export interface CompileResult {
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
-  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap (add-headers, proxy-set-headers) and custom-headers annotations name, sorted: Kubernetes mode watches them by name. */
+  /** `namespace/name` of the ConfigMaps the --configmap ConfigMap (add-headers, proxy-set-headers), custom-headers and auth-proxy-set-headers annotations name, sorted: Kubernetes mode watches them by name. */
   readonly configMaps: readonly string[];
 }
 
@@ -88,6 +90,11 @@ function backendHealth(backendsOf: ReadonlyMap<string, ReadonlySet<string>>, ing
   return out;
 }
 
+/** Where a canary path attaches: ingress-nginx's mergeAlternativeBackends takes the location with the same host, path as written and pathType. */
+function canaryKey(c: RouteCandidate): string {
+  return `host ${JSON.stringify(c.host)} ${c.implementationSpecific ? 'ImplementationSpecific' : c.match} path ${JSON.stringify(c.written)}`;
+}
+
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -101,6 +108,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const configMaps = new Set(global.configMaps);
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
+  /** The paths and default backends of canary Ingresses: they attach to the main Ingresses' (below the routes). */
+  const canaryRead: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   const policies = new Map<string, IngressAnnotations>();
   const tlsRead: TlsCandidate[] = [];
   /** The oldest Ingress naming each host: its annotations hold for the host's unmatched paths. */
@@ -116,13 +125,24 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     for (const key of names.snippets) {
       conditions.push(condition(ing, 'GH_ANNOTATION_SNIPPET', `metadata.annotations[${JSON.stringify(key)}]`, `${key} asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out`));
     }
-    if (names.snippets.length > 0) continue;
+    for (const { key, note } of names.refused) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_REFUSED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is refused by design: ${note}; the Ingress is left out`));
+    }
+    for (const { key, note } of names.invalid) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', `metadata.annotations[${JSON.stringify(key)}]`, `${note}; the Ingress is left out`));
+    }
+    if (names.snippets.length + names.refused.length + names.invalid.length > 0) continue;
+    for (const { key, note } of names.unsupported) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_UNSUPPORTED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is an ingress-nginx annotation Gatehouse does not act on: ${note}; the Ingress is served without it`));
+    }
     for (const key of names.unknown) {
       conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
     }
     // custom-headers' ConfigMap is watched by name whether it exists or not: its creation applies.
     const customHeaders = readCustomHeadersRef(ing);
     if (customHeaders.ok && customHeaders.value !== undefined) configMaps.add(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
+    const authHeaders = readConfigMapRef(ing, 'auth-proxy-set-headers');
+    if (authHeaders.ok && authHeaders.value !== undefined) configMaps.add(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
     const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
     // Client certificates are asked for by SNI, per host: a rule without one cannot ask for them.
@@ -130,11 +150,17 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
       conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', policy.clientCert.secret.field, 'auth-tls-secret applies per host (the TLS handshake asks for a client certificate by SNI), and this Ingress has a rule without a host; the Ingress is left out'));
       continue;
     }
+    if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {
+      conditions.push(condition(ing, 'GH_CANARY_DISABLED', `metadata.annotations[${JSON.stringify(policy.canary.keys[0])}]`, `${policy.canary.keys.join(', ')} set without canary: "true" do nothing (as in ingress-nginx); the Ingress is served as a normal one`));
+    }
+    // A canary's paths and TLS make no routes or hosts of their own (ingress-nginx skips canaries when it builds servers).
+    const canary = policy.canary?.enabled === true;
     const before = conditions.length;
-    readIngress(ing, read, conditions);
+    readIngress(ing, canary ? canaryRead : read, conditions);
     // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
     if (conditions.slice(before).some((c) => c.code === 'GH_OBJECT_INVALID')) continue;
     policies.set(ingressKey(ing), policy);
+    if (canary) continue;
     readTls(ing, tlsRead, conditions);
     for (const host of ruleHosts(ing)) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
   }
@@ -221,6 +247,8 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // Routes: for the same host, path and match type the oldest Ingress wins (stable sort
   // keeps rule order inside one Ingress); the loser gets a condition.
   const winners = new Map<string, { route: Route; field: string }>();
+  /** The routes a canary may attach to, by host, pathType and path as written (canaryKey). */
+  const mains = new Map<string, { route: Route; written: string }>();
   const byHost = new Map<string, Route[]>();
   for (let c of read.routes) {
     if (c.implementationSpecific && regexHosts.has(c.host)) {
@@ -247,6 +275,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
+    mains.set(canaryKey(c), { route, written: c.written });
     const list = byHost.get(c.host);
     if (list) list.push(route);
     else byHost.set(c.host, [route]);
@@ -263,25 +292,70 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     defaults.set(d.host, { backend: useBackend(d.ingress, `${d.field}.service`, d.backend), ingress: ingressKey(d.ingress) });
   }
 
+  // Canaries attach to the routes above (and host default backends), the oldest canary first: as
+  // ingress-nginx (balancer.lua takes alternative_backends[1]) one canary serves a route.
+  const routeCanary = new Map<Route, CanaryPolicy>();
+  const hostCanary = new Map<string, CanaryPolicy>();
+  const attachedBy = new Map<string, string>();
+  /** Attaches canary `c` to `target` (the main's route or host default), `backendField` naming its Service. */
+  const attach = (c: RouteCandidate | DefaultCandidate, backendField: string, target: string, main: { ingress: string; written: string; regex: string | null }, set: (p: CanaryPolicy) => void): void => {
+    const ing = c.ingress;
+    const had = attachedBy.get(target);
+    if (had !== undefined) {
+      if (had !== ingressKey(ing)) conditions.push(condition(ing, 'GH_CANARY_CONFLICT', c.field, `the canary Ingress ${had}, which is older, is already attached to the ${target}; one canary serves it (as in ingress-nginx)`));
+      return;
+    }
+    attachedBy.set(target, ingressKey(ing));
+    const own = policies.get(ingressKey(ing))!;
+    const backend = useBackend(ing, backendField, c.backend);
+    // The main Ingress's upstream settings; the canary's own balance (ingress-nginx keeps load-balance, upstream-hash-by and affinity).
+    const upstream = upstreamFor(main.ingress, backend);
+    const balance = own.policies.balance;
+    set({ ...own.canary!.rules, backend, ingress: ingressKey(ing), ...(upstream ? { upstream } : {}), ...(balance ? { balance: routeBalance(balance, main.written, main.regex !== null) } : {}) });
+  };
+  const noMain = (c: RouteCandidate | DefaultCandidate, what: string) => conditions.push(condition(c.ingress, 'GH_CANARY_NO_MAIN', c.field, `no main Ingress ${what}, so this canary has nothing to attach to and is not served`));
+  const hostDefault = (host: string) => (host === '' ? 'catch-all default backend' : `default backend of host ${JSON.stringify(host)}`);
+  for (const c of canaryRead.routes) {
+    const key = canaryKey(c);
+    const main = mains.get(key);
+    // A Prefix `/` is ingress-nginx's root location, which a host's default backend serves when no Ingress routes `/`.
+    const onDefault = main === undefined && c.written === '/' && !c.implementationSpecific && c.match === 'Prefix' ? defaults.get(c.host) : undefined;
+    const field = `${c.field}.backend.service`;
+    if (main !== undefined) attach(c, field, `route of ${key}`, { ingress: main.route.ingress, written: main.written, regex: main.route.match === 'Regex' ? main.route.path : null }, (p) => routeCanary.set(main.route, p));
+    else if (onDefault !== undefined) attach(c, field, hostDefault(c.host), { ingress: onDefault.ingress, written: '/', regex: null }, (p) => hostCanary.set(c.host, p));
+    else noMain(c, `routes ${key}`);
+  }
+  for (const d of canaryRead.defaults) {
+    const main = defaults.get(d.host);
+    if (main !== undefined) attach(d, `${d.field}.service`, hostDefault(d.host), { ingress: main.ingress, written: '/', regex: null }, (p) => hostCanary.set(d.host, p));
+    else noMain(d, `sets the ${hostDefault(d.host)}`);
+  }
+  const withCanary = (r: Route): Route => {
+    const canary = routeCanary.get(r);
+    return canary === undefined ? r : { ...r, policies: { ...r.policies, canary } };
+  };
+
   const defaultUpstream = (host: string): { defaultUpstream?: UpstreamPolicy } => {
     const d = defaults.get(host);
     const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
     return upstream === undefined ? {} : { defaultUpstream: upstream };
   };
   const clientCerts = clientCertsByHost(ingresses.flatMap((ing) => {
-    const clientCert = policies.get(ingressKey(ing))?.clientCert;
-    return clientCert === undefined ? [] : [{ ingress: ing, hosts: ruleHosts(ing), clientCert }];
+    const p = policies.get(ingressKey(ing));
+    // A canary's annotations other than canary-* are ignored, as its hosts (ingress-nginx skips canaries building servers).
+    return p?.clientCert === undefined || p.canary?.enabled === true ? [] : [{ ingress: ing, hosts: ruleHosts(ing), clientCert: p.clientCert }];
   }), (ing, field, message) => conditions.push(condition(ing, 'GH_CLIENT_CERT_CONFLICT', field, message)));
   const hosts: VirtualHost[] = [...read.hosts].map((host) => {
     // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
     const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
+    const canary = hostCanary.get(host);
     // auth-tls-* is per host: on every route of it, whichever Ingress routes it.
     const clientCert = clientCerts.get(host);
     const withClientCert = (p: RoutePolicies | undefined) => (clientCert === undefined ? p : { ...p, clientCert });
-    const defaultPolicies = withClientCert(policiesOf(owner));
+    const defaultPolicies = withClientCert(canary === undefined ? policiesOf(owner) : { ...policiesOf(owner), canary });
     return {
       host,
-      routes: (byHost.get(host) ?? []).map((r) => (clientCert === undefined ? r : { ...r, policies: withClientCert(r.policies) })).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
+      routes: (byHost.get(host) ?? []).map(withCanary).map((r) => (clientCert === undefined ? r : { ...r, policies: withClientCert(r.policies) })).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
       defaultBackend: defaults.get(host)?.backend ?? null,
       tls: hasTls(host),
       sslRedirect: sslRedirect(owner, host),
@@ -318,12 +392,13 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
   const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
-  // proxy-ssl-secret Secrets too: their PEM travels to the workers apart from the table.
+  // proxy-ssl-secret and auth-secret Secrets too: their data travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
+  for (const vh of hosts) for (const p of [...vh.routes.map((r) => r.policies), vh.defaultPolicies]) if (p?.basicAuth) annotationSecrets.add(p.basicAuth.secret.ref);
   for (const c of clientCerts.values()) annotationSecrets.add(c.secret.ref);
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
+  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), accepted: Object.freeze([...policies.keys()].sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
 }

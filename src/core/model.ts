@@ -76,8 +76,57 @@ export interface RoutePolicies {
   readonly headers?: HeadersPolicy;
   /** load-balance, upstream-hash-by*, affinity and session-cookie-*: how an endpoint is chosen; absent: round robin. Not a step: the proxy's balancer reads it. */
   readonly balance?: BalancePolicy;
+  /** auth-url and auth-* (external authentication by a sub-request; core/annotations/external-auth.ts). */
+  readonly externalAuth?: ExternalAuthPolicy;
+  /** canary-*: the canary Ingress attached to the route, and when its backend serves a request instead (core/annotations/canary.ts). */
+  readonly canary?: CanaryPolicy;
+  /** auth-type basic, auth-secret, auth-secret-type, auth-realm (401). */
+  readonly basicAuth?: BasicAuthPolicy;
+  /** satisfy any: access lists OR authentication admit a request (dataplane/policies/satisfy.ts); absent: all (both must). */
+  readonly satisfy?: 'any';
   /** auth-tls-*: client certificates (server level: every route of the host, and its defaultPolicies, carry the host's). */
   readonly clientCert?: ClientCertPolicy;
+}
+
+/** When a request goes to the canary (ingress-nginx balancer.lua): header, then cookie, then weight. */
+export interface CanaryRules {
+  /** canary-by-header (name lower case, `_` as `-`): equal to `value`, else matching `pattern` (RE2, anywhere), else `always` / `never`. */
+  readonly header?: { readonly name: string; readonly value?: string; readonly pattern?: string };
+  /** canary-by-cookie (name lower case, matched ignoring case): `always` / `never`. */
+  readonly cookie?: string;
+  /** canary-weight out of canary-weight-total: that share of the requests the header and cookie left undecided, at random. */
+  readonly weight: number;
+  readonly weightTotal: number;
+}
+
+/** The backend a request goes to instead of its route's: how it is reached and how its endpoint is chosen. */
+export interface BackendChoice {
+  /** Key into RouteTable.backends. */
+  readonly backend: string;
+  /** The main Ingress's backend-protocol, proxy-ssl-*, timeouts, for this backend; absent: plain HTTP/1.1. */
+  readonly upstream?: UpstreamPolicy;
+  /** The canary Ingress's load-balance, upstream-hash-by, affinity; absent: round robin. */
+  readonly balance?: BalancePolicy;
+}
+
+/** A canary Ingress attached to a route (or a host's unmatched paths). */
+export interface CanaryPolicy extends CanaryRules, BackendChoice {
+  /** `namespace/name` of the canary Ingress. */
+  readonly ingress: string;
+}
+
+/**
+ * Basic authentication (core/annotations/basic-auth.ts). The table names the Secret; its data
+ * never enters the table: the control plane reads and checks it and ships the entries to the
+ * workers apart (TlsMaterial.basicAuth).
+ */
+export interface BasicAuthPolicy {
+  /** The Secret, and the Ingress and annotation that named it. */
+  readonly secret: UpstreamSecretRef;
+  /** auth-file: the key `auth` holds an htpasswd file; auth-map: each key a user, its value the hash. */
+  readonly secretType: 'auth-file' | 'auth-map';
+  /** auth-realm, printable ASCII without `"` and `\` (quoted as is in WWW-Authenticate). */
+  readonly realm: string;
 }
 
 /** auth-tls-verify-client: nginx's ssl_verify_client. */
@@ -129,6 +178,58 @@ export type HashKeyPart =
   | { readonly kind: 'request_uri' | 'remote_addr' | 'host' }
   /** $http_<name> (name: the header's, lower case, `_` as `-`), $cookie_<name>, $arg_<name> (names lower case, matched ignoring case, as nginx). */
   | { readonly kind: 'header' | 'cookie' | 'arg'; readonly name: string };
+
+/**
+ * One part of a value made of text and nginx variables (core/annotations/nginx-variables.ts): the
+ * parts upstream-hash-by takes, and $scheme, $http_host (also $best_http_host: the Host as sent,
+ * port kept) and $escaped_request_uri ($request_uri escaped as a URI component).
+ */
+export type RequestVariablePart = HashKeyPart | { readonly kind: 'scheme' | 'http_host' | 'escaped_request_uri' };
+
+/**
+ * ingress-nginx's "External Authentication" for one route (core/annotations/external-auth.ts,
+ * dataplane/policies/external-auth.ts): each request is first sent, without its body, to `url`;
+ * 2xx lets it through, 401 and 403 are answered, anything else is 500.
+ */
+export interface ExternalAuthPolicy {
+  /** auth-url. */
+  readonly url: AuthUrlTemplate;
+  /** auth-method; null: GET, and no X-Original-URI / X-Scheme headers (ingress-nginx sends them only with auth-method). */
+  readonly method: string | null;
+  /** auth-signin with the auth-signin-redirect-param appended as ingress-nginx does: a 401 answers 302 there. Null: the 401 itself. */
+  readonly signin: AuthUrlTemplate | null;
+  /** auth-response-headers, lower case: copied from the auth answer onto the upstream request (removed there when the answer has none). */
+  readonly responseHeaders: readonly string[];
+  /** auth-request-redirect: the X-Auth-Request-Redirect header, literal; null: $request_uri. */
+  readonly requestRedirect: string | null;
+  /** auth-proxy-set-headers' ConfigMap: flat [name, value, …], names lower case, set on the sub-request; an empty value removes the header. */
+  readonly proxySetHeaders: readonly string[];
+  /** auth-cache-key and auth-cache-duration; null: no caching. */
+  readonly cache: AuthCachePolicy | null;
+  /** auth-always-set-cookie: the auth answer's Set-Cookie goes on every answer, not only on 200, 201, 204, 206, 301, 302, 303, 304, 307, 308. */
+  readonly alwaysSetCookie: boolean;
+  /** The route's proxy-connect-timeout and proxy-read-timeout, which bound the sub-request. */
+  readonly connectTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  /** auth-keepalive > 0: idle connections are kept (auth-keepalive-requests, auth-keepalive-timeout); null: one connection per sub-request (ingress-nginx's default). */
+  readonly keepalive: { readonly requests: number; readonly timeoutMs: number } | null;
+}
+
+/** An auth URL: its scheme fixed, its host[:port] and its path and query made of parts. */
+export interface AuthUrlTemplate {
+  readonly scheme: 'http' | 'https';
+  /** Text, $host or $http_host only. */
+  readonly authority: readonly RequestVariablePart[];
+  /** From the `/` on (or empty), query included. */
+  readonly path: readonly RequestVariablePart[];
+}
+
+/** auth-cache-key and auth-cache-duration. */
+export interface AuthCachePolicy {
+  readonly key: readonly RequestVariablePart[];
+  /** How long an answer of each status is kept, first match wins (nginx proxy_cache_valid); `statuses` null: any. */
+  readonly durations: readonly { readonly statuses: readonly number[] | null; readonly ms: number }[];
+}
 
 /** affinity: cookie and its session-cookie-* settings (ingress-nginx "Session Affinity"). */
 export interface AffinityPolicy {

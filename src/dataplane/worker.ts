@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BackendChoice, BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -26,6 +26,7 @@ import { ProxyProtocolIntake } from './proxy-protocol-intake.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
+import { setBasicAuthUsers } from './policies/basic-auth.ts';
 import { useLimitTables } from './policies/rate-limit.ts';
 import { LimitTables } from './shared/limit-tables.ts';
 import { sslRedirectTarget } from './policies/rewrite.ts';
@@ -182,7 +183,15 @@ function forwardRequest(req: ProxyRequest, res: ProxyResponse, match: Match, fwd
   const bodyLimit = ctx?.bodyLimit ?? defaultBodyLimit;
   if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
   if (expectContinue) res.writeContinue();
-  proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
+  const chosen = choice(ctx);
+  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance);
+  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
+}
+
+/** The backend a step chose instead of the route's (canary), if it has endpoints: else the route's serves (ingress-nginx balancer.lua). */
+function choice(ctx: RequestContext | null): BackendChoice | null {
+  const chosen = ctx?.backend ?? null;
+  return chosen !== null && proxy.hasEndpoints(chosen.backend) ? chosen : null;
 }
 
 /**
@@ -236,7 +245,9 @@ function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, matc
     upgraded.delete(socket);
     checkDrained();
   });
-  proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match), ctx, balanceOf(match));
+  const chosen = choice(ctx);
+  if (chosen !== null) proxy.upgrade(req, socket, head, chosen.backend, fwd, chosen.upstream, ctx, chosen.balance);
+  else proxy.upgrade(req, socket, head, match.backend, fwd, upstreamOf(match), ctx, balanceOf(match));
 }
 
 // Node's own answers to requests it cannot parse, as ingress-nginx gives them.
@@ -454,6 +465,7 @@ port.on('message', (m: ToWorker) => {
       certs.update(m.tls);
       clientAuth.update(m.tls);
       applyDefaultCertificate();
+      setBasicAuthUsers(m.tls.basicAuth);
     }
     if (m.challenges) {
       challenges = new Map(Object.entries(m.challenges.tokens));

@@ -184,14 +184,14 @@ describe('the CLI', () => {
   });
 
   /** The CLI on the manifests of this suite, 2 workers, once /readyz says 200. */
-  async function readyCli(gracePeriod: string): Promise<{ run: Run; httpPort: number; statusPort: number }> {
+  async function readyCli(gracePeriod: string, shutdownDelay = '0'): Promise<{ run: Run; httpPort: number; statusPort: number }> {
     const reserved = await reservePort();
     const reservedHttps = await reservePort();
     const httpPort = reserved.port;
     const statusPort = await freePort();
     const run = cli([
       '--manifests', dir, '--http-port', String(httpPort), '--https-port', String(reservedHttps.port), '--status-port', String(statusPort),
-      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', gracePeriod,
+      '--bind-address', '127.0.0.1', '--workers', '2', '--shutdown-grace-period', gracePeriod, '--shutdown-delay', shutdownDelay,
     ]);
     await waitFor('the CLI to become ready', async () => (await probe(statusPort, '/readyz')) === 200, 20_000, 50).catch((err: Error) => {
       throw new Error(`${err.message}\nstdout: ${run.stdout()}\nstderr: ${run.stderr()}`);
@@ -238,6 +238,22 @@ describe('the CLI', () => {
     const exit = await within('the CLI to exit', run.exited, 10_000);
     expect(exit, `stderr: ${run.stderr()}`).toEqual({ code: 0, signal: null });
     expect(readyz.at(-1)).toBe(503);
+  });
+
+  it('on SIGTERM says 503 on /readyz at once and keeps serving new connections for --shutdown-delay, then drains and exits 0', async () => {
+    const { run, httpPort, statusPort } = await readyCli('5', '3');
+    const signalled = Date.now();
+    run.child.kill('SIGTERM');
+    await waitFor('/readyz to answer 503', async () => (await probe(statusPort, '/readyz')) === 503, 10_000, 20);
+    // Unready but serving: a load balancer that has not caught up yet loses nothing.
+    const during = await probe(httpPort, '/', 'slow.test');
+    const servedAt = Date.now();
+    await waitFor('new connections to be refused', async () => (await probe(httpPort, '/', 'slow.test')) === 'ECONNREFUSED', 15_000, 20);
+    const refusedAt = Date.now();
+    if (servedAt - signalled < 2_500) expect(during).toBe(200);
+    expect(refusedAt - signalled).toBeGreaterThanOrEqual(2_900);
+    const exit = await within('the CLI to exit', run.exited, 15_000);
+    expect(exit, `stderr: ${run.stderr()}`).toEqual({ code: 0, signal: null });
   });
 
   it('keeps an open WebSocket through the drain until the grace period ends, then exits 0', async () => {

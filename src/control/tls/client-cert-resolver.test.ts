@@ -6,7 +6,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ClientCertPolicy, VirtualHost } from '../../core/model.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
 import { createCa, type TestCa } from '../../../test/support/certs.ts';
-import { checkClientCertSecret, ClientCertResolver, withClientAuth } from './client-cert-resolver.ts';
+import { checkClientCertSecret, ClientCertResolver } from './client-cert-resolver.ts';
+import { withSecretData } from './proxy-ssl-resolver.ts';
 
 function secret(name: string, data: Record<string, string>): KubeObject {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: 'shop' }, type: 'Opaque', data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')])) } as KubeObject;
@@ -58,9 +59,9 @@ describe('auth-tls-secret checks', () => {
 
   it('changes the material\'s fingerprint with the bundles, and leaves material without any as it was', () => {
     const material = { certificates: {}, hosts: {}, defaultCertificate: 'd', fingerprint: 'f' };
-    expect(withClientAuth(material, {})).toBe(material);
-    const withOne = withClientAuth(material, { 'a.test': { ca: a.cert, id: '1', request: true } });
+    expect(withSecretData(material, 'clientAuth', {})).toBe(material);
+    const withOne = withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '1', request: true } });
     expect(withOne.fingerprint).not.toBe('f');
-    expect(withClientAuth(material, { 'a.test': { ca: a.cert, id: '2', request: true } }).fingerprint).not.toBe(withOne.fingerprint);
+    expect(withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '2', request: true } }).fingerprint).not.toBe(withOne.fingerprint);
   });
 });

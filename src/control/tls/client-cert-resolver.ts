@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import type { ClientCertPolicy, Condition, VirtualHost } from '../../core/model.ts';
 import type { ErrorCode } from '../../errors.ts';
-import type { ClientAuthPem, TlsMaterial } from '../../dataplane/tls/tls-material.ts';
+import type { ClientAuthPem } from '../../dataplane/tls/tls-material.ts';
 import { secretField, type SecretLookup } from './certificate-resolver.ts';
 import { caBundleProblem, PEM_CERT } from './proxy-ssl-resolver.ts';
 
@@ -84,14 +84,4 @@ export class ClientCertResolver {
     this.checked = used;
     return { clientAuth, conditions };
   }
-}
-
-/** The material with the CA bundles added, and a fingerprint that changes with them. */
-export function withClientAuth(material: TlsMaterial, clientAuth: Readonly<Record<string, ClientAuthPem | null>>): TlsMaterial {
-  const hosts = Object.keys(clientAuth).sort();
-  if (hosts.length === 0) return material;
-  const sorted: Record<string, ClientAuthPem | null> = {};
-  for (const h of hosts) sorted[h] = clientAuth[h]!;
-  const fp = createHash('sha256').update(material.fingerprint).update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
-  return { ...material, clientAuth: sorted, fingerprint: fp };
 }

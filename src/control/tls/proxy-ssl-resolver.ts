@@ -125,10 +125,15 @@ export class ProxySslResolver {
 
 /** The material with the upstream PEM added, and a fingerprint that changes with it. */
 export function withUpstream(material: TlsMaterial, upstream: Readonly<Record<string, UpstreamTlsPem>>): TlsMaterial {
-  const refs = Object.keys(upstream).sort();
-  if (refs.length === 0) return material;
-  const sorted: Record<string, UpstreamTlsPem> = {};
-  for (const r of refs) sorted[r] = upstream[r]!;
+  return withSecretData(material, 'upstream', upstream);
+}
+
+/** The material with one field of Secret data (by key, sorted) added, and a fingerprint that changes with it; as it was when there is none. */
+export function withSecretData<F extends 'upstream' | 'basicAuth' | 'clientAuth'>(material: TlsMaterial, field: F, values: NonNullable<TlsMaterial[F]>): TlsMaterial {
+  const keys = Object.keys(values).sort();
+  if (keys.length === 0) return material;
+  const sorted: Record<string, unknown> = {};
+  for (const k of keys) sorted[k] = values[k];
   const fp = createHash('sha256').update(material.fingerprint).update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
-  return { ...material, upstream: sorted, fingerprint: fp };
+  return { ...material, [field]: sorted, fingerprint: fp };
 }

@@ -6,8 +6,9 @@
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
-import { ProxySslResolver, withUpstream } from './proxy-ssl-resolver.ts';
-import { ClientCertResolver, withClientAuth } from './client-cert-resolver.ts';
+import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
+import { BasicAuthResolver } from '../basic-auth-resolver.ts';
+import { ClientCertResolver } from './client-cert-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -29,6 +30,7 @@ type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<Ro
 export class TlsControl {
   private readonly resolver: CertificateResolver;
   private readonly proxySsl: ProxySslResolver;
+  private readonly basicAuth: BasicAuthResolver;
   private readonly clientCert: ClientCertResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
@@ -42,6 +44,7 @@ export class TlsControl {
   constructor(options: TlsControlOptions) {
     this.resolver = new CertificateResolver(options.secret);
     this.proxySsl = new ProxySslResolver(options.secret);
+    this.basicAuth = new BasicAuthResolver(options.secret);
     this.clientCert = new ClientCertResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
@@ -59,9 +62,10 @@ export class TlsControl {
     this.table = table;
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
+    const users = this.basicAuth.resolve(table.hosts ?? []);
     const clientCert = this.clientCert.resolve(table.hosts ?? []);
-    const material = withClientAuth(withUpstream(served.material, upstream.upstream), clientCert.clientAuth);
-    const conditions = [...served.conditions, ...upstream.conditions, ...clientCert.conditions];
+    const material = withSecretData(withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth), 'clientAuth', clientCert.clientAuth);
+    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions, ...clientCert.conditions];
     const nextExpiry = served.nextExpiry;
     this.current = conditions;
     this.last = material;

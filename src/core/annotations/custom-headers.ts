@@ -40,7 +40,12 @@ export interface CustomHeadersContext {
 
 /** The ConfigMap the Ingress's custom-headers names (grammar only); undefined when unset. */
 export function readCustomHeadersRef(ing: KubeObject): AnnotationResult<CustomHeadersRef | undefined> {
-  const v = readAnnotation(ing.metadata, 'custom-headers');
+  return readConfigMapRef(ing, 'custom-headers');
+}
+
+/** The ConfigMap the annotation `name` names (custom-headers, auth-proxy-set-headers), in the Ingress's namespace (grammar only); undefined when unset. */
+export function readConfigMapRef(ing: KubeObject, name: string): AnnotationResult<CustomHeadersRef | undefined> {
+  const v = readAnnotation(ing.metadata, name);
   if (v === undefined) return { ok: true, value: undefined };
   const own = ing.metadata.namespace;
   const m = REF.exec(v.value.trim());

@@ -18,9 +18,13 @@ import { readBodySize } from './body-size.ts';
 import { readCors } from './cors.ts';
 import { readTypedHeaders } from './typed-headers.ts';
 import { readCustomHeaders, type CustomHeadersContext } from './custom-headers.ts';
-import { readForwardPolicy } from './forward-policy.ts';
+import { readForwardPolicy, tableForwardPolicy } from './forward-policy.ts';
+import { readExternalAuth } from './external-auth.ts';
 import { readLoadBalance } from './load-balance.ts';
 import { readHealthCheck } from './health-check.ts';
+import { readCanary, type CanaryAnnotations } from './canary.ts';
+import { readBasicAuth } from './basic-auth.ts';
+import { readSatisfy } from './satisfy.ts';
 import { readClientCert, type ClientCertAnnotations } from './client-cert.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
@@ -41,6 +45,8 @@ export interface IngressAnnotations {
   readonly fromToWww: boolean;
   /** use-regex and rewrite-target, which put hosts in regex mode (compile fits the rest to each route). */
   readonly rewrite: RewriteAnnotations;
+  /** canary and canary-*; absent: none set. A canary Ingress's routes attach to the main Ingress's (compile.ts). */
+  readonly canary?: CanaryAnnotations;
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
@@ -82,7 +88,11 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const rewrite = take(readRewrite(ing));
   const balance = take(readLoadBalance(ing, defaults));
   const forward = take(readForwardPolicy(ing, defaults));
+  const externalAuth = take(readExternalAuth(ing, { configMap: (defaults.customHeaders ?? NO_CONFIGMAPS).configMap, timeouts: forward ?? tableForwardPolicy(defaults) }));
   const health = take(readHealthCheck(ing, backendProtocol ?? 'HTTP'));
+  const canary = take(readCanary(ing));
+  const basicAuth = take(readBasicAuth(ing));
+  const satisfy = take(readSatisfy(ing));
   const clientCert = take(readClientCert(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
@@ -105,5 +115,8 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (cors !== undefined) policies.cors = cors;
   if (headers !== undefined) policies.headers = headers;
   if (balance !== undefined) policies.balance = balance;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(clientCert ? { clientCert } : {}) };
+  if (externalAuth !== undefined) policies.externalAuth = externalAuth;
+  if (basicAuth !== undefined) policies.basicAuth = basicAuth;
+  if (satisfy !== undefined) policies.satisfy = satisfy;
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}), ...(clientCert ? { clientCert } : {}) };
 }

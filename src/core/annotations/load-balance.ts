@@ -30,6 +30,7 @@ import type { BalanceAlgorithm, BalancePolicy, HashKeyPart } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readAffinity, COOKIE_PATH } from './affinity.ts';
 import { readAnnotation, readBool, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
+import { parseVariables, variableSet } from './nginx-variables.ts';
 
 /** ingress-nginx's default upstream-hash-by-subset-size. */
 const DEFAULT_SUBSET_SIZE = 3;
@@ -50,51 +51,16 @@ export function parseAlgorithm(value: string): BalanceAlgorithm | undefined {
 /** The values parseAlgorithm takes, for messages. */
 export const ALGORITHMS_EXPECTED = ALGORITHMS.map((a) => JSON.stringify(a)).join(', ');
 
-/** The nginx variables upstream-hash-by may name, with their part. */
-const FIXED: Readonly<Record<string, HashKeyPart>> = { request_uri: { kind: 'request_uri' }, remote_addr: { kind: 'remote_addr' }, host: { kind: 'host' } };
-const PREFIXED = [['http_', 'header'], ['cookie_', 'cookie'], ['arg_', 'arg']] as const;
-
-/** One variable name as a part, or null when Gatehouse does not know it. */
-function variable(name: string): HashKeyPart | null {
-  const fixed = FIXED[name];
-  if (fixed !== undefined) return fixed;
-  for (const [prefix, kind] of PREFIXED) {
-    if (!name.startsWith(prefix) || name.length === prefix.length) continue;
-    const rest = name.slice(prefix.length).toLowerCase();
-    // nginx's $http_<name>: the header name lower case, `-` written as `_`.
-    return { kind, name: kind === 'header' ? rest.replaceAll('_', '-') : rest };
-  }
-  return null;
-}
-
-const VARIABLES_EXPECTED = '$request_uri, $remote_addr, $host, $http_<name>, $cookie_<name>, $arg_<name>';
+/** The nginx variables upstream-hash-by may name. */
+const HASH_VARIABLES = variableSet(['request_uri', 'remote_addr', 'host'], true, 'hashes by');
 
 /** upstream-hash-by as parts; a string is why it is refused. */
 export function parseHashBy(value: string): HashKeyPart[] | string {
-  const parts: HashKeyPart[] = [];
-  const t = value.trim();
-  let i = 0;
-  while (i < t.length) {
-    if (t[i] === '$') {
-      const braced = t[i + 1] === '{';
-      const m = (braced ? /^\$\{([A-Za-z0-9_]+)\}/ : /^\$([A-Za-z0-9_]+)/).exec(t.slice(i));
-      if (m === null) return `"$" at offset ${i} starts no variable name ($name or \${name})`;
-      const part = variable(m[1]!);
-      if (part === null) return `$${m[1]!} is not a variable Gatehouse hashes by (${VARIABLES_EXPECTED})`;
-      parts.push(part);
-      i += m[0].length;
-      continue;
-    }
-    const m = /^[A-Za-z0-9_-]+/.exec(t.slice(i));
-    if (m === null) return `${JSON.stringify(t[i])} at offset ${i} is neither a letter, digit, "-", "_" nor a "$" variable`;
-    const last = parts.at(-1);
-    if (last?.kind === 'text') parts[parts.length - 1] = { kind: 'text', text: last.text + m[0] };
-    else parts.push({ kind: 'text', text: m[0] });
-    i += m[0].length;
-  }
-  if (!parts.some((p) => p.kind !== 'text')) return `it names no variable (${VARIABLES_EXPECTED}), so every request would go to one endpoint`;
+  const parts = parseVariables(value.trim(), HASH_VARIABLES, /^[A-Za-z0-9_-]+/, 'a letter, digit, "-", "_"');
+  if (typeof parts === 'string') return parts;
+  if (!parts.some((p) => p.kind !== 'text')) return `it names no variable (${HASH_VARIABLES.expected}), so every request would go to one endpoint`;
   if (parts.length > MAX_KEY_PARTS) return `it has more than ${MAX_KEY_PARTS} parts`;
-  return parts;
+  return parts as HashKeyPart[];
 }
 
 /** The defaults the family reads: the ConfigMap's load-balance. */

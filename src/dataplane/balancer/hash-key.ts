@@ -6,8 +6,12 @@
 //   $http_<name>   the request header, '' when absent
 //   $cookie_<name> the cookie's value in the Cookie header, name matched ignoring case, '' when absent
 //   $arg_<name>    the query parameter's raw value (not decoded), name matched ignoring case, '' when absent
+// and, for the external-auth URLs and cache key (core/annotations/external-auth.ts):
+//   $scheme        http or https
+//   $http_host     the Host (or `:authority`) as sent, port kept (also $best_http_host)
+//   $escaped_request_uri  $request_uri escaped as a URI component (set-misc's set_escape_uri)
 
-import type { HashKeyPart } from '../../core/model.ts';
+import type { HashKeyPart, RequestVariablePart } from '../../core/model.ts';
 import type { PickContext } from './balancer.ts';
 
 /** The value of cookie `name` in a Cookie header (`a=1; b=2`), or undefined; `lowerName` compares names lower-cased. */
@@ -50,7 +54,41 @@ function headerText(v: string | string[] | undefined): string {
   return v === undefined ? '' : typeof v === 'string' ? v : v.join(', ');
 }
 
-function partValue(part: HashKeyPart, ctx: PickContext): string {
+/** What a variable's value is taken from: the request as the balancer sees it. */
+export type VariableContext = Pick<PickContext, 'url' | 'host' | 'clientIp' | 'https' | 'headers'>;
+
+const UNRESERVED = /^[A-Za-z0-9._~-]*$/;
+const HEX = '0123456789ABCDEF';
+
+/**
+ * `text` escaped as a URI component: every byte but letters, digits and `-._~` as %XX. Request
+ * lines reach us as latin1 strings (one char per byte), and are escaped byte for byte, as nginx does.
+ */
+export function escapeUriComponent(text: string): string {
+  if (UNRESERVED.test(text)) return text;
+  let out = '';
+  for (const b of Buffer.from(text, 'latin1')) {
+    const c = String.fromCharCode(b);
+    out += UNRESERVED.test(c) ? c : `%${HEX[b >> 4]!}${HEX[b & 15]!}`;
+  }
+  return out;
+}
+
+/** The value of one part for a request. */
+export function variableValue(part: RequestVariablePart, ctx: VariableContext): string {
+  switch (part.kind) {
+    case 'scheme':
+      return ctx.https ? 'https' : 'http';
+    case 'http_host':
+      return ctx.host;
+    case 'escaped_request_uri':
+      return escapeUriComponent(ctx.url);
+    default:
+      return partValue(part, ctx);
+  }
+}
+
+function partValue(part: HashKeyPart, ctx: VariableContext): string {
   switch (part.kind) {
     case 'text':
       return part.text;

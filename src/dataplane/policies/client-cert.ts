@@ -59,6 +59,8 @@ interface Verification {
 const NONE: Verification = { status: 'NONE', code: null, subjectDn: '', issuerDn: '', cert: null };
 /** nginx's ngx_ssl_verify_error_optional: what optional_no_ca lets through. */
 const NO_CA_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
+/** The headers the step sets; the client's of these names are dropped. */
+const SSL_HEADERS = ['ssl-client-verify', 'ssl-client-subject-dn', 'ssl-client-issuer-dn', 'ssl-client-cert'];
 /** X509_verify_cert_error_string(X509_V_ERR_CERT_CHAIN_TOO_LONG). */
 const CHAIN_TOO_LONG = 'certificate chain too long';
 
@@ -167,13 +169,12 @@ export function clientCertStep(policy: ClientCertPolicy): SyncStep {
       ctx.respond(403, undefined, 'client certificate unauthorized');
       return true;
     }
-    // Each set, or removed when empty (proxy/headers.ts): the client's own never pass.
-    (ctx.upstreamHeaders ??= []).push(
-      'ssl-client-verify', v.status,
-      'ssl-client-subject-dn', v.subjectDn,
-      'ssl-client-issuer-dn', v.issuerDn,
-      'ssl-client-cert', policy.passCertificate && v.cert !== null ? escapeCertificate(v.cert.toString()) : '',
-    );
+    // The client's own never pass; ours are set where they have a value (nginx sends no empty header).
+    (ctx.upstreamRemoved ??= []).push(...SSL_HEADERS);
+    const set = (ctx.upstreamHeaders ??= []);
+    set.push('ssl-client-verify', v.status);
+    if (v.cert !== null) set.push('ssl-client-subject-dn', v.subjectDn, 'ssl-client-issuer-dn', v.issuerDn);
+    if (policy.passCertificate && v.cert !== null) set.push('ssl-client-cert', escapeCertificate(v.cert.toString()));
     return false;
   };
 }

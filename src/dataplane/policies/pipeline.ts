@@ -7,21 +7,31 @@
 //
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
-//   redirects → access lists → connection and rate limits → authentication → CORS → body size
-//   → backend choice → rewrite → typed request/response headers → (balancer, forward)
+//   client certificate → redirects → access lists → connection and rate limits → CORS → authentication (external,
+//   basic; satisfy) → body size → backend choice → rewrite → typed request/response headers
+//   → (balancer, forward)
+// CORS comes before authentication as in ingress-nginx, where its block answers a preflight 204
+// in nginx's rewrite phase and sets its headers there, before auth_request and auth_basic run in
+// the access phase: a preflight needs no credentials, and a 401/403 from authentication carries
+// the CORS headers (ingress-nginx's e2e "should return status code 401 and cors headers …").
+// Access lists and authentication combine as `satisfy` says (satisfy.ts).
 
 import type { Duplex } from 'node:stream';
 import { parseIp, type IpBytes } from '../../core/ip-address.ts';
-import type { RoutePolicies } from '../../core/model.ts';
-import type { UpstreamOverrides } from '../proxy/headers.ts';
+import type { BackendChoice, RoutePolicies } from '../../core/model.ts';
+import type { ResponseCookies, UpstreamOverrides } from '../proxy/headers.ts';
 import { sendAnswer, sendRawAnswer, type AnswerHeaders, type ProxyRequest, type ProxyResponse } from '../proxy/proxy.ts';
 import { redirectStep } from './redirect.ts';
 import { rateLimitStep } from './rate-limit.ts';
 import { accessListStep } from './access-list.ts';
 import { corsStep } from './cors.ts';
+import { externalAuthStep } from './external-auth.ts';
 import { bodySizeStep } from './body-size.ts';
 import { typedHeadersStep } from './typed-headers.ts';
 import { rewriteStep } from './rewrite.ts';
+import { canaryStep } from './canary.ts';
+import { basicAuthStep } from './basic-auth.ts';
+import { satisfyAnyStep } from './satisfy.ts';
 import { clientCertStep } from './client-cert.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
@@ -43,11 +53,21 @@ export class RequestContext implements UpstreamOverrides {
   upstreamTarget: string | null = null;
   upstreamHost: string | null = null;
   upstreamHeaders: string[] | null = null;
+  /** Request headers of the client not sent upstream (lower case), unless a step sets them: basic auth's Authorization, external auth's missing auth-response-headers. */
+  upstreamRemoved: string[] | null = null;
+  /** Set-Cookie values for the upstream's answer (external auth). */
+  responseCookies: ResponseCookies | null = null;
   /** limit-rate: response body bytes per second to the client after the first `responseRateAfter`; 0: none. */
   responseRate = 0;
   responseRateAfter = 0;
   /** proxy-body-size of the route, bytes (0: none), set by its body-size step; null: the table's. */
   bodyLimit: number | null = null;
+  /** The backend chosen instead of the route's (canary), with its upstream and balance policies; null: the route's. */
+  backend: BackendChoice | null = null;
+  /** satisfy any (satisfy.ts): an access-phase step admitted the request. */
+  accessAdmitted = false;
+  /** satisfy any (satisfy.ts): the refusal to answer if no access-phase step admits the request. */
+  accessDenial: { readonly status: number; readonly headers?: AnswerHeaders } | null = null;
   #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;
@@ -94,12 +114,19 @@ const NO_STEPS: readonly Step[] = Object.freeze([]);
 export function buildSteps(policies: RoutePolicies | undefined): readonly Step[] {
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
-  if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
-  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList));
-  if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
+  const satisfy = policies.satisfy ?? 'all';
+  // First: nginx verifies the client certificate as the request arrives, before any phase.
   if (policies.clientCert !== undefined) steps.push(clientCertStep(policies.clientCert));
+  if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
+  if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList, satisfy));
+  if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));
   if (policies.cors !== undefined) steps.push(corsStep(policies.cors));
+  if (policies.externalAuth !== undefined) steps.push(externalAuthStep(policies.externalAuth, satisfy));
+  if (policies.basicAuth !== undefined) steps.push(basicAuthStep(policies.basicAuth, satisfy));
+  // After the last access-phase step.
+  if (satisfy === 'any') steps.push(satisfyAnyStep);
   if (policies.bodySize !== undefined) steps.push(bodySizeStep(policies.bodySize));
+  if (policies.canary !== undefined) steps.push(canaryStep(policies.canary));
   if (policies.rewrite !== undefined) steps.push(rewriteStep(policies.rewrite));
   if (policies.headers !== undefined) steps.push(typedHeadersStep(policies.headers));
   return steps.length === 0 ? NO_STEPS : Object.freeze(steps);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dropHandlerHeaders, mergeVary, overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
+import { addResponseCookies, dropHandlerHeaders, mergeVary, overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
 
 const fwd = { clientIp: '10.1.2.3', forwardedFor: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
 
@@ -42,6 +42,32 @@ describe('overrideFlatHeaders and overrideH2Headers', () => {
     const flat = ['Host', 'a.test', 'X-Keep', '1', 'X-Set', 'old', 'x-set', 'older'];
     expect(overrideFlatHeaders(flat, { ...none, upstreamHost: 'b.internal', upstreamHeaders: ['x-set', 'new', 'x-add', 'y'] })).toEqual(['host', 'b.internal', 'X-Keep', '1', 'x-set', 'new', 'x-add', 'y']);
     expect(overrideFlatHeaders(flat, none)).toEqual(flat);
+  });
+
+  it("drops the client's headers named in upstreamRemoved, whatever their case, a header a step sets still going out", () => {
+    expect(overrideFlatHeaders(['Host', 'a.test', 'Authorization', 'Basic eDp5', 'X-Keep', '1'], { ...none, upstreamRemoved: ['authorization'] })).toEqual(['Host', 'a.test', 'X-Keep', '1']);
+    const flat = ['Host', 'a.test', 'X-Auth-Request-Email', 'spoofed', 'X-Keep', '1'];
+    expect(overrideFlatHeaders(flat, { ...none, upstreamRemoved: ['x-auth-request-email', 'x-later'], upstreamHeaders: ['x-later', 'set'] })).toEqual(['Host', 'a.test', 'X-Keep', '1', 'x-later', 'set']);
+    expect(overrideH2Headers({ ':path': '/', 'x-auth-request-email': 'spoofed', 'x-later': 'c' }, { ...none, upstreamRemoved: ['x-auth-request-email', 'x-later'], upstreamHeaders: ['x-later', 'set'] })).toEqual({ ':path': '/', 'x-later': 'set' });
+  });
+
+  it("adds responseCookies to the upstream's answer on add_header's statuses, or always; after a policy's own Set-Cookie", () => {
+    const res = (own?: string) => {
+      const h: Record<string, string | string[]> = own === undefined ? {} : { 'set-cookie': own };
+      return { h, getHeaderNames: () => Object.keys(h), getHeader: (n: string) => h[n], setHeader: (n: string, v: string | string[]) => void (h[n] = v) };
+    };
+    const over = (always: boolean) => ({ ...none, responseCookies: { values: ['a=1', 'b=2'], always } });
+    const out: Record<string, string | string[] | undefined> = { 'set-cookie': 'up=1' };
+    addResponseCookies(out, res(), 200, over(false));
+    expect(out['set-cookie']).toEqual(['up=1', 'a=1', 'b=2']);
+    const err: Record<string, string | string[] | undefined> = {};
+    addResponseCookies(err, res(), 503, over(false));
+    expect(err['set-cookie']).toBeUndefined();
+    addResponseCookies(err, res(), 503, over(true));
+    expect(err['set-cookie']).toEqual(['a=1', 'b=2']);
+    const policy = res('own=1');
+    addResponseCookies({}, policy, 204, over(false));
+    expect(policy.h['set-cookie']).toEqual(['own=1', 'a=1', 'b=2']);
   });
 
   it('sets :path, :authority and headers of an HTTP/2 upstream request', () => {

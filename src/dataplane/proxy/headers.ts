@@ -211,7 +211,7 @@ export function mergeVary(...values: (string | string[] | number | undefined)[])
 interface HeaderTarget {
   getHeaderNames(): string[];
   getHeader(name: string): string | string[] | number | undefined;
-  setHeader(name: string, value: string): unknown;
+  setHeader(name: string, value: string | string[]): unknown;
 }
 
 /**
@@ -235,11 +235,34 @@ export interface UpstreamOverrides {
   readonly upstreamTarget: string | null;
   /** The Host (`:authority` for HTTP/2 upstreams) to send instead of the client's (upstream-vhost). */
   readonly upstreamHost: string | null;
-  /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case; an empty value removes the header (nginx's proxy_set_header). */
+  /** Request headers to set, each replacing any of the same name: flat [name, value, …], names lower case. */
   readonly upstreamHeaders: readonly string[] | null;
   /** limit-rate (bytes per second) after limit-rate-after bytes of the response body; absent or 0: none. */
   readonly responseRate?: number;
   readonly responseRateAfter?: number;
+  /** The client's request headers to drop (lower case; `upstreamHeaders` still set theirs): basic auth's Authorization, an auth-response-headers header the auth answer did not have. */
+  readonly upstreamRemoved?: readonly string[] | null;
+  /** Set-Cookie values added to the upstream's answer (the auth answer's). */
+  readonly responseCookies?: ResponseCookies | null;
+}
+
+/** Set-Cookie values for the answer: on the statuses nginx's add_header takes, or on every one when `always` (add_header … always). */
+export interface ResponseCookies {
+  readonly values: readonly string[];
+  readonly always: boolean;
+}
+
+/** The statuses nginx's add_header applies to without `always`. */
+const ADD_HEADER_STATUSES = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+
+/** Adds the overrides' Set-Cookie values to an upstream answer of `status` (`out`: its headers), or to a Set-Cookie a policy set on `res`, which replaces the upstream's. */
+export function addResponseCookies(out: Record<string, string | string[] | undefined>, res: HeaderTarget, status: number, o: UpstreamOverrides | null): void {
+  const c = o?.responseCookies;
+  if (c == null || (!c.always && !ADD_HEADER_STATUSES.has(status))) return;
+  const own = res.getHeader('set-cookie');
+  const list = (v: string | string[] | number | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [String(v)]);
+  if (own !== undefined) res.setHeader('set-cookie', [...list(own), ...c.values]);
+  else out['set-cookie'] = [...list(out['set-cookie']), ...c.values];
 }
 
 /** A flat [name, value, …] list with the overrides' Host and headers set (replacing same-named ones). */
@@ -248,13 +271,17 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
   if (o.upstreamHost !== null) set.set('host', o.upstreamHost);
   const extra = o.upstreamHeaders ?? [];
   for (let i = 0; i < extra.length; i += 2) set.set(extra[i]!, extra[i + 1]!);
-  if (set.size === 0) return [...flat];
+  const removed = o.upstreamRemoved ?? [];
+  if (set.size === 0 && removed.length === 0) return [...flat];
   const out: string[] = [];
   // Host first, as HTTP/1.1 wants it (RFC 9112 §3.2 "SHOULD be sent first").
   const host = set.get('host');
   if (host !== undefined) out.push('host', host);
-  for (let i = 0; i < flat.length; i += 2) if (!set.has(flat[i]!.toLowerCase())) out.push(flat[i]!, flat[i + 1]!);
-  for (const [name, value] of set) if (name !== 'host' && value !== '') out.push(name, value);
+  for (let i = 0; i < flat.length; i += 2) {
+    const lower = flat[i]!.toLowerCase();
+    if (!set.has(lower) && !removed.includes(lower)) out.push(flat[i]!, flat[i + 1]!);
+  }
+  for (const [name, value] of set) if (name !== 'host') out.push(name, value);
   return out;
 }
 
@@ -262,10 +289,8 @@ export function overrideFlatHeaders(flat: readonly string[], o: UpstreamOverride
 export function overrideH2Headers(headers: OutgoingHttpHeaders, o: UpstreamOverrides): OutgoingHttpHeaders {
   if (o.upstreamTarget !== null) headers[':path'] = o.upstreamTarget;
   if (o.upstreamHost !== null) headers[':authority'] = o.upstreamHost;
+  for (const name of o.upstreamRemoved ?? []) delete headers[name];
   const extra = o.upstreamHeaders ?? [];
-  for (let i = 0; i < extra.length; i += 2) {
-    if (extra[i + 1] !== '') headers[extra[i]!] = extra[i + 1]!;
-    else if (headers[extra[i]!] !== undefined) delete headers[extra[i]!];
-  }
+  for (let i = 0; i < extra.length; i += 2) headers[extra[i]!] = extra[i + 1]!;
   return headers;
 }

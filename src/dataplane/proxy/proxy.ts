@@ -23,6 +23,7 @@ import { H2Upstream } from './h2-upstream.ts';
 import {
   downstreamResponseHeaders,
   dropHandlerHeaders,
+  addResponseCookies,
   overrideFlatHeaders,
   overrideH2Headers,
   upstreamH2RequestHeaders,
@@ -156,6 +157,11 @@ export class Proxy {
     this.balancers.retain(table);
   }
 
+  /** Whether `backend` has an endpoint (ready, or an ExternalName's). */
+  hasEndpoints(backend: string): boolean {
+    return (this.endpoints.backends[backend]?.length ?? 0) > 0;
+  }
+
   /** A new table's global policy: its timeouts and retries, and upstream-keepalive-* for the connections. */
   configure(global: GlobalPolicy | undefined): void {
     this.forward = global?.forward ?? DEFAULT_FORWARD_POLICY;
@@ -230,7 +236,10 @@ export class Proxy {
         grpc: grpc && isGrpcRequest(req),
         pick: () => picking.next(),
         endpoints: endpoints.length,
-        answered: (out, status) => picking.answered(out, res, status),
+        answered: (out, status) => {
+          addResponseCookies(out, res, status, over);
+          picking.answered(out, res, status);
+        },
         failed: (how) => picking.failed(how),
         rejected: (status) => picking.rejected(status),
       });
@@ -285,6 +294,7 @@ export class Proxy {
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
+        addResponseCookies(out, res, statusCode, x.over);
         picking.answered(out, res, statusCode);
         writeHead(res, statusCode, out);
         // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.

@@ -65,8 +65,12 @@ export class UpstreamTlsConfigs {
       if (t !== null) ids.add(t.id);
     };
     for (const vh of hosts) {
-      for (const r of vh.routes) visit(r.upstream);
+      for (const r of vh.routes) {
+        visit(r.upstream);
+        visit(r.policies?.canary?.upstream);
+      }
       visit(vh.defaultUpstream);
+      visit(vh.defaultPolicies?.canary?.upstream);
     }
     return ids;
   }

@@ -25,6 +25,12 @@ export interface TlsMaterial {
    */
   readonly upstream?: Readonly<Record<string, UpstreamTlsPem>>;
   /**
+   * auth-secret users by Secret and type (core basicAuthKey), for basic authentication; only the
+   * Secrets that passed the control plane's checks (a route naming another one answers 503), and
+   * only their entries that passed (control/basic-auth-resolver.ts). Absent: none.
+   */
+  readonly basicAuth?: Readonly<Record<string, BasicAuthUsers>>;
+  /**
    * auth-tls-secret CA bundles by virtual host (lower case, or `*.example.com`), for the hosts
    * whose Secret passed the control plane's checks (a host naming another one answers 403); null
    * for a host without client certificates that an entry's wildcard would otherwise cover. Absent: none.
@@ -33,6 +39,9 @@ export interface TlsMaterial {
   /** Changes whenever anything above does. */
   readonly fingerprint: string;
 }
+
+/** One Secret's users: [user, htpasswd hash] in file order, user names as latin1 strings of their bytes. */
+export type BasicAuthUsers = readonly (readonly [string, string])[];
 
 /** An auth-tls-secret's CA bundle, and whether the handshake asks for a certificate (auth-tls-verify-client other than off). */
 export interface ClientAuthPem {

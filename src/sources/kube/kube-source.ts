@@ -32,7 +32,7 @@ export interface KubeSourceOptions {
   log: Log;
 }
 
-function byNameSpec(kind: 'Secret' | 'ConfigMap', name: string): ResourceSpec & { kind: Kind } {
+export function byNameSpec(kind: 'Secret' | 'ConfigMap', name: string): ResourceSpec & { kind: Kind } {
   return { kind, apiVersion: 'v1', plural: kind === 'Secret' ? 'secrets' : 'configmaps', namespaced: true, fieldSelector: `metadata.name=${name}` };
 }
 
