@@ -6,9 +6,10 @@
 // CA bundle rotated live.
 
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, expired, h2Request, tlsSecret, type KeyPair, type TestCa } from '../support/certs.ts';
@@ -18,7 +19,7 @@ import { backendService, ingress, ingressClass, manifest, startGatehouse, type G
 import { requirePackage } from '../support/system-package.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
-const HOSTS = ['on.test', 'optional.test', 'noca.test', 'off.test', 'page.test', 'pass.test', 'cn.test', 'depth.test', 'depth2.test', 'open.test', 'missing.test', 'rotate.test'];
+const HOSTS = ['auth.test', 'on.test', 'optional.test', 'noca.test', 'off.test', 'page.test', 'pass.test', 'cn.test', 'depth.test', 'depth2.test', 'open.test', 'missing.test', 'rotate.test'];
 const SSL_HEADERS = ['ssl-client-verify', 'ssl-client-subject-dn', 'ssl-client-issuer-dn', 'ssl-client-cert'];
 
 interface Reply {
@@ -64,6 +65,12 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
   let viaTwo: KeyPair;
   let intermediatePem: string;
   let bundle: string;
+  /** The headers of each request the auth-url server saw. */
+  const authSeen: Record<string, string | string[] | undefined>[] = [];
+  const auth = createServer((req, res) => {
+    authSeen.push(req.headers);
+    res.end();
+  });
 
   /** One HTTP/1.1 request over TLS (its own connection), to 127.0.0.1 with SNI. */
   const get = (host: string, o: Ask = {}): Promise<Reply> =>
@@ -124,6 +131,7 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
     ]);
     const server = await root.issue({ dnsNames: HOSTS });
     echo = await startEcho({ name: 'mtls' });
+    await new Promise<void>((r) => auth.listen(0, '127.0.0.1', () => r()));
     const secret = (name: string) => ({ [`${A}auth-tls-secret`]: `default/${name}` });
     gh = await startGatehouse({
       manifests: {
@@ -144,6 +152,7 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
           site('depth.test', secret('chain')),
           site('depth2.test', { ...secret('chain'), [`${A}auth-tls-verify-depth`]: '2' }),
           site('open.test', {}),
+          site('auth.test', { ...secret('ca'), [`${A}auth-url`]: `http://127.0.0.1:${(auth.address() as AddressInfo).port}/check` }),
           site('missing.test', secret('nope')),
           site('plain.test', secret('ca')),
           site('rotate.test', secret('rotating')),
@@ -156,6 +165,7 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
   afterAll(async () => {
     await gh?.close();
     await echo?.close();
+    auth.close();
   });
 
   it.each(['TLSv1.2', 'TLSv1.3'] as const)('verify on, HTTP/1.1 over %s: a certificate the CA signed is forwarded with its DNs, as OpenSSL writes them in RFC 2253', async (maxVersion) => {
@@ -201,6 +211,14 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
     await get('on.test', { cert: alice, headers: spoof });
     expect(upstreamSsl()['ssl-client-subject-dn']![0]).toMatch(/,CN=alice$/);
     expect(upstreamSsl()['ssl-client-cert']).toBeUndefined();
+  });
+
+  it('an auth-url sub-request gets the verification\'s ssl-client-* headers too (as ingress-nginx\'s auth location), never the client\'s', async () => {
+    const r = await get('auth.test', { cert: alice, headers: { 'ssl-client-verify': 'forged', 'ssl-client-cert': 'forged' } });
+    expect(r.status).toBe(200);
+    const seen = authSeen.at(-1)!;
+    expect([seen['ssl-client-verify'], seen['ssl-client-issuer-dn'], seen['ssl-client-cert']]).toEqual(['SUCCESS', 'CN=Client Root', undefined]);
+    expect(upstreamSsl()['ssl-client-verify']).toEqual(['SUCCESS']);
   });
 
   it('optional: no certificate is forwarded as NONE; a failed one answers 400', async () => {

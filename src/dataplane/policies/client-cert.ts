@@ -61,6 +61,19 @@ const NONE: Verification = { status: 'NONE', code: null, subjectDn: '', issuerDn
 const NO_CA_ERRORS = new Set(['DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE']);
 /** The headers the step sets; the client's of these names are dropped. */
 const SSL_HEADERS = ['ssl-client-verify', 'ssl-client-subject-dn', 'ssl-client-issuer-dn', 'ssl-client-cert'];
+
+/**
+ * The ssl-client-* headers this request's step set ([name, value, …]), for an auth-url
+ * sub-request, which ingress-nginx sends them to as well (nginx.tmpl, the auth location); null:
+ * the route has no client certificates (the client's own headers are then the sub-request's).
+ */
+export function sslClientHeaders(ctx: RequestContext): string[] | null {
+  if (ctx.upstreamRemoved?.includes(SSL_HEADERS[0]!) !== true) return null;
+  const out: string[] = [];
+  const set = ctx.upstreamHeaders ?? [];
+  for (let i = 0; i < set.length; i += 2) if (SSL_HEADERS.includes(set[i]!)) out.push(set[i]!, set[i + 1]!);
+  return out;
+}
 /** X509_verify_cert_error_string(X509_V_ERR_CERT_CHAIN_TOO_LONG). */
 const CHAIN_TOO_LONG = 'certificate chain too long';
 
