@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { BackendChoice, BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -182,8 +182,8 @@ function forwardRequest(req: ProxyRequest, res: ProxyResponse, match: Match, fwd
   if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
   if (expectContinue) res.writeContinue();
   const chosen = choice(ctx);
-  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance);
-  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
+  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance, errorPagesOf(match));
+  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match), errorPagesOf(match));
 }
 
 /** The backend a step chose instead of the route's (canary), if it has endpoints: else the route's serves (ingress-nginx balancer.lua). */
@@ -206,6 +206,11 @@ function upstreamOf(match: Match): UpstreamPolicy | undefined {
 function balanceOf(match: Match): BalancePolicy | undefined {
   if (match.route !== null) return match.route.policies?.balance;
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultPolicies?.balance : undefined;
+}
+
+/** custom-http-errors and default-backend (proxy/error-pages.ts): the route's, or for a host's unmatched paths the host's. Absent: none. */
+function errorPagesOf(match: Match): ErrorPagesPolicy | undefined {
+  return match.route !== null ? match.route.policies?.errorPages : match.host?.defaultPolicies?.errorPages;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
@@ -460,6 +465,7 @@ port.on('message', (m: ToWorker) => {
       generation = m.table.generation;
       defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
       applyGlobal(m.table.global);
+      proxy.defaultBackend = m.table.defaultBackend;
     }
     if (m.tls || m.table) {
       if (m.table) upstreamHosts = m.table.hosts;
