@@ -24,7 +24,7 @@ describe('server-alias and service-upstream', () => {
   let gh: Gatehouse;
 
   beforeAll(async () => {
-    [main, other, cluster, pod] = await Promise.all(['main', 'other', 'cluster', 'pod'].map((name) => startEcho({ name })));
+    [main, other, cluster, pod] = await Promise.all([startEcho({ name: 'main' }), startEcho({ name: 'other' }), startEcho({ name: 'cluster' }), startEcho({ name: 'pod' })]);
     gh = await startGatehouse({
       manifests: manifest(
         ingressClass('gatehouse'),
