@@ -11,7 +11,6 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 // KNOWN, and this list must be empty.
 const PENDING_MERGE: readonly string[] = [
   'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream',
-  'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ];
 // ──────────────────────────────────────────────────────────────────────────────────────────────
 
