@@ -364,6 +364,7 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
   if (!forward.sameForwardPolicy(forwardPolicy, forward.DEFAULT_FORWARD_POLICY)) policy.forward = forwardPolicy;
   const keepalive = forward.upstreamKeepalive(settings);
   if (keepalive !== undefined) policy.upstreamKeepalive = keepalive;
+  if (settings.customHttpErrors !== undefined) policy.customHttpErrors = settings.customHttpErrors;
   return {
     options: merged,
     policy: Object.keys(policy).length === 0 ? undefined : policy,

@@ -517,6 +517,8 @@ export interface GlobalPolicy {
   readonly forward?: ForwardPolicy;
   /** upstream-keepalive-*: the workers' connections to endpoints. */
   readonly upstreamKeepalive?: UpstreamKeepalivePolicy;
+  /** custom-http-errors: for requests that match no host (the table's default backend); the routes carry their own (RoutePolicies.errorPages). */
+  readonly customHttpErrors?: readonly number[];
 }
 
 /** ingress-nginx's upstream-keepalive-* keys, as the workers' connection pools apply them (core/annotations/forward-policy.ts). */

@@ -82,12 +82,16 @@ let realIp: RealIp | null = null;
 let setHeaders: RequestHeaderSet | undefined;
 /** add-headers: flat [name, value, …]. */
 let addHeaders: readonly string[] = [];
+/** custom-http-errors of requests that match no host (ingress-nginx: the http-level error_page of its default server). */
+let globalErrorPages: ErrorPagesPolicy | undefined;
 
 function applyGlobal(global: GlobalPolicy | undefined): void {
   intake.set(global?.proxyProtocol ?? null);
   realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
+  const codes = global?.customHttpErrors;
+  globalErrorPages = codes === undefined ? undefined : { codes, backend: null, namespace: '', ingress: '', service: '', servicePort: '' };
   proxy.configure(global);
 }
 
@@ -208,9 +212,9 @@ function balanceOf(match: Match): BalancePolicy | undefined {
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultPolicies?.balance : undefined;
 }
 
-/** custom-http-errors and default-backend (proxy/error-pages.ts): the route's, or for a host's unmatched paths the host's. Absent: none. */
+/** custom-http-errors and default-backend (proxy/error-pages.ts): the route's, for a host's unmatched paths the host's, else the ConfigMap's. Absent: none. */
 function errorPagesOf(match: Match): ErrorPagesPolicy | undefined {
-  return match.route !== null ? match.route.policies?.errorPages : match.host?.defaultPolicies?.errorPages;
+  return match.route !== null ? match.route.policies?.errorPages : match.host !== null ? match.host.defaultPolicies?.errorPages : globalErrorPages;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */

@@ -181,6 +181,13 @@ describe('custom-http-errors and default-backend', () => {
   it('the ConfigMap\'s custom-http-errors hold for Ingresses without the annotation', async () => {
     expect(served(await gh.request('/status/418', { host: 'configmap.test' }))).toEqual([418, 'global', 'global 418']);
     expect(served(await gh.request('/status/404', { host: 'configmap.test' }))).toEqual([404, 'app', 'app 404']);
+    // A request that matches no host: the default backend's own answer, then the error page (X-Code, empty Ingress headers left out).
+    expect(served(await gh.request('/status/418?z', { host: 'unknown.test' }))).toEqual([418, 'global', 'global 418']);
+    const [first, page] = global.seen.slice(-2);
+    expect([first!.url, page!.url]).toEqual(['/status/418?z', '/?z']);
+    expect(xHeaders(page!).filter(([n]) => !n.startsWith('x-forwarded') && n !== 'x-real-ip').map(([n, v]) => (n === 'x-request-id' ? [n, v.length] : [n, v]))).toEqual([
+      ['x-code', '418'], ['x-original-uri', '/status/418?z'], ['x-request-id', 32],
+    ]);
   });
 
   it('works the same for HTTP/2 clients, and for h2c upstreams', async () => {
