@@ -9,8 +9,8 @@
 //   client's query string (`rewrite (.*) / break`), the client's headers with X-Code, X-Format (the
 //   client's Accept), X-Original-URI, X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port
 //   and X-Request-ID set (an empty one not sent, as nginx's proxy_set_header), and the body when it
-//   is still held for a retry (request-body.ts, up to 64 KiB; larger ones are not sent again).
-//   That answer is final: whatever it is, and a failure of the error backend answers 502/504/503
+//   is still held for a retry (request-body.ts, up to 64 KiB; a larger one is not: an empty body).
+//   That answer is final: whatever it is, and a failure of the error backend answers 502 or 504
 //   (no recursive_error_pages).
 // - The error backend: the default-backend Service while it has ready endpoints, else the table's
 //   (--default-backend-service) while it has, else none: ingress-nginx then asks its own default
