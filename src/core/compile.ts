@@ -399,9 +399,9 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const aliasRequests = ingresses.flatMap((ing) => {
     const p = policies.get(ingressKey(ing));
     const aliases = p?.canary?.enabled === true ? undefined : p?.aliases;
-    return aliases === undefined ? [] : [{ ingress: ingressKey(ing), aliases, hosts: ruleHosts(ing), field: `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'server-alias')?.key)}]`, ing }];
+    return aliases === undefined ? [] : [{ ing, aliases, hosts: ruleHosts(ing), field: `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'server-alias')?.key)}]` }];
   });
-  const aliased = aliasHosts(aliasRequests, hosts, hasTls, (r, message) => condition((r as (typeof aliasRequests)[number]).ing, 'GH_SERVER_ALIAS_CONFLICT', r.field, message));
+  const aliased = aliasHosts(aliasRequests, hosts, hasTls);
   hosts.push(...aliased.hosts);
   conditions.push(...aliased.conditions);
   hosts.sort((a, b) => cmp(a.host, b.host));

@@ -11,18 +11,21 @@
 // certificate only when that certificate's names cover it, which compile cannot see.
 
 import type { Condition, VirtualHost } from '../model.ts';
+import type { KubeObject } from '../snapshot.ts';
+import { condition } from './ingress.ts';
 
 export interface AliasRequest {
-  /** `namespace/name` of the Ingress; the requests come in age order. */
-  readonly ingress: string;
+  /** The Ingress; the requests come in age order. */
+  readonly ing: KubeObject;
   readonly aliases: readonly string[];
   /** The Ingress's rule hosts ('' for none). */
   readonly hosts: readonly string[];
+  /** The annotation, as a condition's field. */
   readonly field: string;
 }
 
 /** The VirtualHosts of the aliases served (not sorted), and a condition for each alias not served. */
-export function aliasHosts(requests: readonly AliasRequest[], hosts: readonly VirtualHost[], hasTls: (host: string) => boolean, conditionFor: (r: AliasRequest, message: string) => Condition): { hosts: VirtualHost[]; conditions: Condition[] } {
+export function aliasHosts(requests: readonly AliasRequest[], hosts: readonly VirtualHost[], hasTls: (host: string) => boolean): { hosts: VirtualHost[]; conditions: Condition[] } {
   const byName = new Map(hosts.map((vh) => [vh.host, vh]));
   /** Alias → the host it serves; host → the Ingress whose aliases it took. */
   const taken = new Map<string, string>();
@@ -30,23 +33,25 @@ export function aliasHosts(requests: readonly AliasRequest[], hosts: readonly Vi
   const out: VirtualHost[] = [];
   const conditions: Condition[] = [];
   for (const r of requests) {
+    const ingress = `${r.ing.metadata.namespace}/${r.ing.metadata.name}`;
+    const conflict = (message: string) => conditions.push(condition(r.ing, 'GH_SERVER_ALIAS_CONFLICT', r.field, message));
     for (const host of [...r.hosts].sort()) {
       const vh = byName.get(host);
       if (host === '' || vh === undefined) continue;
       const owner = aliasedBy.get(host);
-      if (owner !== undefined && owner !== r.ingress) {
-        conditions.push(conditionFor(r, `host ${JSON.stringify(host)} already has the aliases of Ingress ${owner}, which is older; this Ingress's aliases are not served for it`));
+      if (owner !== undefined && owner !== ingress) {
+        conflict(`host ${JSON.stringify(host)} already has the aliases of Ingress ${owner}, which is older; this Ingress's aliases are not served for it`);
         continue;
       }
-      aliasedBy.set(host, r.ingress);
+      aliasedBy.set(host, ingress);
       for (const alias of r.aliases) {
         if (byName.has(alias)) {
-          if (alias !== host) conditions.push(conditionFor(r, `alias ${JSON.stringify(alias)} is a host an Ingress routes; the alias is not served (that host's own rules apply)`));
+          if (alias !== host) conflict(`alias ${JSON.stringify(alias)} is a host an Ingress routes; the alias is not served (that host's own rules apply)`);
           continue;
         }
         const won = taken.get(alias);
         if (won !== undefined) {
-          if (won !== host) conditions.push(conditionFor(r, `alias ${JSON.stringify(alias)} already serves host ${JSON.stringify(won)}; it is not served for host ${JSON.stringify(host)}`));
+          if (won !== host) conflict(`alias ${JSON.stringify(alias)} already serves host ${JSON.stringify(won)}; it is not served for host ${JSON.stringify(host)}`);
           continue;
         }
         taken.set(alias, host);
