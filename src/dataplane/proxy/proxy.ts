@@ -241,11 +241,10 @@ export class Proxy {
     // A body of undeclared length is counted against proxy-body-size as it is read.
     const body = hasBody ? new RequestBody(req, mustCount(req, bodyLimit) ? bodyLimit : 0) : null;
     const tries = new Tries(forward, req.method!, body);
+    const pages = errorPages === undefined || errorPages.codes.length === 0 ? null : errorPages;
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const grpc = protocol !== 'H2C';
       const grpcCall = grpc && isGrpcRequest(req);
-      // ingress-nginx intercepts no gRPC answers (no grpc_intercept_errors).
-      const pages = errorPages === undefined || errorPages.codes.length === 0 || grpcCall ? null : errorPages;
       const h2Headers = upstreamH2RequestHeaders(req, req instanceof Http2ServerRequest, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
       // A try that got no answer and no retry ends with the response: our 502/504, or the client gone.
       res.once('close', () => picking.end(res.headersSent && res.statusCode >= 502));
@@ -258,7 +257,8 @@ export class Proxy {
         forward,
         tries,
         grpc: grpcCall,
-        divert: pages === null ? null : (status) => this.divert({ req, res, fwd, body, pages }, status),
+        // ingress-nginx intercepts no gRPC answers (no grpc_intercept_errors).
+        divert: pages === null || grpcCall ? null : (status) => this.divert({ req, res, fwd, body, pages }, status),
         pick: () => picking.next(),
         endpoints: endpoints.length,
         answered: (out, status) => {
@@ -271,7 +271,6 @@ export class Proxy {
     }
     let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     if (over !== null) headers = overrideFlatHeaders(headers, over);
-    const pages = errorPages === undefined || errorPages.codes.length === 0 ? null : errorPages;
     this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries, fwd, pages });
   }
 
