@@ -8,7 +8,10 @@ import { readIngressAnnotations, type IngressAnnotations } from './annotations/i
 import { ownedIngresses } from './processors/ingress-class.ts';
 import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
-import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
+import { clusterIpBackend, firstPortRef, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
+import { routeErrorPages } from './annotations/error-pages.ts';
+import { aliasHosts } from './processors/aliases.ts';
+import { readAnnotation } from './annotations/read-annotation.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
@@ -203,8 +206,19 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   /** The backends each Ingress routes to, by `namespace/name` (health checks are per backend). */
   const backendsOf = new Map<string, Set<string>>();
   const useBackend = (ing: KubeObject, field: string, ref: Parameters<typeof resolveBackend>[1]): string => {
-    const id = backendId(ref);
-    const { backend, problem } = resolveBackend(snapshot, ref);
+    const resolved = resolveBackend(snapshot, ref);
+    const { problem } = resolved;
+    let { backend } = resolved;
+    // service-upstream: the Service's ClusterIP instead of its endpoints (processors/services.ts).
+    if (policies.get(ingressKey(ing))?.serviceUpstream === true) {
+      const cluster = clusterIpBackend(snapshot, backend);
+      backend = cluster.backend;
+      if (cluster.problem !== null && !reported.has(`${ingressKey(ing)} ${backend.id} clusterIP`)) {
+        reported.add(`${ingressKey(ing)} ${backend.id} clusterIP`);
+        conditions.push(condition(ing, 'GH_SERVICE_UPSTREAM_NO_CLUSTER_IP', field, cluster.problem));
+      }
+    }
+    const id = backend.id;
     backends[id] = backend;
     const used = backendsOf.get(ingressKey(ing));
     if (used === undefined) backendsOf.set(ingressKey(ing), new Set([id]));
@@ -225,8 +239,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // The traffic policies of the Ingress, on each of its routes; none: left out of the table. The
   // rewrite and the affinity cookie's path are fitted to the route's path as written and its regex
   // (a host's unmatched paths are ingress-nginx's root location, path `/`).
-  const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null): RoutePolicies | undefined => {
+  const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null, backend: string | null = null): RoutePolicies | undefined => {
     let p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
+    const errorPages = ingress === undefined ? undefined : errorPagesOf(ingress, backend);
+    if (errorPages !== undefined) p = { ...p, errorPages };
     if (p?.rewrite !== undefined) {
       const { rewrite, ...rest } = p;
       const fitted = routeRewrite(rewrite, written, regex);
@@ -234,6 +250,24 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     }
     if (p?.balance !== undefined) p = { ...p, balance: routeBalance(p.balance, written, regex !== null) };
     return p === undefined || Object.keys(p).length === 0 ? undefined : p;
+  };
+
+  // custom-http-errors and default-backend (annotations/error-pages.ts): the default-backend
+  // Service's backend, once per Ingress, and the route's Service and port for X-Service-*.
+  const fallbacks = new Map<string, string | null>();
+  const byKey = new Map(ingresses.map((i) => [ingressKey(i), i]));
+  const errorPagesOf = (ingress: string, backend: string | null) => {
+    const a = policies.get(ingress)?.errorPages;
+    if (a === undefined) return undefined;
+    if (!fallbacks.has(ingress)) {
+      const ing = byKey.get(ingress)!;
+      const field = `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'default-backend')?.key)}]`;
+      const ref = a.defaultBackend === null ? null : firstPortRef(snapshot, ing.metadata.namespace, a.defaultBackend);
+      if (a.defaultBackend !== null && ref === null) conditions.push(condition(ing, 'GH_SERVICE_NOT_FOUND', field, `default-backend: Service ${ing.metadata.namespace}/${a.defaultBackend} does not exist or has no port; the default backend (--default-backend-service) answers instead`));
+      fallbacks.set(ingress, ref === null ? null : useBackend(ing, field, ref));
+    }
+    const b = backend === null ? undefined : backends[backend];
+    return routeErrorPages(a, ingress, fallbacks.get(ingress)!, b?.service ?? '', b === undefined ? '' : String(b.port));
   };
 
   // Regex mode (ingress-nginx enforceRegexModifier): when any path of a host comes from an Ingress
@@ -272,7 +306,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     }
     const backend = useBackend(c.ingress, `${c.field}.backend.service`, c.backend);
     const upstream = upstreamFor(ingressKey(c.ingress), backend);
-    const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
+    const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null, backend);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
     mains.set(canaryKey(c), { route, written: c.written });
@@ -349,10 +383,11 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
     const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
     const canary = hostCanary.get(host);
+    const ownPolicies = policiesOf(owner, '/', null, defaults.get(host)?.backend ?? null);
     // auth-tls-* is per host: on every route of it, whichever Ingress routes it.
     const clientCert = clientCerts.get(host);
     const withClientCert = (p: RoutePolicies | undefined) => (clientCert === undefined ? p : { ...p, clientCert });
-    const defaultPolicies = withClientCert(canary === undefined ? policiesOf(owner) : { ...policiesOf(owner), canary });
+    const defaultPolicies = withClientCert(canary === undefined ? ownPolicies : { ...ownPolicies, canary });
     return {
       host,
       routes: (byHost.get(host) ?? []).map(withCanary).map((r) => (clientCert === undefined ? r : { ...r, policies: withClientCert(r.policies) })).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
@@ -374,6 +409,15 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   for (const [alias, host] of wwwFor) {
     hosts.push({ host: alias, routes: [], defaultBackend: null, tls: hasTls(alias), sslRedirect: false, defaultPolicies: { redirect: { host: { host, code: WWW_REDIRECT_CODE } } } });
   }
+  // server-alias (processors/aliases.ts): copies of their hosts; a canary's are not read (it makes no hosts).
+  const aliasRequests = ingresses.flatMap((ing) => {
+    const p = policies.get(ingressKey(ing));
+    const aliases = p?.canary?.enabled === true ? undefined : p?.aliases;
+    return aliases === undefined ? [] : [{ ing, aliases, hosts: ruleHosts(ing), field: `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'server-alias')?.key)}]` }];
+  });
+  const aliased = aliasHosts(aliasRequests, hosts, hasTls);
+  hosts.push(...aliased.hosts);
+  conditions.push(...aliased.conditions);
   hosts.sort((a, b) => cmp(a.host, b.host));
 
   let defaultBackend: string | null = null;

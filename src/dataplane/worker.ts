@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { BackendChoice, BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -84,12 +84,16 @@ let realIp: RealIp | null = null;
 let setHeaders: RequestHeaderSet | undefined;
 /** add-headers: flat [name, value, …]. */
 let addHeaders: readonly string[] = [];
+/** custom-http-errors of requests that match no host (ingress-nginx: the http-level error_page of its default server). */
+let globalErrorPages: ErrorPagesPolicy | undefined;
 
 function applyGlobal(global: GlobalPolicy | undefined): void {
   intake.set(global?.proxyProtocol ?? null);
   realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
+  const codes = global?.customHttpErrors;
+  globalErrorPages = codes === undefined ? undefined : { codes, backend: null, namespace: '', ingress: '', service: '', servicePort: '' };
   proxy.configure(global);
 }
 
@@ -184,8 +188,8 @@ function forwardRequest(req: ProxyRequest, res: ProxyResponse, match: Match, fwd
   if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
   if (expectContinue) res.writeContinue();
   const chosen = choice(ctx);
-  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance);
-  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
+  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance, errorPagesOf(match));
+  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match), errorPagesOf(match));
 }
 
 /** The backend a step chose instead of the route's (canary), if it has endpoints: else the route's serves (ingress-nginx balancer.lua). */
@@ -208,6 +212,11 @@ function upstreamOf(match: Match): UpstreamPolicy | undefined {
 function balanceOf(match: Match): BalancePolicy | undefined {
   if (match.route !== null) return match.route.policies?.balance;
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultPolicies?.balance : undefined;
+}
+
+/** custom-http-errors and default-backend (proxy/error-pages.ts): the route's, for a host's unmatched paths the host's, else the ConfigMap's. Absent: none. */
+function errorPagesOf(match: Match): ErrorPagesPolicy | undefined {
+  return match.route !== null ? match.route.policies?.errorPages : match.host !== null ? match.host.defaultPolicies?.errorPages : globalErrorPages;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
@@ -482,6 +491,7 @@ port.on('message', (m: ToWorker) => {
       generation = m.table.generation;
       defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
       applyGlobal(m.table.global);
+      proxy.defaultBackend = m.table.defaultBackend;
     }
     if (m.tls || m.table) {
       if (m.table) upstreamHosts = m.table.hosts;

@@ -19,7 +19,7 @@ import { backendService, ingress, ingressClass, manifest, startGatehouse, type G
 import { requirePackage } from '../support/system-package.ts';
 
 const A = 'nginx.ingress.kubernetes.io/';
-const HOSTS = ['auth.test', 'on.test', 'optional.test', 'noca.test', 'off.test', 'page.test', 'pass.test', 'cn.test', 'depth.test', 'depth2.test', 'open.test', 'missing.test', 'rotate.test'];
+const HOSTS = ['auth.test', 'alias.test', 'aliased.test', 'on.test', 'optional.test', 'noca.test', 'off.test', 'page.test', 'pass.test', 'cn.test', 'depth.test', 'depth2.test', 'open.test', 'missing.test', 'rotate.test'];
 const SSL_HEADERS = ['ssl-client-verify', 'ssl-client-subject-dn', 'ssl-client-issuer-dn', 'ssl-client-cert'];
 
 interface Reply {
@@ -152,6 +152,7 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
           site('depth.test', secret('chain')),
           site('depth2.test', { ...secret('chain'), [`${A}auth-tls-verify-depth`]: '2' }),
           site('open.test', {}),
+          site('aliased.test', { ...secret('ca'), [`${A}server-alias`]: 'alias.test' }),
           site('auth.test', { ...secret('ca'), [`${A}auth-url`]: `http://127.0.0.1:${(auth.address() as AddressInfo).port}/check` }),
           site('missing.test', secret('nope')),
           site('plain.test', secret('ca')),
@@ -219,6 +220,12 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
     const seen = authSeen.at(-1)!;
     expect([seen['ssl-client-verify'], seen['ssl-client-issuer-dn'], seen['ssl-client-cert']]).toEqual(['SUCCESS', 'CN=Client Root', undefined]);
     expect(upstreamSsl()['ssl-client-verify']).toEqual(['SUCCESS']);
+  });
+
+  it('a server-alias of a host asking for certificates asks for them too, with the host\'s settings', async () => {
+    expect((await get('alias.test', { cert: alice })).status).toBe(200);
+    expect(upstreamSsl()['ssl-client-verify']).toEqual(['SUCCESS']);
+    await refused(get('alias.test'), 400, '400 No required SSL certificate was sent\n');
   });
 
   it('optional: no certificate is forwarded as NONE; a failed one answers 400', async () => {

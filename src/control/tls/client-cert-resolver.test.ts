@@ -60,8 +60,8 @@ describe('auth-tls-secret checks', () => {
   it('changes the material\'s fingerprint with the bundles, and leaves material without any as it was', () => {
     const material = { certificates: {}, hosts: {}, defaultCertificate: 'd', fingerprint: 'f' };
     expect(withSecretData(material, 'clientAuth', {})).toBe(material);
-    const withOne = withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '1', request: true } });
+    const withOne = withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '1', request: true, host: 'a.test' } });
     expect(withOne.fingerprint).not.toBe('f');
-    expect(withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '2', request: true } }).fingerprint).not.toBe(withOne.fingerprint);
+    expect(withSecretData(material, 'clientAuth', { 'a.test': { ca: a.cert, id: '2', request: true, host: 'a.test' } }).fingerprint).not.toBe(withOne.fingerprint);
   });
 });

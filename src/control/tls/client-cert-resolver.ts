@@ -65,7 +65,7 @@ export class ClientCertResolver {
       const c = used.get(key) ?? this.checked.get(key) ?? checkClientCertSecret(s);
       used.set(key, c);
       if (c.ok) {
-        clientAuth[vh.host] = { ca: c.ca, id: c.id, request: policy.verify !== 'off' };
+        clientAuth[vh.host] = { ca: c.ca, id: c.id, request: policy.verify !== 'off', host: policy.host };
         continue;
       }
       const [ins, iname = ''] = policy.secret.ingress.split('/');

@@ -9,9 +9,7 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 // external auth, client-certificate auth, satisfy, custom-http-errors, default-backend,
 // server-alias, service-upstream): not in KNOWN on this branch yet. Once merged, each must be in
 // KNOWN, and this list must be empty.
-const PENDING_MERGE: readonly string[] = [
-  'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
-];
+const PENDING_MERGE: readonly string[] = [];
 // ──────────────────────────────────────────────────────────────────────────────────────────────
 
 // Every annotation ingress-nginx reads at controller HEAD dbb11b9 (2026-03-20): the names in its

@@ -162,10 +162,10 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'canary-weight': ok('weighted routing'),
   'canary-weight-total': ok('the weights\' total, default 100'),
   // Errors and fallbacks (issue 9)
-  'custom-http-errors': ok('codes answered by the default backend with X-Code, X-Format, ...'),
-  'default-backend': ok('the Service for the Ingress\'s 503s and custom-http-errors'),
+  'custom-http-errors': differs('Gatehouse\'s own 403, 413, 429 and authentication answers are not sent to the error backend (nginx\'s error_page covers them too), and its request carries the usual X-Forwarded-* headers'),
+  'default-backend': ok('the Service (its first port) for the Ingress\'s backends without endpoints and its custom-http-errors'),
   'disable-proxy-intercept-errors': unsupported('custom-http-errors intercepts the codes it lists'),
-  'server-alias': ok('extra host names of the Ingress\'s hosts'),
+  'server-alias': differs('no regexes, trailing wildcards or IP addresses, and *.example.com matches exactly one label; an alias gets a certificate only from a spec.tls entry naming it'),
   'service-upstream': ok('the Service\'s ClusterIP instead of its endpoints'),
   // Mirroring, FastCGI, logs, TLS server settings, HTTP/2 push
   'mirror-target': unsupported('no request is mirrored'),

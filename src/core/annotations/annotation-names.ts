@@ -52,6 +52,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   // health-check.ts (ours only)
   'health-check-path', 'health-check-interval', 'health-check-timeout', 'health-check-healthy-threshold', 'health-check-unhealthy-threshold', 'health-check-status',
   'passive-health-consecutive-failures', 'passive-health-failures', 'passive-health-base-ejection', 'passive-health-max-ejection', 'passive-health-max-ejection-percent',
+  // error-pages.ts, server-alias.ts, service-upstream.ts
+  'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(Object.keys(CATALOGUE).filter((n) => n.endsWith('-snippet')));

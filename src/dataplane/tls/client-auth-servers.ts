@@ -34,7 +34,7 @@ import type { ClientAuthPem, TlsMaterial } from './tls-material.ts';
 
 /** Which host's CA bundle a connection's handshake asked for a certificate with. */
 export interface ClientAuthStamp {
-  /** The virtual host (as in the table: lower case, or `*.example.com`). */
+  /** The host whose settings the handshake followed (ClientCertPolicy.host; a server-alias's is its host's). */
   readonly host: string;
   /** ClientAuthPem.id of the bundle. */
   readonly id: string;
@@ -118,7 +118,7 @@ export class ClientAuthServers {
       this.onError(err, host);
       return null;
     }
-    const stamp: ClientAuthStamp = { host, id: entry.id };
+    const stamp: ClientAuthStamp = { host: entry.host, id: entry.id };
     server.on('secureConnection', (socket: TLSSocket) => ((socket as TLSSocket & { [STAMP]?: ClientAuthStamp })[STAMP] = stamp));
     this.servers.set(key, server);
     return server;

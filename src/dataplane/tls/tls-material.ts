@@ -50,6 +50,8 @@ export interface ClientAuthPem {
   /** sha256 of ca.crt: a connection verified with another bundle is not this one's. */
   readonly id: string;
   readonly request: boolean;
+  /** The host whose settings these are (ClientCertPolicy.host): a server-alias's entry names its host. */
+  readonly host: string;
 }
 
 /** A proxy-ssl-secret's PEM: the CAs to verify the backend with, and the client certificate. */
