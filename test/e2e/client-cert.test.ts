@@ -11,6 +11,7 @@ import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, expired, h2Request, tlsSecret, type KeyPair, type TestCa } from '../support/certs.ts';
 import { headerValues, startEcho, type Echo } from '../support/echo-upstream.ts';
@@ -203,6 +204,25 @@ describe.runIf(requirePackage('openssl', ['/usr/bin/openssl'], { suites: 'client
     } finally {
       bare.close();
     }
+  });
+
+  it('WebSocket upgrades are checked like any request: with the certificate 101, without 400', async () => {
+    const open = (cert?: KeyPair) =>
+      new Promise<string>((resolve) => {
+        const ws = new WebSocket(`wss://127.0.0.1:${gh.httpsPort}/ws`, { servername: 'on.test', headers: { host: 'on.test' }, rejectUnauthorized: false, cert: cert?.cert, key: cert?.key } as WebSocket.ClientOptions);
+        ws.once('open', () => {
+          ws.close();
+          resolve('open');
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          resolve(String(res.statusCode));
+          ws.terminate();
+        });
+        ws.once('error', (err) => resolve(err.message));
+      });
+    expect(await open(alice)).toBe('open');
+    expect(upstreamSsl()['ssl-client-verify']).toEqual(['SUCCESS']);
+    expect(await open()).toBe('400');
   });
 
   it('never passes the client\'s own ssl-client-* headers upstream', async () => {

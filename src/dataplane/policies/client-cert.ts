@@ -170,7 +170,9 @@ export function clientCertStep(policy: ClientCertPolicy): SyncStep {
     if (policy.verify !== 'off' && ctx.scheme === 'https') {
       const socket = tlsSocketOf(ctx);
       const stamp = socket === undefined ? undefined : lookup.stampOf(socket);
-      if (stamp === undefined ? typeof socket?.servername === 'string' && socket.servername !== '' : stamp.host !== policy.host || stamp.id !== authority.id) {
+      // No stamp: the handshake asked for no certificate, which is misdirection when its SNI named another host.
+      const misdirected = stamp === undefined ? typeof socket?.servername === 'string' && socket.servername !== '' : stamp.host !== policy.host || stamp.id !== authority.id;
+      if (misdirected) {
         ctx.respond(421, undefined, 'Misdirected Request');
         return true;
       }
