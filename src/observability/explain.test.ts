@@ -155,6 +155,18 @@ describe('explain: redirects, policies and endpoints', () => {
     expect(e.answer).toMatch(/forwarded to default\/web:80 .*canary default\/next:80/);
   });
 
+  it('client certificates come first; plain HTTP presents none and is refused under verify on', () => {
+    const s = stateOf([
+      ...backendService('web', 9001),
+      ingress('mtls', { annotations: { [`${A}auth-tls-secret`]: 'default/ca', [`${A}auth-tls-verify-client`]: 'on', [`${A}app-root`]: '/home' }, rules: [{ host: 'm.test', paths: [{ path: '/', service: 'web' }] }] }),
+    ]);
+    const e = ok(explain(s, 'http://m.test/'));
+    expect(e.policies.map((p) => p.step).slice(0, 2)).toEqual(['client-cert', 'redirect']);
+    expect(e.policies[0]!.summary).toMatch(/Secret default\/ca/);
+    expect(e.answer).toBe('400: plain HTTP presents no certificate (client-cert)');
+    expect(ok(explain(s, 'https://m.test/x')).answer).toBe('forwarded to default/web:80 (Prefix /)');
+  });
+
   it('a redirect annotation answers before the backend', () => {
     const s = stateOf([...backendService('web', 9001), ingress('r', { annotations: { [`${A}app-root`]: '/home' }, rules: [{ host: 'r.test', paths: [{ path: '/', service: 'web' }] }] })]);
     expect(ok(explain(s, 'http://r.test/')).answer).toBe('302 to http://r.test/home (redirect)');

@@ -275,6 +275,17 @@ function policyReports(p: RoutePolicies | undefined, match: Match, scheme: 'http
   const out: PolicyReport[] = [];
   const upstream = match.route?.upstream ?? match.host?.defaultUpstream;
   const satisfy = p?.satisfy === 'any' ? ' (satisfy any: access lists OR authentication admit)' : '';
+  if (p?.clientCert !== undefined) {
+    // First: nginx verifies the client certificate as the request arrives, before any phase.
+    const c = p.clientCert;
+    const failure = c.errorPage ? `302 to ${c.errorPage}` : '400';
+    out.push({
+      step: 'client-cert',
+      summary: `auth-tls-verify-client ${c.verify} against the CA bundle of Secret ${c.secret.ref} (depth ${c.depth}): ${c.verify === 'on' ? `no valid certificate → ${failure}` : `a certificate that fails → ${failure}`}${c.matchCn ? `; subject must match ${c.matchCn}, else 403` : ''}${c.passCertificate ? '; the certificate goes upstream (ssl-client-cert)' : ''}`,
+      // Plain HTTP presents no certificate: `on` refuses it (dataplane/policies/client-cert.ts).
+      ...(scheme === 'http' && c.verify === 'on' ? { effect: `answers ${failure}: plain HTTP presents no certificate` } : {}),
+    });
+  }
   if (p?.redirect !== undefined) {
     const { ctx, answer } = probeContext(scheme, host, target, path);
     redirectStep(p.redirect)(ctx);
@@ -319,6 +330,10 @@ function policyReports(p: RoutePolicies | undefined, match: Match, scheme: 'http
   if (p?.headers !== undefined) {
     const names = (l: readonly (readonly [string, string])[] | undefined) => (l ?? []).map(([n, v]) => `${n}: ${v}`).join(', ');
     out.push({ step: 'headers', summary: [p.headers.request ? `request ${names(p.headers.request)}` : '', p.headers.response ? `response ${names(p.headers.response)}` : ''].filter(Boolean).join('; ') });
+  }
+  if (p?.errorPages !== undefined && (p.errorPages.codes.length > 0 || p.errorPages.backend !== null)) {
+    const e = p.errorPages;
+    out.push({ step: 'error-pages', summary: `${e.codes.length ? `answers ${e.codes.join(', ')} are replaced by ${e.backend ?? 'the default backend'}'s` : ''}${e.backend ? `${e.codes.length ? '; ' : ''}${e.backend} serves while the backend has no ready endpoint` : ''}` });
   }
   if (p?.balance !== undefined) out.push({ step: 'balance', summary: p.balance.algorithm === 'cookie' ? `cookie affinity (${p.balance.cookie.name}, ${p.balance.mode})` : p.balance.algorithm === 'hash' ? `consistent hash${p.balance.subset ? ` over subsets of ${p.balance.subset}` : ''}` : p.balance.algorithm });
   else out.push({ step: 'balance', summary: 'round robin (the default)' });

@@ -1,7 +1,7 @@
 // The admin server is safe (issue 11 item 6): it listens only on --status-bind-address (127.0.0.1
 // outside a cluster), apart from the traffic listeners; and no Secret material reaches any of its
 // answers. Secrets of every kind Gatehouse reads (TLS, proxy-ssl, basic-auth file and map, the
-// default certificate, plus one nothing names) carry recognisable data; every admin endpoint is
+// default certificate, the client-certificate CA bundle, plus one nothing names) carry recognisable data; every admin endpoint is
 // read after traffic and after the explain of each host, and none of it may appear, as text,
 // base64, or any line of a PEM body. Also: /debug/explain live, with the endpoints' health from
 // the active checks.
@@ -30,6 +30,7 @@ function forbidden(pairs: readonly KeyPair[], texts: readonly string[]): string[
   }
   for (const p of pairs) {
     for (const pem of [p.cert, p.key]) {
+      if (pem === '') continue;
       out.add(Buffer.from(pem).toString('base64').slice(0, 60));
       for (const line of pem.split('\n')) if (line.length >= 40 && !line.startsWith('-----')) out.add(line);
     }
@@ -54,7 +55,7 @@ describe('admin endpoints are safe', () => {
     const site = await ca.issue({ dnsNames: ['tls.test'] });
     const fallback = await ca.issue({ dnsNames: ['default.test'] });
     const client = await ca.issue({ dnsNames: ['client.test'], usage: 'client' });
-    pairs = [site, fallback, client];
+    pairs = [site, fallback, client, { cert: ca.cert, key: '' }];
     const hashes = [`alice:$apr1$abcdefgh$${MARK}file`, `${MARK}map`];
     marks = [MARK, ...hashes, `${MARK}-unused`];
     const route = (name: string, host: string, annotations: Record<string, string> = {}, svc = 'echo') => ingress(name, { annotations, rules: [{ host, paths: [{ path: '/', service: svc }] }] });
@@ -73,8 +74,10 @@ describe('admin endpoints are safe', () => {
         opaque('users', { auth: `${hashes[0]}\n` }),
         opaque('usermap', { bob: hashes[1]! }),
         opaque('unused', { token: marks[3]! }),
+        opaque('clientca', { 'ca.crt': ca.cert }),
         { ...route('tls', 'tls.test'), spec: { ingressClassName: 'gatehouse', tls: [{ hosts: ['tls.test'], secretName: 'site' }], rules: [{ host: 'tls.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'echo', port: { number: 80 } } } }] } }] } },
         route('mtls', 'mtls.test', { [`${A}backend-protocol`]: 'HTTPS', [`${A}proxy-ssl-secret`]: 'default/backend', [`${A}proxy-ssl-verify`]: 'on' }),
+        route('clientcert', 'clientcert.test', { [`${A}auth-tls-secret`]: 'default/clientca', [`${A}auth-tls-verify-client`]: 'on' }),
         route('basic', 'basic.test', { [`${A}auth-type`]: 'basic', [`${A}auth-secret`]: 'users' }),
         route('map', 'map.test', { [`${A}auth-type`]: 'basic', [`${A}auth-secret`]: 'usermap', [`${A}auth-secret-type`]: 'auth-map' }),
         route('checked', 'checked.test', { [`${G}health-check-path`]: '/', [`${G}health-check-interval`]: '300ms', [`${G}health-check-timeout`]: '200ms', [`${G}health-check-unhealthy-threshold`]: '1', [`${G}health-check-healthy-threshold`]: '1' }, 'checked'),
@@ -121,7 +124,7 @@ describe('admin endpoints are safe', () => {
     await gh.request('/', { headers: { host: 'tls.test' } });
     const bodies: Record<string, string> = {};
     const paths = ['/healthz', '/readyz', '/debug/table', '/debug/state', '/dashboard', '/dashboard/app.js', '/dashboard/style.css', '/metrics', '/nope'];
-    for (const host of ['tls.test', 'mtls.test', 'basic.test', 'map.test', 'checked.test', 'default.test']) {
+    for (const host of ['tls.test', 'mtls.test', 'clientcert.test', 'basic.test', 'map.test', 'checked.test', 'default.test']) {
       for (const scheme of ['http', 'https']) {
         paths.push(`/debug/explain?url=${encodeURIComponent(`${scheme}://${host}/a`)}`, `/debug/explain?format=text&url=${encodeURIComponent(`${scheme}://${host}/a`)}`);
       }

@@ -8,6 +8,7 @@ import type { Log } from '../../observability/log.ts';
 import { CertificateResolver, type SecretLookup, type ServedCertificate } from './certificate-resolver.ts';
 import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
 import { BasicAuthResolver } from '../basic-auth-resolver.ts';
+import { ClientCertResolver } from './client-cert-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -23,13 +24,14 @@ export interface TlsControlOptions {
 /** setTimeout's limit; a later expiry is re-checked then, and scheduled again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret. */
+/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret, the hosts' auth-tls-secret. */
 type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<RouteTable, 'hosts'>>;
 
 export class TlsControl {
   private readonly resolver: CertificateResolver;
   private readonly proxySsl: ProxySslResolver;
   private readonly basicAuth: BasicAuthResolver;
+  private readonly clientCert: ClientCertResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
@@ -44,6 +46,7 @@ export class TlsControl {
     this.resolver = new CertificateResolver(options.secret);
     this.proxySsl = new ProxySslResolver(options.secret);
     this.basicAuth = new BasicAuthResolver(options.secret);
+    this.clientCert = new ClientCertResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
     this.rotation = new TicketKeyRotation((keys) => {
@@ -61,8 +64,9 @@ export class TlsControl {
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
     const users = this.basicAuth.resolve(table.hosts ?? []);
-    const material = withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth);
-    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
+    const clientCert = this.clientCert.resolve(table.hosts ?? []);
+    const material = withSecretData(withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth), 'clientAuth', clientCert.clientAuth);
+    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions, ...clientCert.conditions];
     const nextExpiry = served.nextExpiry;
     this.servedCertificates = served.served;
     this.current = conditions;
