@@ -8,7 +8,7 @@ import { runExplain } from './check/run-explain.ts';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
-import { parseOptions, usage, type Options } from './options.ts';
+import { parseOptions, statusBindAddresses, usage, type Options } from './options.ts';
 
 /** The version in package.json, which ships beside src/ (package.json "files" and the image). */
 function version(): string {
@@ -52,7 +52,7 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     fail((err as Error).message, 1);
   }
   const { controller } = launched;
-  log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: `${options.bindAddress}:${controller.adminPort}`, workers: options.workers }, 'gatehouse is serving');
+  log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: statusBindAddresses(options).map((a) => `${a}:${controller.adminPort}`), workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 
   controller.failed.catch(async (err: Error) => {

@@ -68,7 +68,7 @@ function problemLog(problems: GlobalProblem[]): Log {
   return { debug() {}, info() {}, warn: keep, error: keep };
 }
 
-export interface Loaded {
+interface Loaded {
   readonly snapshot: Snapshot;
   readonly source: CheckReport['source'];
   readonly problems: GlobalProblem[];
