@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminState } from './admin-server.ts';
 
 const STATE: AdminState = { ready: () => true, readiness: () => ({}), debugTable: () => ({}), explainState: () => null, dashboardState: () => ({}) };
+const TABLE = { generation: 1, fingerprint: '', hosts: [], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null };
 
 function get(host: string, port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -31,5 +32,15 @@ describe('admin server', () => {
     await Promise.all([admin.close(), admin.close()]);
     await expect(get('127.0.0.2', admin.port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
     await expect(get('127.0.0.1', admin.port, '/healthz')).rejects.toThrow(/ECONNREFUSED/);
+  });
+
+  it("/debug/explain takes the URL's own query (after a second `?`) as part of it", async () => {
+    const admin = await startAdminServer({ ...STATE, explainState: () => ({ table: TABLE, endpoints: null, conditions: [], ingresses: [], httpsRedirectPort: 443, active: {}, passive: {} }) }, 0, ['127.0.0.1']);
+    try {
+      const body = JSON.parse((await get('127.0.0.1', admin.port, '/debug/explain?url=http://a.test/x?id=3&format=json')).body) as { target: string };
+      expect(body.target).toBe('/x?id=3');
+    } finally {
+      await admin.close();
+    }
   });
 });

@@ -77,7 +77,10 @@ export interface AdminServer {
 export async function startAdminServer(state: AdminState, port: number, hosts: readonly string[]): Promise<AdminServer> {
   const dashboard = loadDashboard();
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    const [path = '/', search = ''] = (req.url ?? '/').split('?', 2);
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const path = q === -1 ? target : target.slice(0, q);
+    const search = q === -1 ? '' : target.slice(q + 1);
     const [status, headers, body] =
       req.method !== 'GET' && req.method !== 'HEAD' ? json(405, { error: 'method not allowed' })
       : path === '/healthz' ? json(200, { status: 'ok' })
