@@ -103,7 +103,7 @@ function routerFor(table: RouteTable): Router {
 }
 
 /** Splits `https://host[:port]/target`; a URL without a scheme is taken as http. Null: no host. */
-export function splitUrl(url: string): { scheme: 'http' | 'https'; host: string; target: string } | null {
+function splitUrl(url: string): { scheme: 'http' | 'https'; host: string; target: string } | null {
   const m = /^(?:(https?):\/\/)?([^/?#\s]+)([^\s#]*)/i.exec(url.trim());
   if (m === null) return null;
   const target = m[3] === '' ? '/' : m[3]!.startsWith('/') ? m[3]! : `/${m[3]}`;

@@ -85,7 +85,7 @@ function renderState(s) {
 const LABELS = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
 /** Sums gatehouse_requests_total by Ingress: { total, c4xx, c5xx } keyed `namespace/ingress`. */
-export function requestCounts(text) {
+function requestCounts(text) {
   const out = new Map();
   for (const line of text.split('\n')) {
     if (!line.startsWith('gatehouse_requests_total{')) continue;
