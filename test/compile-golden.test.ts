@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { compile } from '../src/core/compile.ts';
+import { compile, CompileMemo } from '../src/core/compile.ts';
 import { resolveEndpoints } from '../src/core/endpoints.ts';
 import type { CompileOptions } from '../src/core/model.ts';
 import { Snapshot, toKubeObject } from '../src/core/snapshot.ts';
@@ -57,6 +57,30 @@ describe('compile golden cases', () => {
         return compile(s, BASE, 1).table.fingerprint;
       };
       expect(fp([...docs].reverse())).toBe(fp(docs));
+    }
+  });
+
+  it('gives the same result with a memo kept across compiles, also once ConfigMaps and Ingresses changed', () => {
+    for (const name of cases) {
+      const dir = join(DIR, name);
+      const snapshot = new Snapshot();
+      for (const doc of parseAllDocuments(readFileSync(join(dir, 'in.yaml'), 'utf8'))) {
+        const checked = toKubeObject(doc.toJS());
+        if (checked.ok) snapshot.upsert(checked.object);
+      }
+      const memo = new CompileMemo();
+      const same = () => expect(compile(snapshot, BASE, 1, memo)).toEqual(compile(snapshot, BASE, 1));
+      same();
+      same();
+      // A ConfigMap gone (custom-headers, the --configmap one) and an Ingress renamed: read again.
+      for (const cm of snapshot.list('ConfigMap')) snapshot.remove('ConfigMap', cm.metadata.namespace, cm.metadata.name);
+      same();
+      const [first] = snapshot.list('Ingress');
+      if (first !== undefined) {
+        snapshot.remove('Ingress', first.metadata.namespace, first.metadata.name);
+        snapshot.upsert({ ...first, metadata: { ...first.metadata, name: `${first.metadata.name}-renamed` } });
+      }
+      same();
     }
   });
 });

@@ -1,8 +1,8 @@
 // The control plane: a source feeds the snapshot; after the initial sync, and then after a
-// short holdoff, compile runs and the pool gets the new table (only when its fingerprint
+// short holdoff (or at once when the source says its batch is complete), compile runs and the pool gets the new table (only when its fingerprint
 // changed) and the endpoints (recomputed alone when only EndpointSlices changed).
 
-import { compile, type CompileResult } from '../core/compile.ts';
+import { compile, CompileMemo, type CompileResult } from '../core/compile.ts';
 import { conditionKey, sortConditions } from '../core/conditions.ts';
 import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
@@ -51,6 +51,7 @@ export async function startController(options: Options, source: Source, rootLog:
   const log = rootLog.child({ component: 'controller' });
   const snapshot = new Snapshot();
   const copts = compileOptions(options);
+  const memo = new CompileMemo();
   let table: RouteTable | null = null;
   /** close() began: not ready, whatever the pool says. */
   let stopping = false;
@@ -105,7 +106,7 @@ export async function startController(options: Options, source: Source, rootLog:
       const update: Partial<WorkerState> = {};
       if (change === 'routes' || table === null) {
         const started = performance.now();
-        const result = compile(snapshot, copts, (table?.generation ?? 0) + 1);
+        const result = compile(snapshot, copts, (table?.generation ?? 0) + 1, memo);
         if (result.table.fingerprint !== table?.fingerprint) {
           const material = await tls.resolve(result.table);
           update.tls = material;
@@ -177,7 +178,11 @@ export async function startController(options: Options, source: Source, rootLog:
     upsert: (o) => mark(snapshot.upsert(o)),
     remove: (kind, ns, name) => mark(snapshot.remove(kind, ns, name)),
     synced: () => {
-      if (synced) return;
+      // A later batch is complete (the manifest source's scan): no need to wait out the holdoff.
+      if (synced) {
+        if (pending === 'none') return;
+        holdoff.cancel();
+      }
       synced = true;
       recompute();
     },

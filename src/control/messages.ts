@@ -6,6 +6,7 @@ import type { AcmeChallenges } from '../dataplane/acme-challenges.ts';
 import type { ActiveHealth } from '../dataplane/balancer/endpoint-health.ts';
 import type { HstsPolicy } from '../dataplane/proxy/redirect.ts';
 import type { LimitBuffers } from '../dataplane/shared/limit-tables.ts';
+import type { TableDiff } from '../dataplane/table-diff.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import type { LogLevel } from '../observability/log.ts';
 
@@ -40,6 +41,8 @@ export type ToWorker =
   | {
       readonly type: 'update';
       readonly table?: RouteTable;
+      /** Instead of `table`, after the first: the new table as a change from the one the worker serves. */
+      readonly tableDiff?: TableDiff;
       readonly endpoints?: EndpointTable;
       /** The certificates of `table` (or re-checked ones); travels with the table that names them. */
       readonly tls?: TlsMaterial;
@@ -56,4 +59,6 @@ export type FromWorker =
   /** The worker serves this table generation, endpoint table and challenge version (and listens). */
   | { readonly type: 'ack'; readonly generation: number; readonly endpoints: string; readonly challenges: number }
   | { readonly type: 'listen-failed'; readonly message: string }
+  /** A table diff did not apply (the worker kept an older table after a failed update): send the whole table. */
+  | { readonly type: 'need-table' }
   | { readonly type: 'drained' };

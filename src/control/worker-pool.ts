@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { EndpointTable, RouteTable } from '../core/model.ts';
 import { NO_CHALLENGES, type AcmeChallenges } from '../dataplane/acme-challenges.ts';
+import { TableDiffer } from '../dataplane/table-diff.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import { LimitTables } from '../dataplane/shared/limit-tables.ts';
 import { EjectionTable } from '../dataplane/shared/ejection-table.ts';
@@ -62,6 +63,8 @@ interface Slot {
 export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   private readonly slots: Slot[] = [];
   private state: Partial<WorkerState> = { challenges: NO_CHALLENGES, health: { down: {} } };
+  /** After the first, a table travels as the change from the previous one (dataplane/table-diff.ts). */
+  private readonly differ = new TableDiffer();
   private stopping = false;
   /** Every worker has acked a generation once (set on that ack, not when /readyz first asks). */
   private started = false;
@@ -114,6 +117,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     } else if (m.type === 'drained') {
       slot.drained = true;
       this.emit('ack');
+    } else if (m.type === 'need-table') {
+      if (this.state.table) this.post(slot, { type: 'update', table: this.state.table });
     } else if (m.type === 'listen-failed') {
       this.emit('fatal', new Error(m.message));
     }
@@ -140,10 +145,15 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
    */
   publish(update: Partial<WorkerState>): void {
     const wasComplete = this.complete() !== null;
+    const tableDiff = update.table ? this.differ.diff(update.table) : null;
     Object.assign(this.state, update);
     const state = this.complete();
     if (state === null || this.stopping) return;
-    const m: ToWorker = { type: 'update', ...(wasComplete ? update : state) };
+    let m: ToWorker = { type: 'update', ...(wasComplete ? update : state) };
+    if (wasComplete && tableDiff !== null) {
+      const { table: _whole, ...rest } = m;
+      m = { ...rest, tableDiff };
+    }
     for (const s of this.slots) this.post(s, m);
   }
 

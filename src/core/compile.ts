@@ -102,7 +102,101 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export function compile(snapshot: Snapshot, flags: CompileOptions, generation: number): CompileResult {
+/** What compile takes from one owned Ingress alone, in the order it found it (replayed in age order). */
+interface IngressRead {
+  readonly conditions: readonly Condition[];
+  /** ConfigMaps its annotations name (watched by name in Kubernetes mode). */
+  readonly configMaps: readonly string[];
+  /** The routes, default backends and hosts of its rules; null when it was left out before they were read. */
+  readonly output: IngressOutput | null;
+  readonly canary: boolean;
+  /** Its annotations; null when it is left out whole. */
+  readonly policy: IngressAnnotations | null;
+  readonly tls: readonly TlsCandidate[];
+}
+
+type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
+
+/** Annotations and spec.tls first: a bad value or shape leaves the whole Ingress out. */
+function readOwned(ing: KubeObject, annotationOptions: AnnotationOptions): IngressRead {
+  const conditions: Condition[] = [];
+  const configMaps: string[] = [];
+  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => ({ conditions, configMaps, output, canary, policy, tls });
+  const tlsProblem = tlsShapeProblem(ing);
+  if (tlsProblem !== null) {
+    conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
+    return done();
+  }
+  const names = annotationNameProblems(ing.metadata.annotations);
+  for (const key of names.snippets) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_SNIPPET', `metadata.annotations[${JSON.stringify(key)}]`, `${key} asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out`));
+  }
+  for (const { key, note } of names.refused) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_REFUSED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is refused by design: ${note}; the Ingress is left out`));
+  }
+  for (const { key, note } of names.invalid) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', `metadata.annotations[${JSON.stringify(key)}]`, `${note}; the Ingress is left out`));
+  }
+  if (names.snippets.length + names.refused.length + names.invalid.length > 0) return done();
+  for (const { key, note } of names.unsupported) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_UNSUPPORTED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is an ingress-nginx annotation Gatehouse does not act on: ${note}; the Ingress is served without it`));
+  }
+  for (const key of names.unknown) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
+  }
+  // custom-headers' ConfigMap is watched by name whether it exists or not: its creation applies.
+  const customHeaders = readCustomHeadersRef(ing);
+  if (customHeaders.ok && customHeaders.value !== undefined) configMaps.push(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
+  const authHeaders = readConfigMapRef(ing, 'auth-proxy-set-headers');
+  if (authHeaders.ok && authHeaders.value !== undefined) configMaps.push(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
+  const policy = readIngressAnnotations(ing, annotationOptions, conditions);
+  if (policy === null) return done();
+  // Client certificates are asked for by SNI, per host: a rule without one cannot ask for them.
+  if (policy.clientCert !== undefined && (ruleHosts(ing).length === 0 || ruleHosts(ing).includes(''))) {
+    conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', policy.clientCert.secret.field, 'auth-tls-secret applies per host (the TLS handshake asks for a client certificate by SNI), and this Ingress has a rule without a host; the Ingress is left out'));
+    return done();
+  }
+  if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {
+    conditions.push(condition(ing, 'GH_CANARY_DISABLED', `metadata.annotations[${JSON.stringify(policy.canary.keys[0])}]`, `${policy.canary.keys.join(', ')} set without canary: "true" do nothing (as in ingress-nginx); the Ingress is served as a normal one`));
+  }
+  // A canary's paths and TLS make no routes or hosts of their own (ingress-nginx skips canaries when it builds servers).
+  const canary = policy.canary?.enabled === true;
+  const output: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
+  const before = conditions.length;
+  readIngress(ing, output, conditions);
+  // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
+  if (conditions.slice(before).some((c) => c.code === 'GH_OBJECT_INVALID')) return done(null, output, canary);
+  if (canary) return done(policy, output, true);
+  const tls: TlsCandidate[] = [];
+  readTls(ing, tls, conditions);
+  return done(policy, output, false, tls);
+}
+
+/**
+ * compile's per-Ingress readings, kept between compiles (see compile). Valid for one Ingress
+ * object (the snapshot replaces an object that changes) under one key (settings and ConfigMaps).
+ */
+export class CompileMemo {
+  #key = '';
+  #reads = new WeakMap<KubeObject, IngressRead>();
+
+  read(ing: KubeObject, key: string, read: () => IngressRead): IngressRead {
+    if (key !== this.#key) {
+      this.#key = key;
+      this.#reads = new WeakMap();
+    }
+    let r = this.#reads.get(ing);
+    if (r === undefined) this.#reads.set(ing, (r = read()));
+    return r;
+  }
+}
+
+/**
+ * `memo`: kept by the caller from one compile to the next, so that an Ingress read before (the
+ * same object, under the same settings and ConfigMaps) is not read again: only a cache, the result
+ * is the same without it.
+ */
+export function compile(snapshot: Snapshot, flags: CompileOptions, generation: number, memo?: CompileMemo): CompileResult {
   const conditions: Condition[] = [];
   // The --configmap ConfigMap first: its keys are defaults the families below read from options.
   const global = readGlobalConfig(snapshot, flags, conditions);
@@ -117,54 +211,23 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const tlsRead: TlsCandidate[] = [];
   /** The oldest Ingress naming each host: its annotations hold for the host's unmatched paths. */
   const firstIngress = new Map<string, string>();
+  const annotationOptions = { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext };
+  // What changes an Ingress's own reading besides itself: the settings and the ConfigMaps (custom-headers).
+  const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
   for (const ing of ingresses) {
-    // Annotations and spec.tls first: a bad value or shape leaves the whole Ingress out.
-    const tlsProblem = tlsShapeProblem(ing);
-    if (tlsProblem !== null) {
-      conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
-      continue;
+    const r = memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions));
+    conditions.push(...r.conditions);
+    for (const ref of r.configMaps) configMaps.add(ref);
+    if (r.output !== null) {
+      const into = r.canary ? canaryRead : read;
+      into.routes.push(...r.output.routes);
+      into.defaults.push(...r.output.defaults);
+      for (const host of r.output.hosts) into.hosts.add(host);
     }
-    const names = annotationNameProblems(ing.metadata.annotations);
-    for (const key of names.snippets) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_SNIPPET', `metadata.annotations[${JSON.stringify(key)}]`, `${key} asks for raw nginx configuration, which Gatehouse never takes; the Ingress is left out`));
-    }
-    for (const { key, note } of names.refused) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_REFUSED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is refused by design: ${note}; the Ingress is left out`));
-    }
-    for (const { key, note } of names.invalid) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', `metadata.annotations[${JSON.stringify(key)}]`, `${note}; the Ingress is left out`));
-    }
-    if (names.snippets.length + names.refused.length + names.invalid.length > 0) continue;
-    for (const { key, note } of names.unsupported) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_UNSUPPORTED', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is an ingress-nginx annotation Gatehouse does not act on: ${note}; the Ingress is served without it`));
-    }
-    for (const key of names.unknown) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_UNKNOWN', `metadata.annotations[${JSON.stringify(key)}]`, `${key} is not an annotation Gatehouse reads (see docs/annotations.md); the Ingress is served without it`));
-    }
-    // custom-headers' ConfigMap is watched by name whether it exists or not: its creation applies.
-    const customHeaders = readCustomHeadersRef(ing);
-    if (customHeaders.ok && customHeaders.value !== undefined) configMaps.add(`${customHeaders.value.namespace}/${customHeaders.value.name}`);
-    const authHeaders = readConfigMapRef(ing, 'auth-proxy-set-headers');
-    if (authHeaders.ok && authHeaders.value !== undefined) configMaps.add(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
-    const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
-    if (policy === null) continue;
-    // Client certificates are asked for by SNI, per host: a rule without one cannot ask for them.
-    if (policy.clientCert !== undefined && (ruleHosts(ing).length === 0 || ruleHosts(ing).includes(''))) {
-      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', policy.clientCert.secret.field, 'auth-tls-secret applies per host (the TLS handshake asks for a client certificate by SNI), and this Ingress has a rule without a host; the Ingress is left out'));
-      continue;
-    }
-    if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {
-      conditions.push(condition(ing, 'GH_CANARY_DISABLED', `metadata.annotations[${JSON.stringify(policy.canary.keys[0])}]`, `${policy.canary.keys.join(', ')} set without canary: "true" do nothing (as in ingress-nginx); the Ingress is served as a normal one`));
-    }
-    // A canary's paths and TLS make no routes or hosts of their own (ingress-nginx skips canaries when it builds servers).
-    const canary = policy.canary?.enabled === true;
-    const before = conditions.length;
-    readIngress(ing, canary ? canaryRead : read, conditions);
-    // readIngress leaves a malformed Ingress out whole with GH_OBJECT_INVALID; its TLS goes too.
-    if (conditions.slice(before).some((c) => c.code === 'GH_OBJECT_INVALID')) continue;
-    policies.set(ingressKey(ing), policy);
-    if (canary) continue;
-    readTls(ing, tlsRead, conditions);
+    if (r.policy === null) continue;
+    policies.set(ingressKey(ing), r.policy);
+    if (r.canary) continue;
+    tlsRead.push(...r.tls);
     for (const host of ruleHosts(ing)) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
   }
 

@@ -82,6 +82,7 @@ function content(o: KubeObject): string {
 
 export class Snapshot {
   private readonly objects = new Map<Kind, Map<string, { object: KubeObject; content: string }>>(KINDS.map((k) => [k, new Map()]));
+  private readonly revisions = new Map<Kind, number>(KINDS.map((k) => [k, 0]));
 
   upsert(object: KubeObject): Change {
     const byKey = this.objects.get(object.kind)!;
@@ -91,11 +92,24 @@ export class Snapshot {
     // Keep the newest object even when nothing that matters changed: get() must hand out
     // the current resourceVersion (status writes use it for optimistic concurrency).
     byKey.set(key, { object, content: c });
-    return unchanged ? 'none' : changeFor(object.kind);
+    if (unchanged) return 'none';
+    this.bump(object.kind);
+    return changeFor(object.kind);
   }
 
   remove(kind: Kind, namespace: string, name: string): Change {
-    return this.objects.get(kind)!.delete(objectKey(kind, namespace, name)) ? changeFor(kind) : 'none';
+    if (!this.objects.get(kind)!.delete(objectKey(kind, namespace, name))) return 'none';
+    this.bump(kind);
+    return changeFor(kind);
+  }
+
+  /** Counts the changes to objects of `kind` that matter (as upsert and remove answer them): equal twice, none between. */
+  revision(kind: Kind): number {
+    return this.revisions.get(kind)!;
+  }
+
+  private bump(kind: Kind): void {
+    this.revisions.set(kind, this.revisions.get(kind)! + 1);
   }
 
   get(kind: Kind, namespace: string, name: string): KubeObject | undefined {

@@ -33,6 +33,7 @@ import { sslRedirectTarget } from './policies/rewrite.ts';
 import { declaredTooLarge, sendTooLarge } from './proxy/body-limit.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from '../core/annotations/body-size.ts';
 import { Router, type Match } from './router/router.ts';
+import { applyTableDiff } from './table-diff.ts';
 import { CertStore } from './tls/cert-store.ts';
 import { ClientAuthServers } from './tls/client-auth-servers.ts';
 import { useClientAuth } from './policies/client-cert.ts';
@@ -51,10 +52,10 @@ useLimitTables(new LimitTables(config.limits, config.id));
 const hsts = config.hsts === null ? null : hstsHeader(config.hsts);
 
 let router: Router | null = null;
+/** The table served; table diffs apply to it. */
+let table: RouteTable | null = null;
 let generation = 0;
 let endpointsFingerprint: string | null = null;
-/** The hosts of the table served, for the TLS configurations of its HTTPS and GRPCS routes. */
-let upstreamHosts: RouteTable['hosts'] = [];
 /** proxy-body-size for routes without the annotation: the table's (the ConfigMap's), else 1m. */
 let defaultBodyLimit = DEFAULT_PROXY_BODY_SIZE;
 /** ACME HTTP-01 tokens (token → key authorization) and the version the control plane gave them. */
@@ -68,6 +69,7 @@ const health = new EndpointHealth(new EjectionTable(config.ejections, config.id)
 });
 const proxy = new Proxy(health);
 const keyring = new TicketKeyring();
+const ROUTER_OPTIONS = { steps: buildSteps, onError: (err: unknown, host: string) => log.error({ err, host }, 'could not build the router of a host; it answers as if it had no route') };
 const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
 
 type Scheme = 'http' | 'https';
@@ -464,8 +466,9 @@ function drain(graceMs: number): void {
 port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
-    // Build first, then swap the references together.
-    const next = m.table ? new Router(m.table, { steps: buildSteps }) : router;
+    // Build first, then swap the references together. The new router keeps the matchers of the hosts the diff left alone.
+    const nextTable = m.table ?? (m.tableDiff === undefined ? undefined : applyTableDiff(table!, m.tableDiff));
+    const next = nextTable ? new Router(nextTable, ROUTER_OPTIONS, router ?? undefined) : router;
     if (m.ticketKeys) {
       keyring.set(m.ticketKeys);
       applyTicketKeys();
@@ -480,26 +483,27 @@ port.on('message', (m: ToWorker) => {
       challenges = new Map(Object.entries(m.challenges.tokens));
       challengesVersion = m.challenges.version;
     }
-    if (m.table) health.setBackends(m.table.backends);
+    if (nextTable) health.setBackends(nextTable.backends);
     if (m.health) health.setActive(m.health.down);
     if (m.endpoints) {
       proxy.setEndpoints(m.endpoints);
       endpointsFingerprint = m.endpoints.fingerprint;
     }
-    if (m.table) {
+    if (nextTable) {
       router = next;
-      generation = m.table.generation;
-      defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-      applyGlobal(m.table.global);
-      proxy.defaultBackend = m.table.defaultBackend;
+      table = nextTable;
+      generation = nextTable.generation;
+      defaultBodyLimit = nextTable.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
+      applyGlobal(nextTable.global);
+      proxy.defaultBackend = nextTable.defaultBackend;
     }
-    if (m.tls || m.table) {
-      if (m.table) upstreamHosts = m.table.hosts;
-      proxy.setUpstreamTls(m.tls ? (m.tls.upstream ?? {}) : undefined, upstreamHosts);
-    }
+    // The TLS configurations of the table's HTTPS and GRPCS routes.
+    if (m.tls || nextTable) proxy.setUpstreamTls(m.tls ? (m.tls.upstream ?? {}) : undefined, table?.hosts ?? []);
   } catch (err) {
     // An update this worker cannot apply must not take it down; it keeps the last good state.
     log.error({ err }, 'could not apply update; keeping the previous one');
+    // Later diffs would not apply to the table kept: ask for the whole one.
+    if (m.type === 'update' && (m.table ?? m.tableDiff) !== undefined) send({ type: 'need-table' });
     return;
   }
   if (router === null || endpointsFingerprint === null || !certs.ready || keyring.current === undefined) return;

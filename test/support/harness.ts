@@ -111,7 +111,7 @@ export interface StartOptions {
   readonly options?: Partial<Options>;
 }
 
-/** Quiet time after a write that should change nothing: the source's debounce (50 ms) + holdoff (20 ms), with room. */
+/** Quiet time after a write that should change nothing: the source's debounce (20 ms), with room. */
 const NO_CHANGE_WAIT_MS = 400;
 
 export async function startGatehouse(start: StartOptions = {}): Promise<Gatehouse> {

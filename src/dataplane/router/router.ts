@@ -19,6 +19,12 @@
 // encoded (it never splits a segment), and the comparison is of plain strings, element-wise on
 // `/`, case-sensitive.
 //
+// A host's matcher is built on the first request for it, not with the table: most hosts of a large
+// table see no request for a while, and a worker built 5,000 of them in about a second and held
+// them all. A router made from a new table with the previous one keeps the matchers of the hosts
+// whose VirtualHost is the same object (the worker's table diff keeps unchanged hosts' objects),
+// so a change to one host rebuilds that host only (table-diff.ts).
+//
 // Paths are matched by find-my-way, one instance per VirtualHost (it matches hosts with
 // the port and case-sensitively, and allows at most 31 constrained handlers per node, so host
 // selection is ours and no constraints are used). find-my-way would percent-decode a path
@@ -53,6 +59,8 @@ export interface Match {
 }
 
 export interface RouterOptions {
+  /** A host's matcher could not be built (a hand-made table): the host answers as if it had no route. Default: ignored. */
+  readonly onError?: (err: unknown, host: string) => void;
   /**
    * Run find-my-way's `compile()` (generated straight-line matchers; about twice as fast as
    * the tree walk, measured here). Default true. False keeps the interpreted tree walk; the
@@ -72,6 +80,12 @@ type FindMyWayInstance = ReturnType<typeof FindMyWay>;
 interface OrderedRoute {
   readonly test: (path: string) => boolean;
   readonly match: Match;
+}
+
+/** One VirtualHost, and its HostEntry once a request asked for it. Shared with the next router while the VirtualHost stays. */
+interface HostSlot {
+  readonly vh: VirtualHost;
+  entry: HostEntry | null;
 }
 
 /** One VirtualHost, ready to serve: its path router (null when it has no routes) and its miss. */
@@ -96,56 +110,82 @@ const noSearchParams = (): object => NO_SEARCH_PARAMS;
 const PERCENT = '|';
 
 export class Router {
-  readonly #exact = new Map<string, HostEntry>();
+  readonly #exact = new Map<string, HostSlot>();
   /** Keyed by the suffix after `*.`: `*.foo.com` is under `foo.com`. */
-  readonly #wildcard = new Map<string, HostEntry>();
-  readonly #catchAll: HostEntry | null = null;
+  readonly #wildcard = new Map<string, HostSlot>();
+  readonly #catchAll: HostSlot | null = null;
   readonly #noHost: Match;
+  readonly #tableDefault: string | null;
+  readonly #compile: boolean;
+  readonly #steps: (policies: RoutePolicies | undefined) => readonly Step[];
+  readonly #onError: ((err: unknown, host: string) => void) | undefined;
 
-  constructor(table: RouteTable, options: RouterOptions = {}) {
-    const compile = options.compile ?? true;
-    const steps = options.steps ?? noSteps;
+  /**
+   * `previous`: the router of the table this one replaces, built with the same options; the hosts
+   * whose VirtualHost object it shares keep their built matchers.
+   */
+  constructor(table: RouteTable, options: RouterOptions = {}, previous?: Router) {
+    this.#compile = options.compile ?? true;
+    this.#steps = options.steps ?? noSteps;
+    this.#onError = options.onError;
+    this.#tableDefault = table.defaultBackend;
     this.#noHost = freezeMatch(table.defaultBackend, null, null, NO_STEPS);
+    // A host's miss falls back to the table's default backend: another one rebuilds every host.
+    const reuse = previous !== undefined && previous.#tableDefault === table.defaultBackend ? previous : null;
+    const slot = (vh: VirtualHost, old: HostSlot | null | undefined): HostSlot => (old?.vh === vh ? old : { vh, entry: null });
     for (const vh of table.hosts) {
       // The model promises lower-case hosts; lower-casing again costs nothing at build time
       // and keeps a stray upper-case host from silently matching nothing.
       const name = vh.host.toLowerCase();
       // Hosts are unique after compile; should one repeat, the first (in table order) wins.
       if (name === '') {
-        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile, steps);
+        if (this.#catchAll === null) this.#catchAll = slot(vh, reuse && reuse.#catchAll);
       } else if (name.startsWith('*.')) {
         const suffix = name.slice(2);
-        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile, steps));
+        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, slot(vh, reuse && reuse.#wildcard.get(suffix)));
       } else if (!this.#exact.has(name)) {
-        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile, steps));
+        this.#exact.set(name, slot(vh, reuse && reuse.#exact.get(name)));
       }
     }
+  }
+
+  /** The host's entry, built now if no request asked for it yet. */
+  #entry(slot: HostSlot): HostEntry {
+    if (slot.entry !== null) return slot.entry;
+    try {
+      slot.entry = buildHost(slot.vh, this.#tableDefault, this.#compile, this.#steps);
+    } catch (err) {
+      this.#onError?.(err, slot.vh.host);
+      slot.entry = { paths: null, ordered: null, miss: freezeMatch(slot.vh.defaultBackend ?? this.#tableDefault, null, slot.vh, NO_STEPS) };
+    }
+    return slot.entry;
   }
 
   /**
    * Routes one request. `host` is the raw Host header or `:authority` (any case, maybe a port,
    * a trailing dot, an IPv6 literal in brackets); `path` is the request path in normal form
-   * (normaliseUriPath: no query). Returns one of the Match objects precomputed at build time:
-   * nothing is allocated here beyond find-my-way's own result object, plus the normalised host
+   * (normaliseUriPath: no query). Returns one of the Match objects precomputed when the host was
+   * built (its first request): nothing is allocated here beyond find-my-way's own result object, plus the normalised host
    * string when the raw one was not already normal, the suffix when a wildcard host is looked
    * for, and the path with PERCENT when it holds a `%`.
    */
   lookup(host: string, path: string): Match {
     const name = normaliseHost(host);
-    let entry = this.#exact.get(name);
-    if (entry === undefined) {
+    let slot = this.#exact.get(name);
+    if (slot === undefined) {
       if (this.#wildcard.size !== 0) {
         // One extra label only: `a.foo.com` looks for `*.foo.com`, `a.b.foo.com` for
         // `*.b.foo.com` (never `*.foo.com`), `foo.com` for `*.com`; `com` and `.foo.com` (empty
         // first label) for no wildcard at all.
         const dot = name.indexOf('.');
-        if (dot > 0 && dot < name.length - 1) entry = this.#wildcard.get(name.slice(dot + 1));
+        if (dot > 0 && dot < name.length - 1) slot = this.#wildcard.get(name.slice(dot + 1));
       }
-      if (entry === undefined) {
+      if (slot === undefined) {
         if (this.#catchAll === null) return this.#noHost;
-        entry = this.#catchAll;
+        slot = this.#catchAll;
       }
     }
+    const entry = slot.entry ?? this.#entry(slot);
     // 47 is '/'. A normal path starts with it; anything else (never passed by the worker) misses.
     if (path.charCodeAt(0) !== 47) return entry.miss;
     const paths = entry.paths;

@@ -44,7 +44,7 @@ export interface ManifestSourceOptions {
   /** The directory to read, recursively. */
   readonly dir: string;
   readonly log?: Log;
-  /** Quiet time after the last filesystem event before rescanning. Default 50 ms. */
+  /** Quiet time after the last filesystem event before rescanning. Default 20 ms. */
   readonly debounceMs?: number;
   /** Longest wait after the first event of a burst, so constant writes cannot starve updates. Default 500 ms. */
   readonly maxDelayMs?: number;
@@ -146,7 +146,7 @@ export class ManifestSource implements Source {
   constructor(options: ManifestSourceOptions) {
     this.dir = options.dir;
     this.log = options.log ?? silentLog;
-    this.debounceMs = options.debounceMs ?? 50;
+    this.debounceMs = options.debounceMs ?? 20;
     this.maxDelayMs = Math.max(options.maxDelayMs ?? 500, this.debounceMs);
     this.retryMs = options.retryMs ?? 1000;
     this.retryDelay = this.retryMs;
