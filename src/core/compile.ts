@@ -45,8 +45,13 @@ export interface CompileResult {
   readonly configMaps: readonly string[];
 }
 
+const ingressKeys = new WeakMap<KubeObject, string>();
+
+/** `namespace/name`, made once per object (compile asks for it several times per Ingress and route). */
 function ingressKey(ing: KubeObject): string {
-  return `${ing.metadata.namespace}/${ing.metadata.name}`;
+  let key = ingressKeys.get(ing);
+  if (key === undefined) ingressKeys.set(ing, (key = `${ing.metadata.namespace}/${ing.metadata.name}`));
+  return key;
 }
 
 /** RFC 3339 as the API server writes it (second precision, `Z`), so strings order by time. */
@@ -113,6 +118,8 @@ interface IngressRead {
   /** Its annotations; null when it is left out whole. */
   readonly policy: IngressAnnotations | null;
   readonly tls: readonly TlsCandidate[];
+  /** Its rules' hosts (processors/tls.ts ruleHosts), when it is served. */
+  readonly hosts: readonly string[];
 }
 
 type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
@@ -121,7 +128,7 @@ type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
 function readOwned(ing: KubeObject, annotationOptions: AnnotationOptions): IngressRead {
   const conditions: Condition[] = [];
   const configMaps: string[] = [];
-  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => ({ conditions, configMaps, output, canary, policy, tls });
+  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => ({ conditions, configMaps, output, canary, policy, tls, hosts: policy === null ? [] : ruleHosts(ing) });
   const tlsProblem = tlsShapeProblem(ing);
   if (tlsProblem !== null) {
     conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
@@ -228,7 +235,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     policies.set(ingressKey(ing), r.policy);
     if (r.canary) continue;
     tlsRead.push(...r.tls);
-    for (const host of ruleHosts(ing)) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
+    for (const host of r.hosts) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
   }
 
   // TLS bindings: for the same host the oldest Ingress wins; one naming another Secret loses
