@@ -14,6 +14,8 @@ import { EjectionTable } from '../dataplane/shared/ejection-table.ts';
 import type { ActiveHealth } from '../dataplane/balancer/endpoint-health.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
+import { createMetricsBuffer, MetricsReader } from '../dataplane/observe/request-metrics.ts';
+import { SeriesRegistry, type SeriesIndex } from '../dataplane/observe/series.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
 
 const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
@@ -33,7 +35,7 @@ export interface WorkerStatus {
 }
 
 /** What the pool is built with: the workers' config, less what the pool fills in. */
-export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits' | 'ejections'>;
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits' | 'ejections' | 'metrics'>;
 
 /** What the workers serve; a worker starts listening once it has all of it. */
 export interface WorkerState {
@@ -71,10 +73,20 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   readonly limits: LimitTables;
   /** The workers' passive-health table, as the main thread sees it (/debug/table). */
   readonly ejections: EjectionTable;
+  /** The workers' request metrics, summed at scrape time (observability/metrics.ts). */
+  readonly metrics: MetricsReader;
+  /** The label sets of the metrics series, numbered once for every worker. */
+  readonly series = new SeriesRegistry();
+  private seriesIndex: SeriesIndex = {};
+  /** Tables every worker came to serve (gatehouse_config_applies_total), and when the last one was (epoch ms; 0: none). */
+  applies = 0;
+  lastApply = 0;
+  private appliedGeneration = 0;
 
   constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size), ejections: EjectionTable.create() };
+    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size), ejections: EjectionTable.create(), metrics: createMetricsBuffer(size) };
+    this.metrics = new MetricsReader(this.config.metrics);
     this.limits = new LimitTables(this.config.limits, 0);
     this.ejections = new EjectionTable(this.config.ejections, size);
     this.log = log;
@@ -93,7 +105,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
     const state = this.complete();
-    if (state) this.post(slot, { type: 'update', ...state });
+    if (state) this.post(slot, { type: 'update', ...state, series: this.seriesIndex });
     return slot;
   }
 
@@ -110,6 +122,12 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
       slot.crashes = 0;
       // Latched now: a worker that crashes before anyone asked /readyz must not make it 503.
       this.started ||= this.slots.every((s) => s.generation > 0);
+      const generation = this.state.table?.generation ?? 0;
+      if (generation !== this.appliedGeneration && this.slots.every((s) => s.generation === generation)) {
+        this.appliedGeneration = generation;
+        this.applies++;
+        this.lastApply = Date.now();
+      }
       this.emit('ack');
     } else if (m.type === 'drained') {
       slot.drained = true;
@@ -125,6 +143,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     // Its requests in progress are gone: count them out of the connection limits.
     this.limits.releaseWorker(slot.id);
     this.ejections.releaseWorker(slot.id);
+    this.metrics.releaseWorker(slot.id);
     if (this.stopping) return void this.emit('ack');
     slot.crashes++;
     const delay = Math.min(100 * 2 ** (slot.crashes - 1), 5000);
@@ -141,9 +160,11 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   publish(update: Partial<WorkerState>): void {
     const wasComplete = this.complete() !== null;
     Object.assign(this.state, update);
+    if (update.table) this.seriesIndex = this.series.register(update.table);
     const state = this.complete();
     if (state === null || this.stopping) return;
-    const m: ToWorker = { type: 'update', ...(wasComplete ? update : state) };
+    const sent = wasComplete ? update : state;
+    const m: ToWorker = { type: 'update', ...sent, ...(sent.table ? { series: this.seriesIndex } : {}) };
     for (const s of this.slots) this.post(s, m);
   }
 

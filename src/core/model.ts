@@ -84,6 +84,8 @@ export interface RoutePolicies {
   readonly basicAuth?: BasicAuthPolicy;
   /** satisfy any: access lists OR authentication admit a request (dataplane/policies/satisfy.ts); absent: all (both must). */
   readonly satisfy?: 'any';
+  /** enable-access-log: "false": the route's requests are not in the access log (still in the metrics). Absent: logged. Not a step. */
+  readonly accessLog?: false;
 }
 
 /** When a request goes to the canary (ingress-nginx balancer.lua): header, then cookie, then weight. */
@@ -496,6 +498,8 @@ export interface GlobalPolicy {
   readonly forward?: ForwardPolicy;
   /** upstream-keepalive-*: the workers' connections to endpoints. */
   readonly upstreamKeepalive?: UpstreamKeepalivePolicy;
+  /** generate-request-id: "false": no X-Request-ID is made for requests without one (the client's still passes). Absent: made. */
+  readonly generateRequestId?: false;
 }
 
 /** ingress-nginx's upstream-keepalive-* keys, as the workers' connection pools apply them (core/annotations/forward-policy.ts). */

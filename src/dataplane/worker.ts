@@ -39,6 +39,9 @@ import { TLS_SETTINGS } from './tls/tls-material.ts';
 import { WorkerStats } from './worker-stats.ts';
 import { EndpointHealth } from './balancer/endpoint-health.ts';
 import { EjectionTable } from './shared/ejection-table.ts';
+import { RequestObserver, type Observation } from './observe/request-observer.ts';
+import { FIXED } from './observe/request-metrics.ts';
+import { OVERFLOW, seriesKey } from './observe/series.ts';
 
 const config = workerData as WorkerConfig;
 const log = createLog(config.logLevel, { component: 'worker', worker: config.id });
@@ -65,6 +68,7 @@ const health = new EndpointHealth(new EjectionTable(config.ejections, config.id)
   else log.info({ backend, endpoints }, 'panic mode over: the backend has healthy endpoints again');
 });
 const proxy = new Proxy(health);
+const observer = new RequestObserver(config.observe, config.metrics, config.id);
 const keyring = new TicketKeyring();
 const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
 
@@ -88,6 +92,7 @@ function applyGlobal(global: GlobalPolicy | undefined): void {
   realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
+  observer.generateRequestId = global?.generateRequestId ?? true;
   proxy.configure(global);
 }
 
@@ -97,7 +102,7 @@ function connectionOf(req: ProxyRequest): Socket | undefined {
 }
 
 /** Who the client is and what the upstream is told: the connection, its PROXY header, and real-ip.ts. */
-function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
+function forwarded(req: ProxyRequest, scheme: Scheme, host: string, observed?: Observation): Forwarded {
   const socket = connectionOf(req);
   const peer = clientIp(socket?.remoteAddress);
   const proxied = intake.addressOf(socket);
@@ -111,6 +116,7 @@ function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
     host,
     port: proxied?.destinationPort ?? socket?.localPort ?? (scheme === 'https' ? config.httpsPort : config.httpPort),
     setHeaders,
+    observed,
   };
   return realIp === null ? base : realIp.forwarded(peer, proxied, req.headers, base);
 }
@@ -127,6 +133,8 @@ function wantsHttps(match: Match): boolean {
  */
 function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expectContinue = false): void {
   const h2 = req.httpVersionMajor === 2;
+  // Observed once, at its end (observe/request-observer.ts); X-Request-ID answered from here on.
+  const o = observer.begin(req, res, scheme === 'https');
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
   if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
@@ -145,7 +153,10 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
   const host = requestHost(req);
   const match = router!.lookup(host, path);
-  const fwd = forwarded(req, scheme, host);
+  const fwd = forwarded(req, scheme, host, o);
+  o.host = host;
+  o.match = match;
+  o.clientIp = fwd.clientIp;
   // The scheme the client used: the connection's, or a trusted X-Forwarded-Proto (use-forwarded-headers).
   if (fwd.proto === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
     const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);
@@ -154,6 +165,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
   if (match.steps.length === 0) return forwardRequest(req, res, match, fwd, null, expectContinue);
   const ctx = new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp);
+  o.ctx = ctx;
   const answered = runSteps(match.steps, ctx);
   if (answered === false) return forwardRequest(req, res, match, fwd, ctx, expectContinue);
   if (answered !== true) {
@@ -257,6 +269,14 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   sendRawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 400);
 }
 
+/** Open client connections of a listener, for gatehouse_client_connections. */
+function countConnections(s: { on(event: 'connection', listener: (socket: Socket) => void): unknown }, slot: number): void {
+  s.on('connection', (socket: Socket) => {
+    observer.add(slot);
+    socket.once('close', () => observer.add(slot, -1));
+  });
+}
+
 // ---- plain HTTP ------------------------------------------------------------------------
 
 /**
@@ -273,6 +293,7 @@ server.maxHeadersCount = MAX_HEADERS_COUNT;
 server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
 server.on('clientError', onClientError);
 intake.install(server, true);
+countConnections(server, FIXED.connectionsHttp);
 
 // ---- HTTPS: HTTP/2 and HTTP/1.1 --------------------------------------------------------
 
@@ -302,7 +323,11 @@ secure.on('checkContinue', (req: Http2ServerRequest | IncomingMessage, res: Http
 Object.assign(secure, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
 secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
 secure.on('clientError', onClientError);
-secure.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+secure.on('tlsClientError', (err: Error) => {
+  observer.add(FIXED.tlsFailed);
+  log.debug({ err: err.message }, 'TLS handshake failed');
+});
+countConnections(secure, FIXED.connectionsHttps);
 intake.install(secure, false);
 
 const sessions = new Set<ServerHttp2Session>();
@@ -311,7 +336,12 @@ const http1Tls = new Map<TLSSocket, number>();
 
 secure.on('secureConnection', (socket: TLSSocket) => {
   stats.add('tlsHandshakes');
-  if (socket.isSessionReused()) stats.add('tlsResumed');
+  const version = socket.getProtocol();
+  observer.add(version === 'TLSv1.3' ? FIXED.tls13 : version === 'TLSv1.2' ? FIXED.tls12 : FIXED.tlsOther);
+  if (socket.isSessionReused()) {
+    stats.add('tlsResumed');
+    observer.add(FIXED.tlsResumed);
+  }
   if (socket.alpnProtocol === 'h2') return;
   http1Tls.set(socket, 0);
   socket.once('close', () => http1Tls.delete(socket));
@@ -407,6 +437,7 @@ function drain(graceMs: number): void {
     drainDone = null;
     clearInterval(idle);
     clearTimeout(deadline);
+    observer.flush();
     send({ type: 'drained' });
   };
   // Stop accepting; idle keep-alive connections close now, busy ones after their response
@@ -435,7 +466,10 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
     // Build first, then swap the references together.
-    const next = m.table ? new Router(m.table, { steps: buildSteps }) : router;
+    if (m.series) observer.setSeries(m.series);
+    const index = m.series;
+    const table = m.table;
+    const next = table ? new Router(table, { steps: buildSteps, series: (b, r) => index?.[seriesKey(table, b, r)] ?? OVERFLOW }) : router;
     if (m.ticketKeys) {
       keyring.set(m.ticketKeys);
       applyTicketKeys();

@@ -1,7 +1,9 @@
 // The admin server on --status-port: /healthz (the process is alive), /readyz (every worker
-// serves the first complete generation; 503 while draining), /debug/table (what is served).
+// serves the first complete generation; 503 while draining), /metrics (Prometheus, metrics.ts),
+// /debug/table (what is served).
 
 import { createServer, type Server } from 'node:http';
+import { CONTENT_TYPE } from './metrics.ts';
 
 export interface AdminState {
   ready(): boolean;
@@ -9,6 +11,8 @@ export interface AdminState {
   readiness(): unknown;
   /** JSON-safe table, endpoints, conditions and workers, for /debug/table. */
   debugTable(): unknown;
+  /** The Prometheus text of /metrics. */
+  metrics(): string;
 }
 
 function json(status: number, body: unknown): [number, Record<string, string>, string] {
@@ -23,7 +27,8 @@ export function startAdminServer(state: AdminState, port: number, host: string):
       : path === '/healthz' ? json(200, { status: 'ok' })
       : path === '/readyz' ? json(state.ready() ? 200 : 503, state.readiness())
       : path === '/debug/table' ? json(200, state.debugTable())
-      : json(404, { error: 'not found', paths: ['/healthz', '/readyz', '/debug/table'] });
+      : path === '/metrics' ? [200, { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' }, state.metrics()]
+      : json(404, { error: 'not found', paths: ['/healthz', '/readyz', '/metrics', '/debug/table'] });
     res.writeHead(status, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   });

@@ -21,6 +21,8 @@ export interface Resolved {
   readonly conditions: readonly Condition[];
   /** Epoch ms of the earliest notAfter among the certificates served (the next re-check), or null. */
   readonly nextExpiry: number | null;
+  /** notAfter (epoch ms) of the certificate of each Secret that serves, by `namespace/name`. */
+  readonly notAfter: Readonly<Record<string, number>>;
 }
 
 type Checked = { ok: true; id: string; pem: CertificatePem; notAfter: number } | { ok: false; code: ErrorCode; message: string };
@@ -113,7 +115,9 @@ export class CertificateResolver {
 
     const ids = Object.keys(certificates).sort();
     const fingerprint = createHash('sha256').update(JSON.stringify([ids, Object.entries(hosts).sort(), defaultId])).digest('hex').slice(0, 16);
-    return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry };
+    const notAfter: Record<string, number> = {};
+    for (const [ref, c] of byRef) if (c.ok) notAfter[ref] = c.notAfter;
+    return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry, notAfter };
   }
 
   /** Reads and checks the Secret `namespace/name`. */

@@ -36,6 +36,7 @@ export class TlsControl {
   private table: TlsTable | null = null;
   private last: TlsMaterial | null = null;
   private current: readonly Condition[] = [];
+  private notAfter: Readonly<Record<string, number>> = {};
   private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -64,6 +65,7 @@ export class TlsControl {
     const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
     const nextExpiry = served.nextExpiry;
     this.current = conditions;
+    this.notAfter = served.notAfter;
     this.last = material;
     this.schedule(nextExpiry);
     return material;
@@ -79,6 +81,11 @@ export class TlsControl {
 
   conditions(): readonly Condition[] {
     return this.current;
+  }
+
+  /** notAfter (epoch ms) of each served certificate, by `namespace/name` of its Secret (gatehouse_certificate_expiry_seconds). */
+  certificateExpiries(): Readonly<Record<string, number>> {
+    return this.notAfter;
   }
 
   /** When the earliest served certificate expires, check again: its hosts fall back to the default. */

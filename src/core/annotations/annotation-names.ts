@@ -47,6 +47,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total',
   // basic-auth.ts, satisfy.ts
   'auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm', 'satisfy',
+  // access-log.ts
+  'enable-access-log',
   // health-check.ts (ours only)
   'health-check-path', 'health-check-interval', 'health-check-timeout', 'health-check-healthy-threshold', 'health-check-unhealthy-threshold', 'health-check-status',
   'passive-health-consecutive-failures', 'passive-health-failures', 'passive-health-base-ejection', 'passive-health-max-ejection', 'passive-health-max-ejection-percent',

@@ -25,6 +25,7 @@ import { readHealthCheck } from './health-check.ts';
 import { readCanary, type CanaryAnnotations } from './canary.ts';
 import { readBasicAuth } from './basic-auth.ts';
 import { readSatisfy } from './satisfy.ts';
+import { readAccessLog } from './access-log.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -90,6 +91,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const canary = take(readCanary(ing));
   const basicAuth = take(readBasicAuth(ing));
   const satisfy = take(readSatisfy(ing));
+  const accessLog = take(readAccessLog(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -114,5 +116,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (externalAuth !== undefined) policies.externalAuth = externalAuth;
   if (basicAuth !== undefined) policies.basicAuth = basicAuth;
   if (satisfy !== undefined) policies.satisfy = satisfy;
+  if (accessLog !== undefined) policies.accessLog = accessLog;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}) };
 }

@@ -39,6 +39,7 @@ import { RequestBody } from './request-body.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
+import { upstreamEnded, upstreamTry, type UpstreamObservation } from '../observe/request-observer.ts';
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -108,6 +109,8 @@ interface Exchange {
   readonly over: UpstreamOverrides | null;
   readonly forward: ForwardPolicy;
   readonly tries: Tries;
+  /** Where the request's observation records the upstream side (observe/request-observer.ts). */
+  readonly seen: UpstreamObservation | undefined;
 }
 
 /** Where the answer of a try that goes to another one goes: its first byte ends the try (nginx closes that connection too). */
@@ -219,6 +222,7 @@ export class Proxy {
     // A body of undeclared length is counted against proxy-body-size as it is read.
     const body = hasBody ? new RequestBody(req, mustCount(req, bodyLimit) ? bodyLimit : 0) : null;
     const tries = new Tries(forward, req.method!, body);
+    const seen = fwd.observed;
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const grpc = protocol !== 'H2C';
       const h2Headers = upstreamH2RequestHeaders(req, req instanceof Http2ServerRequest, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
@@ -233,19 +237,27 @@ export class Proxy {
         forward,
         tries,
         grpc: grpc && isGrpcRequest(req),
-        pick: () => picking.next(),
+        pick: () => {
+          const e = picking.next();
+          if (e !== undefined) upstreamTry(seen, authority(e));
+          return e;
+        },
         endpoints: endpoints.length,
         answered: (out, status) => {
+          upstreamEnded(seen, status);
           addResponseCookies(out, res, status, over);
           picking.answered(out, res, status);
         },
-        failed: (how) => picking.failed(how),
+        failed: (how) => {
+          upstreamEnded(seen, 0);
+          picking.failed(how);
+        },
         rejected: (status) => picking.rejected(status),
       });
     }
     let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     if (over !== null) headers = overrideFlatHeaders(headers, over);
-    this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries });
+    this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries, seen });
   }
 
   /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
@@ -254,6 +266,7 @@ export class Proxy {
     const endpoint = picking.next();
     if (endpoint === undefined) return sendError(res, 503);
     tries.made++;
+    upstreamTry(x.seen, authority(endpoint));
     const ac = new AbortController();
     let clientGone = false;
     let sendTimedOut = false;
@@ -290,6 +303,7 @@ export class Proxy {
           return discard();
         }
         body?.settle();
+        upstreamEnded(x.seen, statusCode);
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
@@ -307,6 +321,7 @@ export class Proxy {
       },
       (err) => {
         res.off('close', onClose);
+        upstreamEnded(x.seen, 0);
         // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
         if (clientGone) return picking.end(false);
         if (again) return this.attempt(x);

@@ -50,6 +50,8 @@ export interface Match {
   readonly host: VirtualHost | null;
   /** The request-pipeline steps of the route (or of the host's unmatched paths); usually none. */
   readonly steps: readonly Step[];
+  /** The request metrics' series of its labels (dataplane/observe/series.ts); 0 without RouterOptions.series. */
+  readonly series: number;
 }
 
 export interface RouterOptions {
@@ -61,10 +63,16 @@ export interface RouterOptions {
   readonly compile?: boolean;
   /** Builds the steps of a route's (or a host's default) policies; default: none. */
   readonly steps?: (policies: RoutePolicies | undefined) => readonly Step[];
+  /** The metrics series of a Match's backend and route (observe/series.ts); default: 0. */
+  readonly series?: (backend: string | null, route: Route | null) => number;
 }
 
 const NO_STEPS: readonly Step[] = Object.freeze([]);
 const noSteps = (): readonly Step[] => NO_STEPS;
+const noSeries = (): number => 0;
+
+/** Makes the frozen Match of a backend and route (null: a default backend) of a host. */
+type MakeMatch = (backend: string | null, route: Route | null, host: VirtualHost | null, policies: RoutePolicies | undefined) => Match;
 
 type FindMyWayInstance = ReturnType<typeof FindMyWay>;
 
@@ -105,19 +113,21 @@ export class Router {
   constructor(table: RouteTable, options: RouterOptions = {}) {
     const compile = options.compile ?? true;
     const steps = options.steps ?? noSteps;
-    this.#noHost = freezeMatch(table.defaultBackend, null, null, NO_STEPS);
+    const series = options.series ?? noSeries;
+    const make: MakeMatch = (backend, route, host, policies) => Object.freeze({ backend, route, host, steps: host === null ? NO_STEPS : steps(policies), series: series(backend, route) });
+    this.#noHost = make(table.defaultBackend, null, null, undefined);
     for (const vh of table.hosts) {
       // The model promises lower-case hosts; lower-casing again costs nothing at build time
       // and keeps a stray upper-case host from silently matching nothing.
       const name = vh.host.toLowerCase();
       // Hosts are unique after compile; should one repeat, the first (in table order) wins.
       if (name === '') {
-        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile, steps);
+        if (this.#catchAll === null) this.#catchAll = buildHost(vh, table.defaultBackend, compile, make);
       } else if (name.startsWith('*.')) {
         const suffix = name.slice(2);
-        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile, steps));
+        if (!this.#wildcard.has(suffix)) this.#wildcard.set(suffix, buildHost(vh, table.defaultBackend, compile, make));
       } else if (!this.#exact.has(name)) {
-        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile, steps));
+        this.#exact.set(name, buildHost(vh, table.defaultBackend, compile, make));
       }
     }
   }
@@ -155,9 +165,9 @@ export class Router {
   }
 }
 
-function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, steps: (policies: RoutePolicies | undefined) => readonly Step[]): HostEntry {
-  const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh, steps(vh.defaultPolicies));
-  if (vh.routes.some((r) => r.match === 'Regex')) return { paths: null, ordered: orderedRoutes(vh, steps), miss };
+function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, make: MakeMatch): HostEntry {
+  const miss = make(vh.defaultBackend ?? tableDefault, null, vh, vh.defaultPolicies);
+  if (vh.routes.some((r) => r.match === 'Regex')) return { paths: null, ordered: orderedRoutes(vh, make), miss };
 
   // find-my-way throws on a duplicate registration, and an Exact and a Prefix on the same path
   // both need the static node for that path: merge them per path first.
@@ -188,7 +198,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
     const pattern = path.replaceAll('%', PERCENT).replaceAll(':', '::');
     // The path itself: Exact beats Prefix at equal path.
     const whole = slot.exact ?? slot.prefix;
-    const wholeMatch = whole === null ? null : freezeMatch(whole.backend, whole, vh, steps(whole.policies));
+    const wholeMatch = whole === null ? null : make(whole.backend, whole, vh, whole.policies);
     if (wholeMatch !== null) paths.on(METHOD, pattern, NO_HANDLER, wholeMatch);
     if (slot.prefix !== null) {
       // Prefix `/a/b` is the pair `/a/b` + `/a/b/*`. `/a/b/*` also matches `/a/b/` (the wildcard
@@ -198,7 +208,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
       // router.test.ts). Prefix `/` is `/*` (and `/`), which matches every path.
       const tail = pattern === '/' ? '/*' : pattern + '/*';
       // One Match (and one set of steps) per route, whichever of its two patterns matched.
-      const prefixMatch = slot.prefix === whole ? wholeMatch! : freezeMatch(slot.prefix.backend, slot.prefix, vh, steps(slot.prefix.policies));
+      const prefixMatch = slot.prefix === whole ? wholeMatch! : make(slot.prefix.backend, slot.prefix, vh, slot.prefix.policies);
       paths.on(METHOD, tail, NO_HANDLER, prefixMatch);
     }
   }
@@ -209,7 +219,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
 const RANK: Readonly<Record<Route['match'], number>> = { Exact: 0, Prefix: 1, Regex: 2 };
 
 /** The routes of a host in regex mode, in ingress-nginx's order (see the header). */
-function orderedRoutes(vh: VirtualHost, steps: (policies: RoutePolicies | undefined) => readonly Step[]): OrderedRoute[] {
+function orderedRoutes(vh: VirtualHost, make: MakeMatch): OrderedRoute[] {
   const entries: { test: (path: string) => boolean; length: number; rank: number; path: string; match: Match }[] = [];
   for (const route of vh.routes) {
     let test: (path: string) => boolean;
@@ -227,7 +237,7 @@ function orderedRoutes(vh: VirtualHost, steps: (policies: RoutePolicies | undefi
       else if (p === '/') test = () => true;
       else test = (path) => path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47);
     }
-    entries.push({ test, length, rank: RANK[route.match], path: route.path, match: freezeMatch(route.backend, route, vh, steps(route.policies)) });
+    entries.push({ test, length, rank: RANK[route.match], path: route.path, match: make(route.backend, route, vh, route.policies) });
   }
   entries.sort((a, b) => b.length - a.length || a.rank - b.rank || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
   return entries.map(({ test, match }) => ({ test, match }));
@@ -250,10 +260,6 @@ function routePath(route: Route): string | null {
   if (path === null || path.includes('*')) return null;
   if (route.match === 'Prefix' && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   return path;
-}
-
-function freezeMatch(backend: string | null, route: Route | null, host: VirtualHost | null, steps: readonly Step[]): Match {
-  return Object.freeze({ backend, route, host, steps });
 }
 
 /**
