@@ -156,6 +156,8 @@ function workerMetrics(x: Exposition, reader: MetricsReader): void {
   x.sample('gatehouse_tls_sessions_resumed_total', {}, reader.fixed('tlsResumed'));
   x.family('gatehouse_access_log_lines_total', 'counter', 'Access-log lines written (after --access-log-sample and enable-access-log).');
   x.sample('gatehouse_access_log_lines_total', {}, reader.fixed('accessLogLines'));
+  x.family('gatehouse_access_log_lines_dropped_total', 'counter', 'Access-log lines dropped because writes could not keep up (more than 8 MiB waiting in a worker).');
+  x.sample('gatehouse_access_log_lines_dropped_total', {}, reader.fixed('accessLogDropped'));
   x.family('gatehouse_otlp_spans_exported_total', 'counter', 'Spans the OTLP endpoint accepted.');
   x.sample('gatehouse_otlp_spans_exported_total', {}, reader.fixed('otlpExported'));
   x.family('gatehouse_otlp_spans_dropped_total', 'counter', 'Spans dropped: the queue was full, or the endpoint refused or did not answer their batch.');

@@ -34,6 +34,7 @@ export const FIXED = {
   otlpExported: 7,
   otlpDropped: 8,
   accessLogLines: 9,
+  accessLogDropped: 10,
 } as const;
 const FIXED_SLOTS = 16;
 

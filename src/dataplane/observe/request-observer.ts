@@ -126,8 +126,8 @@ export class RequestObserver {
   constructor(config: ObserverConfig, metrics: SharedArrayBuffer, worker: number) {
     this.#metrics = config.metrics ? new RequestMetrics(metrics, worker) : null;
     this.#sample = config.accessLogSample;
-    this.#log = config.accessLogSample > 0 ? new AccessLog(config.accessLogPath) : null;
     const m = this.#metrics;
+    this.#log = config.accessLogSample > 0 ? new AccessLog(config.accessLogPath, (n) => m?.add(FIXED.accessLogDropped, n)) : null;
     this.#exporter = config.otlpEndpoint === null ? null : new SpanExporter(config.otlpEndpoint, { exported: (n) => m?.add(FIXED.otlpExported, n), dropped: (n) => m?.add(FIXED.otlpDropped, n) });
     this.#ratio = config.otlpEndpoint === null ? null : config.otlpSampleRatio;
     this.#active = this.#metrics !== null || this.#log !== null || this.#exporter !== null;
@@ -215,10 +215,10 @@ export class RequestObserver {
         status,
         bytesIn,
         bytesOut,
-        durationMs: +(seconds * 1000).toFixed(3),
+        durationMs: Math.round(seconds * 1e6) / 1000,
         upstreamAddress: o.upstreamAddress === '' ? null : o.upstreamAddress,
         upstreamStatus: o.upstreamStatus === 0 ? null : o.upstreamStatus,
-        upstreamDurationMs: o.upstreamSeconds < 0 ? null : +(o.upstreamSeconds * 1000).toFixed(3),
+        upstreamDurationMs: o.upstreamSeconds < 0 ? null : Math.round(o.upstreamSeconds * 1e6) / 1000,
         namespace: labels.namespace,
         ingress: labels.ingress,
         service: labels.service,
