@@ -18,6 +18,7 @@ import { Holdoff } from './holdoff.ts';
 import { HealthChecker } from './health/health-checker.ts';
 import { probe } from './health/probe.ts';
 import { endpointKey } from '../dataplane/balancer/endpoint-health.ts';
+import { authority } from '../dataplane/proxy/upstream-pools.ts';
 import { TlsControl } from './tls/tls-control.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
 
@@ -157,9 +158,9 @@ export async function startController(options: Options, source: Source, rootLog:
       if (b.health === undefined) continue;
       const checks = new Map((active[id] ?? []).map((s) => [s.endpoint, s.healthy]));
       for (const e of endpoints?.backends[id] ?? []) {
-        const endpoint = endpointKey(e);
-        const passive = b.health.passive ? pool.ejections.entry(pool.ejections.key(id, endpoint)) : undefined;
-        out.push({ backend: id, endpoint, healthy: checks.get(endpoint) !== false && !(passive !== undefined && passive.ejectedForMs > 0), ejections: passive?.ejections ?? 0 });
+        const key = endpointKey(e);
+        const passive = b.health.passive ? pool.ejections.entry(pool.ejections.key(id, key)) : undefined;
+        out.push({ backend: id, endpoint: authority(e), healthy: checks.get(key) !== false && !(passive !== undefined && passive.ejectedForMs > 0), ejections: passive?.ejections ?? 0 });
       }
     }
     return out;

@@ -9,7 +9,7 @@ import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, tlsSecret } from '../support/certs.ts';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
-import { backendService, ingress, ingressClass, manifest, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
+import { backendService, freePort, ingress, ingressClass, manifest, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
 import { parsePrometheusText, type Scrape } from '../support/prometheus-text.ts';
 
 const NGINX = 'nginx.ingress.kubernetes.io/';
@@ -25,9 +25,11 @@ describe('Prometheus metrics over a pool of 2 workers', () => {
   let echo: Echo;
   let gh: Gatehouse;
   const notAfter = new Date(Date.now() + 30 * DAY_MS);
+  let dead = 0;
 
   beforeAll(async () => {
     echo = await startEcho({ name: 'metrics' });
+    dead = await freePort();
     const ca = await createCa();
     const pair = await ca.issue({ dnsNames: ['shop.test'], notAfter });
     const shop = ingress('shop', { namespace: 'store', rules: [{ host: 'shop.test', paths: [{ path: '/', service: 'echo' }] }] });
@@ -41,6 +43,13 @@ describe('Prometheus metrics over a pool of 2 workers', () => {
         shop,
         ingress('limited', { namespace: 'store', annotations: { [`${NGINX}limit-rpm`]: '1', [`${NGINX}limit-burst-multiplier`]: '1' }, rules: [{ host: 'limited.test', paths: [{ path: '/', service: 'echo' }] }] }),
         ingress('private', { namespace: 'store', annotations: { [`${NGINX}whitelist-source-range`]: '10.0.0.0/8' }, rules: [{ host: 'private.test', paths: [{ path: '/', service: 'echo' }] }] }),
+        // Active health checks: one endpoint answers, one refuses connections.
+        backendService('checked', [echo.port, dead], { namespace: 'store' }),
+        ingress('checked', {
+          namespace: 'store',
+          annotations: { 'gatehouse.io/health-check-path': '/__health', 'gatehouse.io/health-check-interval': '300ms', 'gatehouse.io/health-check-timeout': '200ms', 'gatehouse.io/health-check-unhealthy-threshold': '1' },
+          rules: [{ host: 'checked.test', paths: [{ path: '/', service: 'checked' }] }],
+        }),
         // A bad annotation: a condition by code.
         ingress('broken', { namespace: 'store', annotations: { [`${NGINX}limit-rps`]: 'many' }, rules: [{ host: 'broken.test', paths: [{ path: '/', service: 'echo' }] }] }),
       ),
@@ -122,8 +131,8 @@ describe('Prometheus metrics over a pool of 2 workers', () => {
       expect(m.value('gatehouse_client_connections', { listener: 'http' })).toBe(1);
       expect(m.value('gatehouse_tls_handshakes_total', { version: 'TLSv1.3', outcome: 'success' })).toBe(n);
 
-      // No path, query or client address in any label.
-      for (const s of m.samples) for (const v of Object.values(s.labels)) expect(v).not.toMatch(/\/item|token|127\.0\.0\.1/);
+      // No path, query or client address in any label (endpoint labels name upstreams, here on 127.0.0.1).
+      for (const s of m.samples) for (const [k, v] of Object.entries(s.labels)) if (k !== 'endpoint') expect(v).not.toMatch(/\/item|token|127\.0\.0\.1/);
     } finally {
       await Promise.all([...clients, plain].map((c) => c.close()));
     }
@@ -140,8 +149,16 @@ describe('Prometheus metrics over a pool of 2 workers', () => {
     const expiry = m.value('gatehouse_certificate_expiry_seconds', { namespace: 'store', secret: 'shop-tls' })!;
     expect(Math.abs(expiry - (notAfter.getTime() - Date.now()) / 1000)).toBeLessThan(120);
     expect(m.value('gatehouse_backend_endpoints', { backend: 'store/echo:80' })).toBe(1);
+    expect(m.value('gatehouse_backend_endpoints', { backend: 'store/checked:80' })).toBe(2);
     expect(m.value('gatehouse_workers')).toBe(2);
     // Local mode holds no Lease: no leader gauge.
     expect(m.value('gatehouse_leader')).toBeUndefined();
+  });
+
+  it('reports the health of the endpoints of backends with health checks', async () => {
+    const healthy = async (port: number) => (await scrape(gh)).value('gatehouse_endpoint_healthy', { backend: 'store/checked:80', endpoint: `127.0.0.1:${port}` });
+    await waitFor('the dead endpoint reported unhealthy', async () => (await healthy(dead)) === 0);
+    expect(await healthy(echo.port)).toBe(1);
+    expect((await scrape(gh)).value('gatehouse_endpoint_ejections_total', { backend: 'store/checked:80', endpoint: `127.0.0.1:${echo.port}` })).toBe(0);
   });
 });
