@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's page script runs in the browser (src/observability/dashboard/, no build step).
+    files: ['src/observability/dashboard/**/*.js'],
+    languageOptions: { globals: { document: 'readonly', Node: 'readonly', fetch: 'readonly', performance: 'readonly', setTimeout: 'readonly' } },
+  },
+  {
     // The core is pure: no node: modules, no I/O, no clocks, no randomness (DESIGN.md, "compile is pure").
     files: ['src/core/**/*.ts'],
     rules: {

@@ -4,10 +4,11 @@
 
 import { readFileSync } from 'node:fs';
 import { runCheck } from './check/run-check.ts';
+import { runExplain } from './check/run-explain.ts';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
-import { parseOptions, usage, type Options } from './options.ts';
+import { parseOptions, statusBindAddresses, usage, type Options } from './options.ts';
 
 /** The version in package.json, which ships beside src/ (package.json "files" and the image). */
 function version(): string {
@@ -21,8 +22,9 @@ function fail(message: string, code = 2): never {
 }
 
 export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
-  if (argv[0] === 'check') {
-    process.exitCode = await runCheck(argv.slice(1), { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) });
+  if (argv[0] === 'check' || argv[0] === 'explain') {
+    const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+    process.exitCode = await (argv[0] === 'check' ? runCheck : runExplain)(argv.slice(1), io);
     return;
   }
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -50,7 +52,7 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     fail((err as Error).message, 1);
   }
   const { controller } = launched;
-  log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: `${options.bindAddress}:${controller.adminPort}`, workers: options.workers }, 'gatehouse is serving');
+  log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: statusBindAddresses(options).map((a) => `${a}:${controller.adminPort}`), workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 
   controller.failed.catch(async (err: Error) => {

@@ -13,6 +13,8 @@ export interface Options {
   httpsPort: number;
   statusPort: number;
   bindAddress: string;
+  /** --status-bind-address; null: statusBindAddress() decides (127.0.0.1 outside a cluster). */
+  statusBindAddress: string | null;
   workers: number;
   ingressClass: string;
   controllerClass: string;
@@ -95,8 +97,9 @@ const FLAGS: Record<string, Flag> = {
   'manifests-rescan-interval': { key: 'manifestsRescanInterval', kind: 'seconds', help: 'local mode: seconds between re-scans of --manifests for changes no watch reported (files symlinked from outside it, watch limits); 0 turns them off (default 5)' },
   'http-port': { key: 'httpPort', kind: 'port', help: 'HTTP listener port (default 8080)' },
   'https-port': { key: 'httpsPort', kind: 'port', help: 'HTTPS listener port: TLS by SNI, HTTP/2 and HTTP/1.1 (default 8443)' },
-  'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /debug/table (default 10254)' },
-  'bind-address': { key: 'bindAddress', kind: 'ip', help: 'address every listener binds to (default 0.0.0.0)' },
+  'status-port': { key: 'statusPort', kind: 'port', help: 'admin server: /healthz, /readyz, /metrics, /debug/*, /dashboard (default 10254)' },
+  'bind-address': { key: 'bindAddress', kind: 'ip', help: 'address the traffic listeners bind to (default 0.0.0.0)' },
+  'status-bind-address': { key: 'statusBindAddress', kind: 'ip', help: 'address the admin server binds to (default 127.0.0.1; in a pod, --bind-address; deploy/ sets the pod IP); one that is not loopback gets 127.0.0.1 beside it' },
   workers: { key: 'workers', kind: 'count', help: 'data-plane worker threads (default: CPU count)' },
   'ingress-class': { key: 'ingressClass', kind: 'string', help: 'our IngressClass name and legacy annotation value (default gatehouse)' },
   'controller-class': { key: 'controllerClass', kind: 'string', help: 'the IngressClass spec.controller we own (default gatehouse.io/ingress-controller)' },
@@ -147,6 +150,7 @@ export function defaults(): Options {
     httpsPort: 8443,
     statusPort: 10254,
     bindAddress: '0.0.0.0',
+    statusBindAddress: null,
     workers: availableParallelism(),
     ingressClass: 'gatehouse',
     controllerClass: 'gatehouse.io/ingress-controller',
@@ -317,7 +321,21 @@ export function parseOptions(argv: readonly string[]): Options {
 
 export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, f]) => `  --${name.padEnd(30)} ${f.help}`);
-  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse check [--manifests DIR] [--output text|json] [flags]   (the migration report: docs/check.md)\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
+  return `Usage: gatehouse [--manifests DIR | --kubeconfig PATH | --apiserver-host URL] [flags]\n       gatehouse check [--manifests DIR] [--output text|json] [flags]   (the migration report: docs/check.md)\n       gatehouse explain [--manifests DIR] [--output text|json] [flags] URL   (what happens to URL: docs/debugging.md)\n       gatehouse --version | --help\n\nWithout --manifests, Gatehouse runs in Kubernetes mode: --kubeconfig, else the in-cluster service account, else $KUBECONFIG or ~/.kube/config.\n\nFlags:\n${lines.join('\n')}\n`;
+}
+
+/**
+ * Where the admin server listens: --status-bind-address, else 127.0.0.1 outside a cluster (its
+ * /debug, /dashboard and /metrics are for this machine only), else, in a pod
+ * ($KUBERNETES_SERVICE_HOST), --bind-address, so the kubelet's probes reach /healthz and /readyz
+ * (deploy/ binds the pod IP and its NetworkPolicy limits who else may connect). A specific
+ * address that is not loopback gets 127.0.0.1 beside it: `kubectl port-forward` connects to the
+ * pod's loopback, and the machine itself may always look.
+ */
+export function statusBindAddresses(o: Pick<Options, 'statusBindAddress' | 'bindAddress'>, env: NodeJS.ProcessEnv = process.env): string[] {
+  const address = o.statusBindAddress ?? (env.KUBERNETES_SERVICE_HOST ? o.bindAddress : '127.0.0.1');
+  const coversLoopback = address.startsWith('127.') || address === '::1' || address === '0.0.0.0' || address === '::';
+  return coversLoopback ? [address] : [address, '127.0.0.1'];
 }
 
 /** The part of the options the pure compile step reads. */

@@ -35,6 +35,11 @@ const one = (kind: string): Obj => {
   return found[0]!;
 };
 
+/** The container's args with the env the pod gets ($(POD_NAMESPACE), $(POD_IP)) filled in. */
+function podArgs(container: Obj, podIp: string): string[] {
+  return (container.args as string[]).map((a) => a.replaceAll('$(POD_NAMESPACE)', NAMESPACE).replaceAll('$(POD_IP)', podIp));
+}
+
 describe('deploy/ manifests', () => {
   it('parse, and hold every kind the install needs, each once', () => {
     expect(files.length).toBeGreaterThan(1);
@@ -92,9 +97,10 @@ describe('deploy/ manifests', () => {
 
     // The args are real flags: they parse (with the env the pod gets), and the pod outlives the drain.
     const env = Object.fromEntries((c.env as Obj[]).map((v) => [v.name, v.valueFrom?.fieldRef?.fieldPath]));
-    expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace' });
-    const args = (c.args as string[]).map((a) => a.replaceAll('$(POD_NAMESPACE)', NAMESPACE));
-    const options = parseOptions(args);
+    expect(env).toMatchObject({ POD_NAME: 'metadata.name', POD_NAMESPACE: 'metadata.namespace', POD_IP: 'status.podIP' });
+    const options = parseOptions(podArgs(c, '10.1.2.3'));
+    // The admin server (debug endpoints, dashboard, metrics) binds the pod IP, where the probes go; not 0.0.0.0.
+    expect(options.statusBindAddress).toBe('10.1.2.3');
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(options.shutdownDelay + options.shutdownGracePeriod);
     expect(options.publishService).toBe(`${NAMESPACE}/${one('Service').metadata.name}`);
     expect(options.manifests).toBeNull();
@@ -246,8 +252,8 @@ describe('deploy/ RBAC covers exactly what the controller calls', () => {
 
     // The controller as the Deployment runs it: its args (with the pod's env), plus test ports.
     const c = one('Deployment').spec.template.spec.containers[0];
-    const args = (c.args as string[]).map((a) => a.replaceAll('$(POD_NAMESPACE)', NAMESPACE));
-    gh = await startKubeGatehouse(api, { name: 'gatehouse-7d9f-abcde', args });
+    // The pod IP is this machine's loopback here (tests listen on 127.0.0.1 only).
+    gh = await startKubeGatehouse(api, { name: 'gatehouse-7d9f-abcde', args: podArgs(c, '127.0.0.1') });
     // Flows: status written, an Event for the missing Service, the Lease created and renewed.
     await eventually('status written', () => ingressStatus(api, 'app', 'ok').length === 1);
     await eventually('an Event', () => api.list('Event', 'app').length === 1);
@@ -293,7 +299,7 @@ describe('deploy/ RBAC covers exactly what the controller calls', () => {
   });
 
   it('the Lease rules name the --election-id, and create (which cannot be restricted by name) is granted on its own', () => {
-    const options = parseOptions((one('Deployment').spec.template.spec.containers[0].args as string[]).map((a) => a.replaceAll('$(POD_NAMESPACE)', NAMESPACE)));
+    const options = parseOptions(podArgs(one('Deployment').spec.template.spec.containers[0], '10.1.2.3'));
     const lease = grants('Role').filter((g) => g.resource === 'leases');
     expect(lease.filter((g) => g.verb !== 'create').every((g) => g.resourceNames?.join() === options.electionId)).toBe(true);
     expect(lease.find((g) => g.verb === 'create')?.resourceNames).toBeUndefined();

@@ -35,6 +35,8 @@ export async function runDemo(run: (argv: string[], onReady: (o: Options) => voi
         `  curl -H 'Host: demo.local' ${base}/about       # demo-b (Exact /about)`,
         `  curl -H 'Host: x.apps.local' ${base}/          # demo-b (wildcard host)`,
         `  curl ${base}/                                  # 404: no host matches`,
+        `  curl 'http://127.0.0.1:${o.statusPort}/debug/explain?format=text&url=http://demo.local/b/x'   # why demo-b`,
+        `  open http://127.0.0.1:${o.statusPort}/dashboard                  # hosts, routes, endpoints, rates`,
         `  curl http://127.0.0.1:${o.statusPort}/debug/table`,
         'Edit the YAML files while it runs: changes apply live. Ctrl-C stops it.',
         '',

@@ -112,8 +112,13 @@ async function fromCluster(options: Options, env: NodeJS.ProcessEnv): Promise<Lo
   return { snapshot, source: { cluster: kc.getCurrentCluster()!.server }, problems, result };
 }
 
+/** Reads the objects once, from --manifests or the cluster, and compiles them (check and explain). */
+export function loadOnce(options: Options, env: NodeJS.ProcessEnv): Promise<Loaded> {
+  return options.manifests !== null ? fromManifests(options.manifests, options) : fromCluster(options, env);
+}
+
 /** The TLS Secret checks the controller runs on each table (src/control/tls/), once. */
-async function tlsConditions(snapshot: Snapshot, result: CompileResult): Promise<readonly Condition[]> {
+export async function tlsConditions(snapshot: Snapshot, result: CompileResult): Promise<readonly Condition[]> {
   const tls = new TlsControl({ secret: (ns, name) => snapshot.get('Secret', ns, name), log: createLog('silent'), onChange: () => {} });
   try {
     await tls.resolve(result.table);
@@ -141,7 +146,7 @@ export async function runCheck(argv: readonly string[], io: CheckIo): Promise<nu
   let loaded: Loaded;
   let conditions: readonly Condition[];
   try {
-    loaded = options.manifests !== null ? await fromManifests(options.manifests, options) : await fromCluster(options, io.env ?? process.env);
+    loaded = await loadOnce(options, io.env ?? process.env);
     conditions = sortConditions([...loaded.result.conditions, ...(await tlsConditions(loaded.snapshot, loaded.result))]);
   } catch (err) {
     io.stderr(`gatehouse check: ${errorReason(err)}\n`);

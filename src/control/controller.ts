@@ -2,16 +2,16 @@
 // short holdoff, compile runs and the pool gets the new table (only when its fingerprint
 // changed) and the endpoints (recomputed alone when only EndpointSlices changed).
 
-import type { Server } from 'node:http';
 import { compile, type CompileResult } from '../core/compile.ts';
 import { conditionKey, sortConditions } from '../core/conditions.ts';
 import { resolveEndpoints } from '../core/endpoints.ts';
 import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
-import { startAdminServer } from '../observability/admin-server.ts';
+import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
+import { dashboardState } from '../observability/dashboard-state.ts';
 import { COMPILE_BUCKETS, Histogram, renderMetrics, type EndpointHealthSample } from '../observability/metrics.ts';
 import type { Log } from '../observability/log.ts';
-import { compileOptions, type Options } from '../options.ts';
+import { compileOptions, statusBindAddresses, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
 import type { AcmeService } from './acme/acme-service.ts';
 import { Holdoff } from './holdoff.ts';
@@ -45,8 +45,8 @@ export interface ControllerHooks {
   onCompiled?(snapshot: Snapshot, result: CompileResult): void;
   /** The conditions changed between compiles (an ACME order failed or recovered). */
   onConditions?(snapshot: Snapshot, conditions: readonly Condition[]): void;
-  /** Kubernetes mode: whether this replica holds the leader-election Lease (gatehouse_leader). */
-  isLeader?(): boolean;
+  /** Kubernetes mode: whether this replica holds the Lease (the dashboard shows it; gatehouse_leader). */
+  leader?(): boolean;
 }
 
 export async function startController(options: Options, source: Source, rootLog: Log, hooks: ControllerHooks = {}, acme: AcmeService | null = null): Promise<Controller> {
@@ -142,7 +142,7 @@ export async function startController(options: Options, source: Source, rootLog:
 
   /** Passive health as the workers' shared table has it: per backend with a policy, each endpoint's failures and ejection. */
   const passiveHealth = () => {
-    const out: Record<string, unknown[]> = {};
+    const out: Record<string, { endpoint: string; failures: number; ejections: number; ejectedForMs: number }[]> = {};
     for (const [id, b] of Object.entries(table?.backends ?? {})) {
       if (!b.health?.passive) continue;
       out[id] = (endpoints?.backends[id] ?? []).map((e) => ({ endpoint: endpointKey(e), ...(pool.ejections.entry(pool.ejections.key(id, endpointKey(e))) ?? { failures: 0, ejections: 0, ejectedForMs: 0 }) }));
@@ -174,8 +174,8 @@ export async function startController(options: Options, source: Source, rootLog:
       applies: pool.applies,
       lastApply: pool.lastApply / 1000,
       conditions,
-      leader: hooks.isLeader?.() ?? null,
-      certificates: tls.certificateExpiries(),
+      leader: hooks.leader?.() ?? null,
+      certificates: Object.fromEntries(tls.served().map((c) => [c.secret, c.notAfter])),
       endpoints: Object.fromEntries(Object.entries(endpoints?.backends ?? {}).map(([id, list]) => [id, list.length])),
       endpointHealth: endpointHealth(),
       workers: options.workers,
@@ -222,17 +222,29 @@ export async function startController(options: Options, source: Source, rootLog:
   const failed = new Promise<never>((_, reject) => pool.once('fatal', reject));
   failed.catch(() => undefined);
 
+  // What /debug/explain and /debug/state read: the served table and the live health beside it.
+  const explainState = () =>
+    table === null
+      ? null
+      : { table, endpoints, conditions, ingresses: snapshot.list('Ingress'), httpsRedirectPort: options.httpsRedirectPort, active: health.status(), passive: passiveHealth() };
+
   // The admin server comes first: /healthz answers (and /readyz says 503) while the source
   // is still syncing, for instance while the API server is unreachable at start.
-  const admin: Server = await startAdminServer(
+  const admin: AdminServer = await startAdminServer(
     {
       ready: () => !stopping && pool.ready(),
       readiness: () => ({ ready: !stopping && pool.ready(), ...(stopping ? { stopping } : {}), generation: table?.generation ?? 0, workers: pool.status() }),
       metrics,
       debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters(), health: { active: health.status(), passive: passiveHealth() } }),
+      explainState,
+      dashboardState: () => {
+        const s = explainState();
+        if (s === null) return { generation: 0, ready: false, hosts: [], backends: [], conditions, certificates: [] };
+        return dashboardState({ ...s, ready: !stopping && pool.ready(), leader: hooks.leader?.() ?? null, workers: pool.status(), certificates: tls.served(), now: Date.now() });
+      },
     },
     options.statusPort,
-    options.bindAddress,
+    statusBindAddresses(options),
   ).catch(async (err: unknown) => {
     await pool.drain(0);
     throw err;
@@ -253,14 +265,14 @@ export async function startController(options: Options, source: Source, rootLog:
     await acme?.close();
     await source.close();
     await pool.drain(0);
-    await new Promise<void>((r) => admin.close(() => r()));
+    await admin.close();
     throw err;
   }
 
   let closing: Promise<void> | null = null;
   const controller: Controller = {
     pool,
-    adminPort: (admin.address() as { port: number }).port,
+    adminPort: admin.port,
     table: () => table,
     endpoints: () => endpoints,
     conditions: () => conditions,
@@ -276,7 +288,7 @@ export async function startController(options: Options, source: Source, rootLog:
         await acme?.close();
         await source.close();
         await pool.drain(options.shutdownGracePeriod * 1000);
-        await new Promise<void>((r) => admin.close(() => r()));
+        await admin.close();
       })()),
   };
   return controller;

@@ -8,7 +8,10 @@ import { readIngressAnnotations, type IngressAnnotations } from './annotations/i
 import { ownedIngresses } from './processors/ingress-class.ts';
 import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
-import { backendId, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
+import { clusterIpBackend, firstPortRef, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
+import { routeErrorPages } from './annotations/error-pages.ts';
+import { aliasHosts } from './processors/aliases.ts';
+import { readAnnotation } from './annotations/read-annotation.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
 import { deepFreeze, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
@@ -22,6 +25,7 @@ import type { AcmeRequest } from './model.ts';
 import { readGlobalConfig } from './global-config.ts';
 import { readConfigMapRef, readCustomHeadersRef } from './annotations/custom-headers.ts';
 import { routeBalance } from './annotations/load-balance.ts';
+import { clientCertsByHost } from './annotations/client-cert.ts';
 
 export interface CompileResult {
   readonly table: RouteTable;
@@ -33,7 +37,7 @@ export interface CompileResult {
   /** The certificates gatehouse.io/acme Ingresses ask the ACME manager for, sorted by Secret. */
   readonly acme: readonly AcmeRequest[];
   /**
-   * `namespace/name` of the Secrets annotations name (proxy-ssl-secret), sorted: they need
+   * `namespace/name` of the Secrets annotations name (proxy-ssl-secret, auth-tls-secret), sorted: they need
    * not be of type kubernetes.io/tls, so Kubernetes mode watches them by name.
    */
   readonly annotationSecrets: readonly string[];
@@ -144,6 +148,11 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     if (authHeaders.ok && authHeaders.value !== undefined) configMaps.add(`${authHeaders.value.namespace}/${authHeaders.value.name}`);
     const policy = readIngressAnnotations(ing, { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext }, conditions);
     if (policy === null) continue;
+    // Client certificates are asked for by SNI, per host: a rule without one cannot ask for them.
+    if (policy.clientCert !== undefined && (ruleHosts(ing).length === 0 || ruleHosts(ing).includes(''))) {
+      conditions.push(condition(ing, 'GH_ANNOTATION_INVALID', policy.clientCert.secret.field, 'auth-tls-secret applies per host (the TLS handshake asks for a client certificate by SNI), and this Ingress has a rule without a host; the Ingress is left out'));
+      continue;
+    }
     if (policy.canary?.enabled === false && policy.canary.keys.length > 0) {
       conditions.push(condition(ing, 'GH_CANARY_DISABLED', `metadata.annotations[${JSON.stringify(policy.canary.keys[0])}]`, `${policy.canary.keys.join(', ')} set without canary: "true" do nothing (as in ingress-nginx); the Ingress is served as a normal one`));
     }
@@ -197,8 +206,19 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   /** The backends each Ingress routes to, by `namespace/name` (health checks are per backend). */
   const backendsOf = new Map<string, Set<string>>();
   const useBackend = (ing: KubeObject, field: string, ref: Parameters<typeof resolveBackend>[1]): string => {
-    const id = backendId(ref);
-    const { backend, problem } = resolveBackend(snapshot, ref);
+    const resolved = resolveBackend(snapshot, ref);
+    const { problem } = resolved;
+    let { backend } = resolved;
+    // service-upstream: the Service's ClusterIP instead of its endpoints (processors/services.ts).
+    if (policies.get(ingressKey(ing))?.serviceUpstream === true) {
+      const cluster = clusterIpBackend(snapshot, backend);
+      backend = cluster.backend;
+      if (cluster.problem !== null && !reported.has(`${ingressKey(ing)} ${backend.id} clusterIP`)) {
+        reported.add(`${ingressKey(ing)} ${backend.id} clusterIP`);
+        conditions.push(condition(ing, 'GH_SERVICE_UPSTREAM_NO_CLUSTER_IP', field, cluster.problem));
+      }
+    }
+    const id = backend.id;
     backends[id] = backend;
     const used = backendsOf.get(ingressKey(ing));
     if (used === undefined) backendsOf.set(ingressKey(ing), new Set([id]));
@@ -219,8 +239,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // The traffic policies of the Ingress, on each of its routes; none: left out of the table. The
   // rewrite and the affinity cookie's path are fitted to the route's path as written and its regex
   // (a host's unmatched paths are ingress-nginx's root location, path `/`).
-  const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null): RoutePolicies | undefined => {
+  const policiesOf = (ingress: string | undefined, written = '/', regex: string | null = null, backend: string | null = null): RoutePolicies | undefined => {
     let p = ingress === undefined ? undefined : policies.get(ingress)?.policies;
+    const errorPages = ingress === undefined ? undefined : errorPagesOf(ingress, backend);
+    if (errorPages !== undefined) p = { ...p, errorPages };
     if (p?.rewrite !== undefined) {
       const { rewrite, ...rest } = p;
       const fitted = routeRewrite(rewrite, written, regex);
@@ -228,6 +250,24 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     }
     if (p?.balance !== undefined) p = { ...p, balance: routeBalance(p.balance, written, regex !== null) };
     return p === undefined || Object.keys(p).length === 0 ? undefined : p;
+  };
+
+  // custom-http-errors and default-backend (annotations/error-pages.ts): the default-backend
+  // Service's backend, once per Ingress, and the route's Service and port for X-Service-*.
+  const fallbacks = new Map<string, string | null>();
+  const byKey = new Map(ingresses.map((i) => [ingressKey(i), i]));
+  const errorPagesOf = (ingress: string, backend: string | null) => {
+    const a = policies.get(ingress)?.errorPages;
+    if (a === undefined) return undefined;
+    if (!fallbacks.has(ingress)) {
+      const ing = byKey.get(ingress)!;
+      const field = `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'default-backend')?.key)}]`;
+      const ref = a.defaultBackend === null ? null : firstPortRef(snapshot, ing.metadata.namespace, a.defaultBackend);
+      if (a.defaultBackend !== null && ref === null) conditions.push(condition(ing, 'GH_SERVICE_NOT_FOUND', field, `default-backend: Service ${ing.metadata.namespace}/${a.defaultBackend} does not exist or has no port; the default backend (--default-backend-service) answers instead`));
+      fallbacks.set(ingress, ref === null ? null : useBackend(ing, field, ref));
+    }
+    const b = backend === null ? undefined : backends[backend];
+    return routeErrorPages(a, ingress, fallbacks.get(ingress)!, b?.service ?? '', b === undefined ? '' : String(b.port));
   };
 
   // Regex mode (ingress-nginx enforceRegexModifier): when any path of a host comes from an Ingress
@@ -266,7 +306,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     }
     const backend = useBackend(c.ingress, `${c.field}.backend.service`, c.backend);
     const upstream = upstreamFor(ingressKey(c.ingress), backend);
-    const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null);
+    const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null, backend);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
     mains.set(canaryKey(c), { route, written: c.written });
@@ -334,14 +374,23 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const upstream = d === undefined ? undefined : upstreamFor(d.ingress, d.backend);
     return upstream === undefined ? {} : { defaultUpstream: upstream };
   };
+  const clientCerts = clientCertsByHost(ingresses.flatMap((ing) => {
+    const p = policies.get(ingressKey(ing));
+    // A canary's annotations other than canary-* are ignored, as its hosts (ingress-nginx skips canaries building servers).
+    return p?.clientCert === undefined || p.canary?.enabled === true ? [] : [{ ingress: ing, hosts: ruleHosts(ing), clientCert: p.clientCert }];
+  }), (ing, field, message) => conditions.push(condition(ing, 'GH_CLIENT_CERT_CONFLICT', field, message)));
   const hosts: VirtualHost[] = [...read.hosts].map((host) => {
     // The Ingress whose annotations hold for the host's unmatched paths (ingress-nginx's root location).
     const owner = defaults.get(host)?.ingress ?? firstIngress.get(host);
     const canary = hostCanary.get(host);
-    const defaultPolicies = canary === undefined ? policiesOf(owner) : { ...policiesOf(owner), canary };
+    const ownPolicies = policiesOf(owner, '/', null, defaults.get(host)?.backend ?? null);
+    // auth-tls-* is per host: on every route of it, whichever Ingress routes it.
+    const clientCert = clientCerts.get(host);
+    const withClientCert = (p: RoutePolicies | undefined) => (clientCert === undefined ? p : { ...p, clientCert });
+    const defaultPolicies = withClientCert(canary === undefined ? ownPolicies : { ...ownPolicies, canary });
     return {
       host,
-      routes: (byHost.get(host) ?? []).map(withCanary).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
+      routes: (byHost.get(host) ?? []).map(withCanary).map((r) => (clientCert === undefined ? r : { ...r, policies: withClientCert(r.policies) })).sort((a, b) => cmp(a.path, b.path) || cmp(a.match, b.match)),
       defaultBackend: defaults.get(host)?.backend ?? null,
       tls: hasTls(host),
       sslRedirect: sslRedirect(owner, host),
@@ -360,6 +409,15 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   for (const [alias, host] of wwwFor) {
     hosts.push({ host: alias, routes: [], defaultBackend: null, tls: hasTls(alias), sslRedirect: false, defaultPolicies: { redirect: { host: { host, code: WWW_REDIRECT_CODE } } } });
   }
+  // server-alias (processors/aliases.ts): copies of their hosts; a canary's are not read (it makes no hosts).
+  const aliasRequests = ingresses.flatMap((ing) => {
+    const p = policies.get(ingressKey(ing));
+    const aliases = p?.canary?.enabled === true ? undefined : p?.aliases;
+    return aliases === undefined ? [] : [{ ing, aliases, hosts: ruleHosts(ing), field: `metadata.annotations[${JSON.stringify(readAnnotation(ing.metadata, 'server-alias')?.key)}]` }];
+  });
+  const aliased = aliasHosts(aliasRequests, hosts, hasTls);
+  hosts.push(...aliased.hosts);
+  conditions.push(...aliased.conditions);
   hosts.sort((a, b) => cmp(a.host, b.host));
 
   let defaultBackend: string | null = null;
@@ -382,6 +440,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const annotationSecrets = new Set<string>();
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
   for (const vh of hosts) for (const p of [...vh.routes.map((r) => r.policies), vh.defaultPolicies]) if (p?.basicAuth) annotationSecrets.add(p.basicAuth.secret.ref);
+  for (const c of clientCerts.values()) annotationSecrets.add(c.secret.ref);
   secretRefs.push(...annotationSecrets);
   const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));

@@ -53,6 +53,7 @@ export function resolveEndpoints(snapshot: Snapshot, backends: Readonly<Record<s
     out[id] =
       t.type === 'endpoints' ? readyEndpoints(slices.get(`${b.namespace}/${b.service}`) ?? [], t.portName, t.targetPort)
       : t.type === 'externalName' ? [{ address: t.hostname, port: t.port }]
+      : t.type === 'clusterIP' ? [{ address: t.address, port: t.port }]
       : [];
   }
   return deepFreeze({ fingerprint: fingerprint(JSON.stringify(out)), backends: out });

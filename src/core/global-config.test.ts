@@ -107,6 +107,13 @@ describe('parseConfigMapData: every key, every accepted form', () => {
     expect(parseConfigMapData({ 'load-balance': 'round_robin' }).settings).toEqual({ loadBalance: 'round_robin' });
   });
 
+  it('custom-http-errors: statuses 300-599 (ingress-nginx filterErrors); service-upstream: a boolean', () => {
+    expect(parseConfigMapData({ 'custom-http-errors': '503, 404,302', 'service-upstream': 'true' }).settings).toEqual({ customHttpErrors: [302, 404, 503], serviceUpstream: true });
+    const bad = parseConfigMapData({ 'custom-http-errors': '404,200' });
+    expect(bad.settings).toEqual({});
+    expect(bad.problems).toEqual([{ key: 'custom-http-errors', message: '"404,200" is not a comma-separated list of HTTP status codes 300-599; the default none applies' }]);
+  });
+
   it('forwarded-for-proxy-protocol-header is accepted and not needed; other keys are listed as unsupported, sorted', () => {
     // enable-cors is an annotation only: ingress-nginx's ConfigMap has no CORS key.
     const r = parseConfigMapData({ 'forwarded-for-proxy-protocol-header': 'X-Foo', 'ssl-protocols': 'TLSv1.3', 'use-forwarded-header': 'true', 'allow-snippet-annotations': 'false', 'enable-cors': 'true' });

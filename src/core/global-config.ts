@@ -10,7 +10,8 @@
 //   proxy-body-size, limit-req-status-code, limit-conn-status-code, limit-rate, limit-rate-after,
 //   whitelist-source-range, denylist-source-range, global-allowed-response-headers (the
 //   header names a custom-headers annotation may set), load-balance, proxy-*-timeout,
-//   proxy-next-upstream*, retry-non-idempotent (annotations/forward-policy.ts);
+//   proxy-next-upstream*, retry-non-idempotent (annotations/forward-policy.ts), custom-http-errors,
+//   service-upstream;
 // - the workers' upstream connections: upstream-keepalive-connections, -timeout, -requests, -time;
 // - generate-request-id (X-Request-ID made for requests without one; default true).
 // A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
@@ -23,6 +24,7 @@ import { parseBool } from './annotations/read-annotation.ts';
 import { ALGORITHMS_EXPECTED, parseAlgorithm } from './annotations/load-balance.ts';
 import { headerRefusal } from './annotations/typed-headers.ts';
 import * as forward from './annotations/forward-policy.ts';
+import { parseStatusList } from './annotations/error-pages.ts';
 import { formatCidr, parseCidrList } from './cidr.ts';
 import type { BalanceAlgorithm, CompileOptions, Condition, FamilyDefaults, GlobalPolicy, ObjectRef, RealIpPolicy } from './model.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -224,6 +226,9 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     proxyNextUpstreamTries: r.value('proxy-next-upstream-tries', forward.EXPECTED.tries, '3', forward.parseTries),
     proxyNextUpstreamTimeoutMs: r.value('proxy-next-upstream-timeout', forward.EXPECTED.triesTimeout, '0', forward.parseTriesTimeout),
     retryNonIdempotent: r.bool('retry-non-idempotent', 'false'),
+    // annotations/error-pages.ts, service-upstream.ts: 300-599, as ingress-nginx's filterErrors.
+    customHttpErrors: r.value('custom-http-errors', 'a comma-separated list of HTTP status codes 300-599', 'none', (v) => parseStatusList(v, 300)),
+    serviceUpstream: r.bool('service-upstream', 'false'),
     upstreamKeepaliveConnections: r.value('upstream-keepalive-connections', forward.EXPECTED.connections, '320', forward.parseKeepaliveConnections),
     upstreamKeepaliveTimeoutMs: r.value('upstream-keepalive-timeout', forward.EXPECTED.seconds, '60', forward.parseTimeout),
     upstreamKeepaliveRequests: r.value('upstream-keepalive-requests', forward.EXPECTED.requests, '10000', forward.parseKeepaliveRequests),
@@ -296,7 +301,7 @@ function field(key: string): string {
 
 /** The keys whose settings are family defaults, named alike in ConfigMapSettings and CompileOptions. */
 const FAMILY_DEFAULTS = ['proxyBodySize', 'limitReqStatusCode', 'limitConnStatusCode', 'limitRate', 'limitRateAfter', 'whitelistSourceRange', 'denylistSourceRange', 'allowedResponseHeaders', 'loadBalance',
-  'proxyConnectTimeoutMs', 'proxySendTimeoutMs', 'proxyReadTimeoutMs', 'proxyNextUpstream', 'proxyNextUpstreamTries', 'proxyNextUpstreamTimeoutMs', 'retryNonIdempotent'] as const satisfies readonly (keyof FamilyDefaults)[];
+  'proxyConnectTimeoutMs', 'proxySendTimeoutMs', 'proxyReadTimeoutMs', 'proxyNextUpstream', 'proxyNextUpstreamTries', 'proxyNextUpstreamTimeoutMs', 'retryNonIdempotent', 'customHttpErrors', 'serviceUpstream'] as const satisfies readonly (keyof FamilyDefaults)[];
 
 /**
  * The --configmap ConfigMap (options.configMap) and the header ConfigMaps it names, read from the
@@ -363,6 +368,7 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
   const keepalive = forward.upstreamKeepalive(settings);
   if (keepalive !== undefined) policy.upstreamKeepalive = keepalive;
   if (settings.generateRequestId === false) policy.generateRequestId = false;
+  if (settings.customHttpErrors !== undefined) policy.customHttpErrors = settings.customHttpErrors;
   return {
     options: merged,
     policy: Object.keys(policy).length === 0 ? undefined : policy,

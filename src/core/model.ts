@@ -86,6 +86,10 @@ export interface RoutePolicies {
   readonly satisfy?: 'any';
   /** enable-access-log: "false": the route's requests are not in the access log (still in the metrics). Absent: logged. Not a step. */
   readonly accessLog?: false;
+  /** custom-http-errors and default-backend: which answers the error backend replaces, and the fallback of a backend without endpoints. Not a step: the proxy reads it. */
+  readonly errorPages?: ErrorPagesPolicy;
+  /** auth-tls-*: client certificates (server level: every route of the host, and its defaultPolicies, carry the host's). */
+  readonly clientCert?: ClientCertPolicy;
 }
 
 /** When a request goes to the canary (ingress-nginx balancer.lua): header, then cookie, then weight. */
@@ -127,6 +131,47 @@ export interface BasicAuthPolicy {
   readonly secretType: 'auth-file' | 'auth-map';
   /** auth-realm, printable ASCII without `"` and `\` (quoted as is in WWW-Authenticate). */
   readonly realm: string;
+}
+
+/**
+ * ingress-nginx's custom-http-errors and default-backend for one route (core/annotations/error-pages.ts,
+ * dataplane/proxy/error-pages.ts). The error backend is `backend` while it has ready endpoints,
+ * else the table's default backend, else the built-in 404 (ingress-nginx's own default server).
+ */
+export interface ErrorPagesPolicy {
+  /** Statuses, sorted, whose answers (the upstream's, or Gatehouse's own 502/503/504) the error backend's answer replaces; empty: none. */
+  readonly codes: readonly number[];
+  /** default-backend: the backend id of the Service (its first port); also where requests go while the route's backend has no ready endpoint. Null: none. */
+  readonly backend: string | null;
+  /** X-Namespace, X-Ingress-Name: the route's Ingress. X-Service-Name, X-Service-Port: its Service and port as written ('' for none). */
+  readonly namespace: string;
+  readonly ingress: string;
+  readonly service: string;
+  readonly servicePort: string;
+}
+
+/** auth-tls-verify-client: nginx's ssl_verify_client. */
+export type ClientCertVerify = 'on' | 'off' | 'optional' | 'optional_no_ca';
+
+/**
+ * ingress-nginx's "Client Certificate Authentication" for one host (core/annotations/client-cert.ts,
+ * dataplane/policies/client-cert.ts). The CA bundle is the Secret's ca.crt: the control plane reads
+ * and checks it, and its PEM travels apart from the table (TlsMaterial.clientAuth).
+ */
+export interface ClientCertPolicy {
+  /** The virtual host it belongs to (lower case, or `*.example.com`): the key of its CA bundle. */
+  readonly host: string;
+  /** auth-tls-secret: `namespace/name`, with the Ingress and annotation that conditions about it name. */
+  readonly secret: UpstreamSecretRef;
+  readonly verify: ClientCertVerify;
+  /** auth-tls-verify-depth: intermediate certificates allowed between the client's and the CA bundle's root (nginx ssl_verify_depth). */
+  readonly depth: number;
+  /** auth-tls-error-page: failed verification answers 302 to this URL instead of 400. */
+  readonly errorPage?: string;
+  /** auth-tls-pass-certificate-to-upstream: the ssl-client-cert header. */
+  readonly passCertificate: boolean;
+  /** auth-tls-match-cn: an RE2 regex (starting `CN=`) the client's subject DN must match, else 403. */
+  readonly matchCn?: string;
 }
 
 /** load-balance algorithms (core/annotations/load-balance.ts maps ingress-nginx's values onto them). */
@@ -411,6 +456,8 @@ export interface TlsBinding {
 export type BackendTarget =
   | { readonly type: 'endpoints'; readonly portName: string; readonly targetPort: number | null }
   | { readonly type: 'externalName'; readonly hostname: string; readonly port: number }
+  /** service-upstream: the Service's ClusterIP and port, one endpoint (kube-proxy balances). */
+  | { readonly type: 'clusterIP'; readonly address: string; readonly port: number }
   | { readonly type: 'missing' };
 
 export interface Backend {
@@ -500,6 +547,8 @@ export interface GlobalPolicy {
   readonly upstreamKeepalive?: UpstreamKeepalivePolicy;
   /** generate-request-id: "false": no X-Request-ID is made for requests without one (the client's still passes). Absent: made. */
   readonly generateRequestId?: false;
+  /** custom-http-errors: for requests that match no host (the table's default backend); the routes carry their own (RoutePolicies.errorPages). */
+  readonly customHttpErrors?: readonly number[];
 }
 
 /** ingress-nginx's upstream-keepalive-* keys, as the workers' connection pools apply them (core/annotations/forward-policy.ts). */
@@ -594,6 +643,10 @@ export interface FamilyDefaults {
   readonly retryNonIdempotent?: boolean;
   /** load-balance: the algorithm of routes without load-balance, upstream-hash-by or affinity. Absent: round_robin. */
   readonly loadBalance?: BalanceAlgorithm;
+  /** custom-http-errors: the statuses of Ingresses without the annotation, 300-599. Absent: none. */
+  readonly customHttpErrors?: readonly number[];
+  /** service-upstream: the default of the annotation. Absent: false. */
+  readonly serviceUpstream?: boolean;
 }
 
 export interface CompileOptions extends FamilyDefaults {

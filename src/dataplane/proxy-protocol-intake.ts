@@ -11,13 +11,12 @@
 
 import type { Server, Socket } from 'node:net';
 import { parseProxyHeader, type ProxiedAddress } from './proxy-protocol.ts';
+import { interceptConnections, readStart } from './connection-start.ts';
 
 export interface ProxyProtocolSetting {
   /** How long a new connection has to send its header (proxy-protocol-header-timeout). */
   readonly headerTimeoutMs: number;
 }
-
-type ConnectionListener = (this: Server, socket: Socket) => void;
 
 export class ProxyProtocolIntake {
   private setting: ProxyProtocolSetting | null = null;
@@ -44,12 +43,7 @@ export class ProxyProtocolIntake {
    * node:tls reads them itself when it wraps the socket.
    */
   install(server: Server, resume: boolean): void {
-    const own = server.listeners('connection') as ConnectionListener[];
-    server.removeAllListeners('connection');
-    const handOver = (socket: Socket) => {
-      for (const listener of own) listener.call(server, socket);
-    };
-    server.on('connection', (socket: Socket) => {
+    interceptConnections(server, (socket, handOver) => {
       const setting = this.setting;
       if (setting === null) return handOver(socket);
       this.read(socket, setting, (rest) => {
@@ -64,43 +58,30 @@ export class ProxyProtocolIntake {
   }
 
   private read(socket: Socket, setting: ProxyProtocolSetting, done: (rest: Buffer) => void): void {
-    this.pending.add(socket);
-    let received: Buffer = Buffer.alloc(0);
-    const stop = () => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('error', onError);
-      socket.off('close', stop);
-      this.pending.delete(socket);
-    };
     const refuse = (reason: string) => {
-      stop();
       this.onRefused(reason, socket.remoteAddress);
       socket.destroy();
     };
-    const onData = (chunk: Buffer) => {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-      const r = parseProxyHeader(received);
-      if (r.state === 'incomplete') return;
-      if (r.state === 'invalid') return refuse(r.reason);
-      stop();
-      if (r.address !== null) {
-        this.addresses.set(socket, r.address);
-        this.used = true;
-      }
-      done(received.subarray(r.length));
-    };
-    const onEnd = () => refuse('the connection ended before its PROXY protocol header');
-    const onError = () => {
-      stop();
-      socket.destroy();
-    };
-    const timer = setTimeout(() => refuse(`no PROXY protocol header within ${setting.headerTimeoutMs} ms`), setting.headerTimeoutMs);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('error', onError);
-    socket.on('close', stop);
+    readStart(socket, {
+      parse: (received) => {
+        const r = parseProxyHeader(received);
+        return r.state === 'incomplete' ? undefined : r;
+      },
+      timeoutMs: setting.headerTimeoutMs,
+      done: (received, r) => {
+        if (r.state === 'invalid') return refuse(r.reason);
+        if (r.address !== null) {
+          this.addresses.set(socket, r.address);
+          this.used = true;
+        }
+        done(received.subarray(r.length));
+      },
+      gone: (why) => {
+        if (why === 'error') socket.destroy();
+        else refuse(why === 'end' ? 'the connection ended before its PROXY protocol header' : `no PROXY protocol header within ${setting.headerTimeoutMs} ms`);
+      },
+      pending: this.pending,
+    });
   }
 
   /**

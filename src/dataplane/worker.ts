@@ -9,13 +9,13 @@
 // each connection's PROXY header is read first, on both.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
+import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type SecureServerOptions, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { BackendChoice, BalancePolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -34,6 +34,8 @@ import { declaredTooLarge, sendTooLarge } from './proxy/body-limit.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from '../core/annotations/body-size.ts';
 import { Router, type Match } from './router/router.ts';
 import { CertStore } from './tls/cert-store.ts';
+import { ClientAuthServers } from './tls/client-auth-servers.ts';
+import { useClientAuth } from './policies/client-cert.ts';
 import { TicketKeyring } from './tls/ticket-keys.ts';
 import { TLS_SETTINGS } from './tls/tls-material.ts';
 import { WorkerStats } from './worker-stats.ts';
@@ -86,6 +88,8 @@ let realIp: RealIp | null = null;
 let setHeaders: RequestHeaderSet | undefined;
 /** add-headers: flat [name, value, …]. */
 let addHeaders: readonly string[] = [];
+/** custom-http-errors of requests that match no host (ingress-nginx: the http-level error_page of its default server). */
+let globalErrorPages: ErrorPagesPolicy | undefined;
 
 function applyGlobal(global: GlobalPolicy | undefined): void {
   intake.set(global?.proxyProtocol ?? null);
@@ -93,6 +97,8 @@ function applyGlobal(global: GlobalPolicy | undefined): void {
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
   observer.generateRequestId = global?.generateRequestId ?? true;
+  const codes = global?.customHttpErrors;
+  globalErrorPages = codes === undefined ? undefined : { codes, backend: null, namespace: '', ingress: '', service: '', servicePort: '' };
   proxy.configure(global);
 }
 
@@ -194,8 +200,8 @@ function forwardRequest(req: ProxyRequest, res: ProxyResponse, match: Match, fwd
   if (declaredTooLarge(req, bodyLimit)) return sendTooLarge(res);
   if (expectContinue) res.writeContinue();
   const chosen = choice(ctx);
-  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance);
-  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match));
+  if (chosen !== null) proxy.web(req, res, chosen.backend, fwd, chosen.upstream, ctx, bodyLimit, chosen.balance, errorPagesOf(match));
+  else proxy.web(req, res, match.backend, fwd, upstreamOf(match), ctx, bodyLimit, balanceOf(match), errorPagesOf(match));
 }
 
 /** The backend a step chose instead of the route's (canary), if it has endpoints: else the route's serves (ingress-nginx balancer.lua). */
@@ -218,6 +224,11 @@ function upstreamOf(match: Match): UpstreamPolicy | undefined {
 function balanceOf(match: Match): BalancePolicy | undefined {
   if (match.route !== null) return match.route.policies?.balance;
   return match.host !== null && match.backend === match.host.defaultBackend ? match.host.defaultPolicies?.balance : undefined;
+}
+
+/** custom-http-errors and default-backend (proxy/error-pages.ts): the route's, for a host's unmatched paths the host's, else the ConfigMap's. Absent: none. */
+function errorPagesOf(match: Match): ErrorPagesPolicy | undefined {
+  return match.route !== null ? match.route.policies?.errorPages : match.host !== null ? match.host.defaultPolicies?.errorPages : globalErrorPages;
 }
 
 /** Upgraded connections (WebSockets) leave the HTTP server's books; the drain deadline cuts them. */
@@ -300,41 +311,59 @@ countConnections(server, FIXED.connectionsHttp);
 /** Idle HTTP/2 sessions are closed gracefully (GOAWAY) after this, as nginx's keepalive_timeout. */
 const H2_IDLE_MS = 75_000;
 
-const secure: Http2SecureServer = createSecureServer(
-  {
-    // Node sets ALPN to exactly ['h2', 'http/1.1'] from allowHTTP1; clients without ALPN get HTTP/1.1.
-    allowHTTP1: true,
-    ...TLS_SETTINGS,
-    // No SNI: the server's own context, which holds the default certificate (setDefault below).
-    SNICallback: (servername, cb) => cb(null, certs.contextFor(servername)),
-    // nginx's http2_max_concurrent_streams; more streams wait in the client. Header limits as
-    // HTTP/1's: a larger header block is refused by nghttp2; one header more than the limit
-    // (beside the 4 pseudo-headers) still reaches framingStatus, which answers 431.
-    settings: { maxConcurrentStreams: 128, maxHeaderListSize: config.maxRequestHeaderBytes },
-    maxHeaderListPairs: config.maxRequestHeaders + 5,
-    // Memory a session may hold for queued frames before it is refused (ENHANCE_YOUR_CALM): many
-    // concurrent streams with bodies in flight need more than the 10 MB default.
-    maxSessionMemory: 64,
-  },
-  (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
-);
-secure.on('checkContinue', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res, true));
-// HTTP/1.1 over TLS goes through Node's HTTP/1 server code, which reads these from the server.
-Object.assign(secure, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
-secure.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
-secure.on('clientError', onClientError);
-secure.on('tlsClientError', (err: Error) => {
-  observer.add(FIXED.tlsFailed);
-  log.debug({ err: err.message }, 'TLS handshake failed');
-});
-countConnections(secure, FIXED.connectionsHttps);
+/**
+ * An HTTPS server (HTTP/2 and HTTP/1.1 by ALPN) wired to this worker's request handling, with
+ * `tls` for its handshakes: the listening one (certificates by SNI), and those that ask for
+ * client certificates (tls/client-auth-servers.ts), which never listen.
+ */
+function makeSecureServer(tls: SecureServerOptions): Http2SecureServer {
+  const s = createSecureServer(
+    {
+      // Node sets ALPN to exactly ['h2', 'http/1.1'] from allowHTTP1; clients without ALPN get HTTP/1.1.
+      allowHTTP1: true,
+      ...TLS_SETTINGS,
+      ...tls,
+      // nginx's http2_max_concurrent_streams; more streams wait in the client. Header limits as
+      // HTTP/1's: a larger header block is refused by nghttp2; one header more than the limit
+      // (beside the 4 pseudo-headers) still reaches framingStatus, which answers 431.
+      settings: { maxConcurrentStreams: 128, maxHeaderListSize: config.maxRequestHeaderBytes },
+      maxHeaderListPairs: config.maxRequestHeaders + 5,
+      // Memory a session may hold for queued frames before it is refused (ENHANCE_YOUR_CALM): many
+      // concurrent streams with bodies in flight need more than the 10 MB default.
+      maxSessionMemory: 64,
+    },
+    (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
+  );
+  s.on('checkContinue', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res, true));
+  // HTTP/1.1 over TLS goes through Node's HTTP/1 server code, which reads these from the server.
+  Object.assign(s, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
+  s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
+  s.on('clientError', onClientError);
+  s.on('tlsClientError', (err: Error) => {
+    observer.add(FIXED.tlsFailed);
+    log.debug({ err: err.message }, 'TLS handshake failed');
+  });
+  s.on('secureConnection', onSecureConnection);
+  s.on('session', onSession);
+  return s;
+}
+
+// No SNI: the server's own context, which holds the default certificate (setDefault below).
+const secure = makeSecureServer({ SNICallback: (servername, cb) => cb(null, certs.contextFor(servername)) });
+// auth-tls-*: connections to hosts that ask for client certificates are handed, by their SNI, to
+// servers of their own; the PROXY protocol header (when on) is read before, so installed after.
+const clientAuth = new ClientAuthServers(certs, makeSecureServer, (err, host) => log.error({ err, host }, 'could not build a TLS server asking for client certificates'));
+useClientAuth(clientAuth);
+clientAuth.install(secure);
 intake.install(secure, false);
+// After the intercepts: every accepted connection counts, whichever server it is handed to.
+countConnections(secure, FIXED.connectionsHttps);
 
 const sessions = new Set<ServerHttp2Session>();
 /** HTTP/1.1-over-TLS connections and how many requests each has in flight (for the drain). */
 const http1Tls = new Map<TLSSocket, number>();
 
-secure.on('secureConnection', (socket: TLSSocket) => {
+function onSecureConnection(socket: TLSSocket): void {
   stats.add('tlsHandshakes');
   const version = socket.getProtocol();
   observer.add(version === 'TLSv1.3' ? FIXED.tls13 : version === 'TLSv1.2' ? FIXED.tls12 : FIXED.tlsOther);
@@ -346,14 +375,15 @@ secure.on('secureConnection', (socket: TLSSocket) => {
   http1Tls.set(socket, 0);
   socket.once('close', () => http1Tls.delete(socket));
   if (draining) socket.end();
-});
-secure.on('session', (session: ServerHttp2Session) => {
+}
+
+function onSession(session: ServerHttp2Session): void {
   sessions.add(session);
   session.once('close', () => sessions.delete(session));
   session.setTimeout(H2_IDLE_MS, () => session.close());
   session.on('error', () => undefined);
   if (draining) session.close();
-});
+}
 
 function onHttpsRequest(req: ProxyRequest, res: ProxyResponse, expectContinue = false): void {
   const socket = req.httpVersionMajor === 2 ? undefined : (req.socket as TLSSocket);
@@ -444,6 +474,7 @@ function drain(graceMs: number): void {
   // (which carries `Connection: close`; HTTP/2 sessions get GOAWAY and finish their streams);
   // what is still open at the deadline is cut.
   intake.close();
+  clientAuth.close();
   if (listening) {
     server.close(() => {
       httpClosed = true;
@@ -476,6 +507,7 @@ port.on('message', (m: ToWorker) => {
     }
     if (m.tls) {
       certs.update(m.tls);
+      clientAuth.update(m.tls);
       applyDefaultCertificate();
       setBasicAuthUsers(m.tls.basicAuth);
     }
@@ -494,6 +526,7 @@ port.on('message', (m: ToWorker) => {
       generation = m.table.generation;
       defaultBodyLimit = m.table.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
       applyGlobal(m.table.global);
+      proxy.defaultBackend = m.table.defaultBackend;
     }
     if (m.tls || m.table) {
       if (m.table) upstreamHosts = m.table.hosts;

@@ -27,6 +27,8 @@ export interface TestCa {
   /** PEM; trust it with `ca:` on the client. */
   readonly cert: string;
   issue(o: IssueOptions): Promise<KeyPair>;
+  /** A CA this one signs (its `cert` is the intermediate alone). */
+  intermediate(name: string): Promise<TestCa>;
 }
 
 export interface IssueOptions {
@@ -36,6 +38,8 @@ export interface IssueOptions {
   readonly ipAddresses?: readonly string[];
   readonly notBefore?: Date;
   readonly notAfter?: Date;
+  /** The subject DN (RFC 4514, most specific last as @peculiar/x509 writes it: `CN=a, O=b`); default `CN=<first DNS name>`. */
+  readonly subject?: string;
   /** Extended key usage: a server certificate (default) or a client one (mTLS to a backend). */
   readonly usage?: 'server' | 'client';
 }
@@ -54,23 +58,36 @@ async function keyPem(keys: Keys): Promise<string> {
 const DAY = 86_400_000;
 
 export async function createCa(name = 'Gatehouse Test CA'): Promise<TestCa> {
+  return makeCa(name, null);
+}
+
+/** A CA; `parent`: signed by that one (an intermediate), else self-signed. */
+async function makeCa(name: string, parent: { cert: x509.X509Certificate; keys: Keys } | null): Promise<TestCa> {
   const caKeys = await newKeys();
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+  const basics = {
     serialNumber: nextSerial(),
-    name: `CN=${name}`,
     notBefore: new Date(Date.now() - DAY),
     notAfter: new Date(Date.now() + 30 * DAY),
-    keys: caKeys,
     signingAlgorithm: ALG,
     extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
-  });
+  };
+  const caCert = parent === null
+    ? await x509.X509CertificateGenerator.createSelfSigned({ ...basics, name: `CN=${name}`, keys: caKeys })
+    : await x509.X509CertificateGenerator.create({
+      ...basics,
+      subject: `CN=${name}`,
+      issuer: parent.cert.subject,
+      signingKey: (parent.keys as unknown as webcrypto.CryptoKeyPair).privateKey as never,
+      publicKey: (caKeys as unknown as webcrypto.CryptoKeyPair).publicKey as never,
+    });
   return {
     cert: caCert.toString('pem'),
+    intermediate: (n) => makeCa(n, { cert: caCert, keys: caKeys }),
     async issue(o) {
       const keys = await newKeys();
       const cert = await x509.X509CertificateGenerator.create({
         serialNumber: nextSerial(),
-        subject: `CN=${o.dnsNames[0] ?? 'leaf'}`,
+        subject: o.subject ?? `CN=${o.dnsNames[0] ?? 'leaf'}`,
         issuer: caCert.subject,
         notBefore: o.notBefore ?? new Date(Date.now() - DAY),
         notAfter: o.notAfter ?? new Date(Date.now() + 10 * DAY),

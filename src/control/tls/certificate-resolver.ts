@@ -21,8 +21,18 @@ export interface Resolved {
   readonly conditions: readonly Condition[];
   /** Epoch ms of the earliest notAfter among the certificates served (the next re-check), or null. */
   readonly nextExpiry: number | null;
-  /** notAfter (epoch ms) of the certificate of each Secret that serves, by `namespace/name`. */
-  readonly notAfter: Readonly<Record<string, number>>;
+  /** The Secrets that serve, with their hosts and expiry (the dashboard; no certificate data). */
+  readonly served: readonly ServedCertificate[];
+}
+
+export interface ServedCertificate {
+  /** `namespace/name` of the Secret. */
+  readonly secret: string;
+  /** The SNI hosts it serves; empty for --default-ssl-certificate alone. */
+  readonly hosts: readonly string[];
+  readonly default: boolean;
+  /** Epoch ms. */
+  readonly notAfter: number;
 }
 
 type Checked = { ok: true; id: string; pem: CertificatePem; notAfter: number } | { ok: false; code: ErrorCode; message: string };
@@ -73,7 +83,12 @@ export class CertificateResolver {
     const used = new Map<string, Parsed>();
     const byRef = new Map<string, Checked>();
     let nextExpiry: number | null = null;
-    const serve = (c: Checked & { ok: true }) => {
+    const served = new Map<string, { secret: string; hosts: string[]; default: boolean; notAfter: number }>();
+    const serve = (c: Checked & { ok: true }, ref: string, host: string | null) => {
+      const s = served.get(ref) ?? { secret: ref, hosts: [], default: false, notAfter: c.notAfter };
+      served.set(ref, s);
+      if (host === null) s.default = true;
+      else s.hosts.push(host);
       certificates[c.id] = c.pem;
       if (nextExpiry === null || c.notAfter < nextExpiry) nextExpiry = c.notAfter;
       return c.id;
@@ -88,7 +103,7 @@ export class CertificateResolver {
     if (table.defaultCertificate !== null) {
       const c = check(table.defaultCertificate);
       const [namespace = '', name = ''] = table.defaultCertificate.split('/');
-      if (c.ok) defaultId = serve(c);
+      if (c.ok) defaultId = serve(c, table.defaultCertificate, null);
       else conditions.push({ ref: { kind: 'Secret', namespace, name }, code: c.code, field: '', message: `--default-ssl-certificate ${table.defaultCertificate}: ${c.message}; the generated self-signed certificate serves instead` });
     }
     if (defaultId === null) {
@@ -102,7 +117,7 @@ export class CertificateResolver {
       if (b.secret === null) continue;
       const c = check(b.secret);
       if (c.ok) {
-        hosts[b.host] = serve(c);
+        hosts[b.host] = serve(c, b.secret, b.host);
         continue;
       }
       const key = `${b.ingress} ${b.field} ${b.secret}`;
@@ -115,9 +130,7 @@ export class CertificateResolver {
 
     const ids = Object.keys(certificates).sort();
     const fingerprint = createHash('sha256').update(JSON.stringify([ids, Object.entries(hosts).sort(), defaultId])).digest('hex').slice(0, 16);
-    const notAfter: Record<string, number> = {};
-    for (const [ref, c] of byRef) if (c.ok) notAfter[ref] = c.notAfter;
-    return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry, notAfter };
+    return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry, served: [...served.values()].sort((a, b) => (a.secret < b.secret ? -1 : 1)) };
   }
 
   /** Reads and checks the Secret `namespace/name`. */

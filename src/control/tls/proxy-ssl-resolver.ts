@@ -23,7 +23,20 @@ export interface ProxySslResolved {
 
 type Checked = { ok: true; pem: UpstreamTlsPem } | { ok: false; code: ErrorCode; message: string };
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+export const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Why a ca.crt cannot serve as a CA bundle (no PEM certificate, or one OpenSSL refuses), or null. */
+export function caBundleProblem(ca: string): string | null {
+  const blocks = ca.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) return 'ca.crt holds no PEM certificate';
+  try {
+    for (const b of blocks) new X509Certificate(b);
+    createSecureContext({ ca });
+  } catch (err) {
+    return `ca.crt does not parse as PEM certificates (${reason(err)})`;
+  }
+  return null;
+}
 
 /** Reads and checks one Secret (cached by content by the caller). */
 export function checkProxySslSecret(secret: Readonly<Record<string, unknown>> | undefined): Checked {
@@ -34,16 +47,8 @@ export function checkProxySslSecret(secret: Readonly<Record<string, unknown>> | 
   const invalid = (message: string): Checked => ({ ok: false, code: 'GH_PROXY_SSL_SECRET_INVALID', message });
   if (ca === null && cert === null && key === null) return invalid('holds neither ca.crt nor tls.crt and tls.key');
   if ((cert === null) !== (key === null)) return invalid(cert === null ? 'has tls.key but no tls.crt' : 'has tls.crt but no tls.key');
-  if (ca !== null) {
-    const blocks = ca.match(PEM_CERT) ?? [];
-    if (blocks.length === 0) return invalid('ca.crt holds no PEM certificate');
-    try {
-      for (const b of blocks) new X509Certificate(b);
-      createSecureContext({ ca });
-    } catch (err) {
-      return invalid(`ca.crt does not parse as PEM certificates (${reason(err)})`);
-    }
-  }
+  const caProblem = ca === null ? null : caBundleProblem(ca);
+  if (caProblem !== null) return invalid(caProblem);
   if (cert !== null && key !== null) {
     let x509: X509Certificate;
     try {
@@ -124,7 +129,7 @@ export function withUpstream(material: TlsMaterial, upstream: Readonly<Record<st
 }
 
 /** The material with one field of Secret data (by key, sorted) added, and a fingerprint that changes with it; as it was when there is none. */
-export function withSecretData<F extends 'upstream' | 'basicAuth'>(material: TlsMaterial, field: F, values: NonNullable<TlsMaterial[F]>): TlsMaterial {
+export function withSecretData<F extends 'upstream' | 'basicAuth' | 'clientAuth'>(material: TlsMaterial, field: F, values: NonNullable<TlsMaterial[F]>): TlsMaterial {
   const keys = Object.keys(values).sort();
   if (keys.length === 0) return material;
   const sorted: Record<string, unknown> = {};

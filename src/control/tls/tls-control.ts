@@ -5,9 +5,10 @@
 
 import type { Condition, RouteTable } from '../../core/model.ts';
 import type { Log } from '../../observability/log.ts';
-import { CertificateResolver, type SecretLookup } from './certificate-resolver.ts';
+import { CertificateResolver, type SecretLookup, type ServedCertificate } from './certificate-resolver.ts';
 import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
 import { BasicAuthResolver } from '../basic-auth-resolver.ts';
+import { ClientCertResolver } from './client-cert-resolver.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
@@ -23,20 +24,21 @@ export interface TlsControlOptions {
 /** setTimeout's limit; a later expiry is re-checked then, and scheduled again. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret. */
+/** What of a table TLS depends on: the SNI bindings, the default certificate, the routes' proxy-ssl-secret, the hosts' auth-tls-secret. */
 type TlsTable = Pick<RouteTable, 'tls' | 'defaultCertificate'> & Partial<Pick<RouteTable, 'hosts'>>;
 
 export class TlsControl {
   private readonly resolver: CertificateResolver;
   private readonly proxySsl: ProxySslResolver;
   private readonly basicAuth: BasicAuthResolver;
+  private readonly clientCert: ClientCertResolver;
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
   private table: TlsTable | null = null;
   private last: TlsMaterial | null = null;
   private current: readonly Condition[] = [];
-  private notAfter: Readonly<Record<string, number>> = {};
+  private servedCertificates: readonly ServedCertificate[] = [];
   private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -44,6 +46,7 @@ export class TlsControl {
     this.resolver = new CertificateResolver(options.secret);
     this.proxySsl = new ProxySslResolver(options.secret);
     this.basicAuth = new BasicAuthResolver(options.secret);
+    this.clientCert = new ClientCertResolver(options.secret);
     this.log = options.log;
     this.onChange = options.onChange;
     this.rotation = new TicketKeyRotation((keys) => {
@@ -61,11 +64,12 @@ export class TlsControl {
     const served = await this.resolver.resolve(table);
     const upstream = this.proxySsl.resolve(table.hosts ?? []);
     const users = this.basicAuth.resolve(table.hosts ?? []);
-    const material = withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth);
-    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions];
+    const clientCert = this.clientCert.resolve(table.hosts ?? []);
+    const material = withSecretData(withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth), 'clientAuth', clientCert.clientAuth);
+    const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions, ...clientCert.conditions];
     const nextExpiry = served.nextExpiry;
+    this.servedCertificates = served.served;
     this.current = conditions;
-    this.notAfter = served.notAfter;
     this.last = material;
     this.schedule(nextExpiry);
     return material;
@@ -75,17 +79,17 @@ export class TlsControl {
     return this.last;
   }
 
+  /** The Secrets that serve certificates now, with hosts and expiry. */
+  served(): readonly ServedCertificate[] {
+    return this.servedCertificates;
+  }
+
   ticketKeys(): readonly Buffer[] {
     return this.rotation.current();
   }
 
   conditions(): readonly Condition[] {
     return this.current;
-  }
-
-  /** notAfter (epoch ms) of each served certificate, by `namespace/name` of its Secret (gatehouse_certificate_expiry_seconds). */
-  certificateExpiries(): Readonly<Record<string, number>> {
-    return this.notAfter;
   }
 
   /** When the earliest served certificate expires, check again: its hosts fall back to the default. */

@@ -9,10 +9,7 @@ import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 // external auth, client-certificate auth, satisfy, custom-http-errors, default-backend,
 // server-alias, service-upstream): not in KNOWN on this branch yet. Once merged, each must be in
 // KNOWN, and this list must be empty.
-const PENDING_MERGE: readonly string[] = [
-  'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream',
-  'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
-];
+const PENDING_MERGE: readonly string[] = [];
 // ──────────────────────────────────────────────────────────────────────────────────────────────
 
 // Every annotation ingress-nginx reads at controller HEAD dbb11b9 (2026-03-20): the names in its
@@ -79,7 +76,6 @@ describe('annotation catalogue', () => {
     expect(r('enable-opentelemetry', 'yes')).toEqual({ refused: false, invalid: 'nginx.ingress.kubernetes.io/enable-opentelemetry: "yes" is not a boolean ("true" or "false")' });
     expect(r('modsecurity-transaction-id', '$request_id')).toEqual({ refused: true });
     expect(r('modsecurity-transaction-id', ' ')).toEqual({ refused: false });
-    expect(r('auth-tls-match-cn', 'CN=client')).toEqual({ refused: true });
   });
 });
 

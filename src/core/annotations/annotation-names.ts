@@ -49,9 +49,13 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm', 'satisfy',
   // access-log.ts
   'enable-access-log',
+  // client-cert.ts
+  'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream', 'auth-tls-match-cn',
   // health-check.ts (ours only)
   'health-check-path', 'health-check-interval', 'health-check-timeout', 'health-check-healthy-threshold', 'health-check-unhealthy-threshold', 'health-check-status',
   'passive-health-consecutive-failures', 'passive-health-failures', 'passive-health-base-ejection', 'passive-health-max-ejection', 'passive-health-max-ejection-percent',
+  // error-pages.ts, server-alias.ts, service-upstream.ts
+  'custom-http-errors', 'default-backend', 'server-alias', 'service-upstream',
 ]);
 
 const SNIPPETS: ReadonlySet<string> = new Set(Object.keys(CATALOGUE).filter((n) => n.endsWith('-snippet')));

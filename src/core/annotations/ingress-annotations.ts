@@ -25,6 +25,10 @@ import { readHealthCheck } from './health-check.ts';
 import { readCanary, type CanaryAnnotations } from './canary.ts';
 import { readBasicAuth } from './basic-auth.ts';
 import { readSatisfy } from './satisfy.ts';
+import { readErrorPages, type ErrorPagesAnnotations } from './error-pages.ts';
+import { readServerAlias } from './server-alias.ts';
+import { readServiceUpstream } from './service-upstream.ts';
+import { readClientCert, type ClientCertAnnotations } from './client-cert.ts';
 import { readAccessLog } from './access-log.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
@@ -37,6 +41,8 @@ export interface IngressAnnotations {
   readonly forward?: ForwardPolicy;
   /** health-check-* and passive-health-*, for the Ingress's backends; absent: none set. */
   readonly health?: HealthPolicy;
+  /** auth-tls-*: server level, so compile puts it on the Ingress's hosts; absent: none set. */
+  readonly clientCert?: ClientCertAnnotations;
   /** The traffic policies for the Ingress's routes (absent fields: none). */
   readonly policies: RoutePolicies;
   /** from-to-www-redirect. */
@@ -45,10 +51,16 @@ export interface IngressAnnotations {
   readonly rewrite: RewriteAnnotations;
   /** canary and canary-*; absent: none set. A canary Ingress's routes attach to the main Ingress's (compile.ts). */
   readonly canary?: CanaryAnnotations;
+  /** custom-http-errors (else the ConfigMap's) and default-backend; compile completes them per route (errorPagesFor). Absent: neither. */
+  readonly errorPages?: ErrorPagesAnnotations;
+  /** server-alias, sorted; absent: none. */
+  readonly aliases?: readonly string[];
+  /** service-upstream (else the ConfigMap's). */
+  readonly serviceUpstream: boolean;
 }
 
 /** What the families default to: the global defaults (FamilyDefaults), the ssl-redirect default, and what custom-headers may read. */
-export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'loadBalance' | 'proxyConnectTimeoutMs' | 'proxySendTimeoutMs' | 'proxyReadTimeoutMs' | 'proxyNextUpstream' | 'proxyNextUpstreamTries' | 'proxyNextUpstreamTimeoutMs' | 'retryNonIdempotent'> {
+export interface AnnotationDefaults extends Pick<FamilyDefaults, 'limitReqStatusCode' | 'limitConnStatusCode' | 'limitRate' | 'limitRateAfter' | 'whitelistSourceRange' | 'denylistSourceRange' | 'loadBalance' | 'proxyConnectTimeoutMs' | 'proxySendTimeoutMs' | 'proxyReadTimeoutMs' | 'proxyNextUpstream' | 'proxyNextUpstreamTries' | 'proxyNextUpstreamTimeoutMs' | 'retryNonIdempotent' | 'customHttpErrors' | 'serviceUpstream'> {
   /** --default-ssl-redirect. */
   readonly sslRedirect: boolean;
   /** The ConfigMaps custom-headers names, and the names it may set; absent: custom-headers is refused as naming no ConfigMap. */
@@ -91,6 +103,10 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const canary = take(readCanary(ing));
   const basicAuth = take(readBasicAuth(ing));
   const satisfy = take(readSatisfy(ing));
+  const errorPages = take(readErrorPages(ing, defaults.customHttpErrors));
+  const aliases = take(readServerAlias(ing));
+  const serviceUpstream = take(readServiceUpstream(ing, defaults.serviceUpstream)) ?? false;
+  const clientCert = take(readClientCert(ing));
   const accessLog = take(readAccessLog(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
@@ -117,5 +133,5 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (basicAuth !== undefined) policies.basicAuth = basicAuth;
   if (satisfy !== undefined) policies.satisfy = satisfy;
   if (accessLog !== undefined) policies.accessLog = accessLog;
-  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}) };
+  return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, serviceUpstream, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}), ...(errorPages ? { errorPages } : {}), ...(aliases ? { aliases } : {}), ...(clientCert ? { clientCert } : {}) };
 }

@@ -17,6 +17,7 @@
 import type { UpstreamSecretRef } from '../model.ts';
 import type { KubeObject } from '../snapshot.ts';
 import { readAnnotation, type AnnotationProblem, type AnnotationResult } from './read-annotation.ts';
+import { readSecretRef } from './secret-ref.ts';
 
 export interface ProxySslPolicy {
   readonly verify: boolean;
@@ -27,9 +28,6 @@ export interface ProxySslPolicy {
   readonly serverName: boolean;
 }
 
-// Kubernetes object names: a DNS-1123 subdomain (Secret names), a DNS-1123 label (namespaces).
-const SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
 const DNS_NAME = new RegExp(`^${DNS_LABEL}(\\.${DNS_LABEL})*$`);
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
@@ -46,19 +44,7 @@ export function readProxySsl(ing: KubeObject): AnnotationResult<ProxySslPolicy> 
   const verify = onOff('proxy-ssl-verify');
   const serverName = onOff('proxy-ssl-server-name');
 
-  let secret: ProxySslPolicy['secret'] = null;
-  const s = readAnnotation(ing.metadata, 'proxy-ssl-secret');
-  if (s !== undefined) {
-    const parts = s.value.split('/');
-    const [ns = '', name = ''] = parts;
-    if (parts.length !== 2 || !LABEL.test(ns) || name.length > 253 || !SUBDOMAIN.test(name)) {
-      problems.push({ key: s.key, message: `${s.key}: ${JSON.stringify(s.value)} is not "namespace/name" of a Secret` });
-    } else if (ns !== ing.metadata.namespace) {
-      problems.push({ key: s.key, message: `${s.key}: Secret ${s.value} is in another namespace; only Secrets of the Ingress's namespace (${ing.metadata.namespace}) may be named` });
-    } else {
-      secret = { ref: s.value, ingress: `${ing.metadata.namespace}/${ing.metadata.name}`, field: `metadata.annotations[${JSON.stringify(s.key)}]` };
-    }
-  }
+  const secret = readSecretRef(ing, 'proxy-ssl-secret', problems) ?? null;
 
   let name: string | null = null;
   const n = readAnnotation(ing.metadata, 'proxy-ssl-name');

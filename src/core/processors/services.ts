@@ -71,3 +71,28 @@ export function resolveDefaultBackendService(snapshot: Snapshot, nsName: string,
   });
   return { id: `${nsName}:default`, namespace, service: name, port: 0, target: { type: 'missing' } };
 }
+
+/**
+ * service-upstream: `backend` (resolved to endpoints) sent to its Service's ClusterIP and port
+ * instead, under its own id (an Ingress without the annotation may route to the same Service port
+ * through its endpoints). A Service without a ClusterIP (headless `None`, or none) keeps its
+ * endpoints and gets a problem, as ingress-nginx's getServiceClusterEndpoint (it logs an error).
+ * Missing and ExternalName backends are as they are.
+ */
+export function clusterIpBackend(snapshot: Snapshot, backend: Backend): { backend: Backend; problem: string | null } {
+  if (backend.target.type !== 'endpoints') return { backend, problem: null };
+  const spec = rec(snapshot.get('Service', backend.namespace, backend.service)?.spec);
+  const ip = str(spec.clusterIP);
+  if (ip === undefined || ip === '' || ip === 'None') {
+    return { backend, problem: `service-upstream: Service ${backend.namespace}/${backend.service} has no ClusterIP (${ip === 'None' ? 'it is headless' : 'spec.clusterIP is empty'}); its endpoints are used` };
+  }
+  const port = typeof backend.port === 'number' ? backend.port : arr(spec.ports).map(rec).find((p) => p.name === backend.port)?.port;
+  if (typeof port !== 'number') return { backend, problem: null }; // resolveBackend found the port; unreachable
+  return { backend: { ...backend, id: `${backend.id} clusterIP`, target: { type: 'clusterIP', address: ip, port } }, problem: null };
+}
+
+/** The first port of Service `namespace/name` (the default-backend annotation's, as ingress-nginx takes Spec.Ports[0]), or null when it has none or does not exist. */
+export function firstPortRef(snapshot: Snapshot, namespace: string, name: string): BackendRef | null {
+  const first = rec(arr(rec(snapshot.get('Service', namespace, name)?.spec).ports)[0]);
+  return typeof first.port === 'number' ? { namespace, service: name, port: first.port } : null;
+}

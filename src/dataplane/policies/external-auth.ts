@@ -48,6 +48,7 @@ import { parseIp, specialUse } from '../../core/ip-address.ts';
 import type { AuthCachePolicy, AuthUrlTemplate, ExternalAuthPolicy, RequestVariablePart } from '../../core/model.ts';
 import { variableValue, type VariableContext } from '../balancer/hash-key.ts';
 import { upstreamRequestHeaders, upstreamRequestHeadersFromH2, type Forwarded } from '../proxy/headers.ts';
+import { sslClientHeaders } from './client-cert.ts';
 import type { ProxyResponse } from '../proxy/proxy.ts';
 import type { RequestContext, Step } from './pipeline.ts';
 import { accessDenied, accessPassed, authRequired, type Satisfy } from './satisfy.ts';
@@ -193,11 +194,14 @@ function subRequestHeaders(ctx: RequestContext, policy: ExternalAuthPolicy, host
   const set = policy.proxySetHeaders;
   const own = new Set<string>();
   for (let i = 0; i < set.length; i += 2) own.add(set[i]!);
+  // auth-tls-*: the verification's headers, never the client's own of those names.
+  const ssl = sslClientHeaders(ctx);
   const out: string[] = ['host', hostname];
   for (let i = 0; i < base.length; i += 2) {
     const lower = base[i]!.toLowerCase();
-    if (!SET_OR_DROPPED.has(lower) && !own.has(lower)) out.push(base[i]!, base[i + 1]!);
+    if (!SET_OR_DROPPED.has(lower) && !own.has(lower) && !(ssl !== null && lower.startsWith('ssl-client-'))) out.push(base[i]!, base[i + 1]!);
   }
+  if (ssl !== null) out.push(...ssl);
   out.push(
     'x-original-url', `${ctx.scheme}://${ctx.host}${ctx.url}`,
     'x-original-method', req.method ?? 'GET',

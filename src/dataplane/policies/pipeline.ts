@@ -7,7 +7,7 @@
 //
 // The order is fixed here, as ingress-nginx's phases are; each family's step lives in its own
 // file of this directory and knows nothing of the others:
-//   redirects → access lists → connection and rate limits → CORS → authentication (external,
+//   client certificate → redirects → access lists → connection and rate limits → CORS → authentication (external,
 //   basic; satisfy) → body size → backend choice → rewrite → typed request/response headers
 //   → (balancer, forward)
 // CORS comes before authentication as in ingress-nginx, where its block answers a preflight 204
@@ -32,6 +32,7 @@ import { rewriteStep } from './rewrite.ts';
 import { canaryStep } from './canary.ts';
 import { basicAuthStep } from './basic-auth.ts';
 import { satisfyAnyStep } from './satisfy.ts';
+import { clientCertStep } from './client-cert.ts';
 
 /** What a step sees of one request, and what it leaves for the forward. One shape for all. */
 export class RequestContext implements UpstreamOverrides {
@@ -91,10 +92,10 @@ export class RequestContext implements UpstreamOverrides {
     return this.#clientAddress;
   }
 
-  /** Answers the request itself (a small plain-text body), on the response or the upgrade's socket. */
-  respond(status: number, headers?: AnswerHeaders): void {
-    if (this.upgrade) sendRawAnswer(this.res as Duplex, status, headers);
-    else sendAnswer(this.res as ProxyResponse, status, headers);
+  /** Answers the request itself (a small plain-text body: the status, and `reason` or its name), on the response or the upgrade's socket. */
+  respond(status: number, headers?: AnswerHeaders, reason?: string): void {
+    if (this.upgrade) sendRawAnswer(this.res as Duplex, status, headers, reason);
+    else sendAnswer(this.res as ProxyResponse, status, headers, false, reason);
   }
 }
 
@@ -116,6 +117,8 @@ export function buildSteps(policies: RoutePolicies | undefined): readonly Step[]
   if (policies === undefined) return NO_STEPS;
   const steps: Step[] = [];
   const satisfy = policies.satisfy ?? 'all';
+  // First: nginx verifies the client certificate as the request arrives, before any phase.
+  if (policies.clientCert !== undefined) steps.push(clientCertStep(policies.clientCert));
   if (policies.redirect !== undefined) steps.push(redirectStep(policies.redirect));
   if (policies.accessList !== undefined) steps.push(accessListStep(policies.accessList, satisfy));
   if (policies.rateLimit !== undefined) steps.push(rateLimitStep(policies.rateLimit));

@@ -76,6 +76,8 @@ export interface H2Exchange {
   readonly tries: Tries;
   /** Answer the proxy's own failures as gRPC (grpc-status.ts). */
   readonly grpc: boolean;
+  /** custom-http-errors (error-pages.ts): true when the error backend answers instead of an answer or failure with this status; null: none. */
+  readonly divert: ((status: number) => boolean) | null;
   /** The endpoint for the next try (the balancer: past those tried while others remain); undefined: none ready. */
   pick(): Endpoint | undefined;
   /** How many endpoints the backend had (proxy-next-upstream-tries 0: one try each). */
@@ -267,6 +269,8 @@ export class H2Upstream {
     let timedOut = false;
     /** The answer's status goes to another try. */
     let again = false;
+    /** The error backend answers instead (custom-http-errors). */
+    let diverted = false;
     let failure: unknown = null;
     const onClientClose = () => {
       // The client reset its stream or dropped its connection before the exchange ended.
@@ -287,6 +291,11 @@ export class H2Upstream {
       if (tries.againForStatus(status, x.endpoints)) {
         again = true;
         x.rejected(status);
+        return abort.abort();
+      }
+      if (x.divert !== null && x.divert(status)) {
+        diverted = true;
+        x.answered({}, status);
         return abort.abort();
       }
       x.body?.settle();
@@ -310,7 +319,7 @@ export class H2Upstream {
     stream.on('error', (err) => (failure ??= err));
     stream.on('close', () => {
       res.off('close', onClientClose);
-      if (cancelled) return; // the client is gone; its reset went upstream
+      if (cancelled || diverted) return; // the client is gone (its reset went upstream), or the error backend answers
       if (again) return this.forward(x);
       if (x.body?.exceeded) return sendTooLarge(res);
       const code = stream.rstCode ?? NGHTTP2_NO_ERROR;

@@ -12,7 +12,8 @@ import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Serv
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Writable, type Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
-import type { BalancePolicy, EndpointTable, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import type { BalancePolicy, EndpointTable, ErrorPagesPolicy, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
+import { errorPageHeaders, errorPageTarget, withErrorPageHeaders, withFallbackHeaders } from './error-pages.ts';
 import { DEFAULT_FORWARD_POLICY, DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { UpstreamTlsPem } from '../tls/tls-material.ts';
 import { Balancers } from '../balancer/balancers.ts';
@@ -39,7 +40,7 @@ import { RequestBody } from './request-body.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
-import { upstreamEnded, upstreamTry, type UpstreamObservation } from '../observe/request-observer.ts';
+import { upstreamEnded, upstreamTry } from '../observe/request-observer.ts';
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -53,12 +54,13 @@ export function writeHead(res: ProxyResponse, status: number, headers: OutgoingH
 /** Headers a step adds to an answer of its own (Location, Retry-After, CORS …). */
 export type AnswerHeaders = Readonly<Record<string, string>>;
 
-function answerBody(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Error'}\n`;
+/** `reason`: said instead of the status's name (nginx's "No required SSL certificate was sent"). */
+function answerBody(status: number, reason?: string): string {
+  return `${status} ${reason ?? STATUS_CODES[status] ?? 'Error'}\n`;
 }
 
 /** A small plain-text answer with `headers` added; never a stack trace. */
-export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHeaders = {}, closeConnection = false): void {
+export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHeaders = {}, closeConnection = false, reason?: string): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -68,7 +70,7 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
     writeHead(res, status, headers);
     return void res.end();
   }
-  const body = answerBody(status);
+  const body = answerBody(status, reason);
   const all: Record<string, string | number> = { ...headers, 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) };
   // HTTP/2 has no Connection header (RFC 9113 §8.2.2); Node refuses one.
   if (closeConnection && !(res instanceof Http2ServerResponse)) all.connection = 'close';
@@ -77,12 +79,12 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
 }
 
 /** The same answer written straight to a socket (upgrades, unparseable requests), then closed. */
-export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}): void {
+export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}, reason?: string): void {
   if (!socket.writable) return void socket.destroy();
-  const body = answerBody(status);
+  const body = answerBody(status, reason);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
   for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
-  socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`${head}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function sendError(res: ProxyResponse, status: number, closeConnection = false): void {
@@ -109,8 +111,18 @@ interface Exchange {
   readonly over: UpstreamOverrides | null;
   readonly forward: ForwardPolicy;
   readonly tries: Tries;
-  /** Where the request's observation records the upstream side (observe/request-observer.ts). */
-  readonly seen: UpstreamObservation | undefined;
+  readonly fwd: Forwarded;
+  /** custom-http-errors of the route (error-pages.ts); null: none, or this is the error backend's request. */
+  readonly pages: ErrorPagesPolicy | null;
+}
+
+/** What an answer to the error backend (Proxy.divert) needs of the request. */
+interface Diverted {
+  readonly req: ProxyRequest;
+  readonly res: ProxyResponse;
+  readonly fwd: Forwarded;
+  readonly body: RequestBody | null;
+  readonly pages: ErrorPagesPolicy;
 }
 
 /** Where the answer of a try that goes to another one goes: its first byte ends the try (nginx closes that connection too). */
@@ -136,6 +148,8 @@ export class Proxy {
   private forward: ForwardPolicy = DEFAULT_FORWARD_POLICY;
   /** What the table's routes use (TLS configurations, connect timeouts); undefined before the first table. */
   private uses: ConnectionUses | undefined;
+  /** The table's default backend (--default-backend-service), the error backend of routes without a default-backend of their own; the worker sets it with each table. */
+  defaultBackend: string | null = null;
 
   /** Health checks and ejections (endpoint-health.ts): the endpoints each request avoids, and where its tries' outcomes go. */
   private readonly health: EndpointHealth;
@@ -144,7 +158,7 @@ export class Proxy {
     this.health = health;
     this.h2 = new H2Upstream((x, status, reason) => {
       if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
-      else sendError(x.res, status);
+      else if (x.divert === null || !x.divert(status)) sendError(x.res, status);
     });
     this.ws.on('error', (_err, _req, res) => {
       // `res` is the client socket for upgrades.
@@ -199,10 +213,17 @@ export class Proxy {
    * null: the request as the client sent it). A body without a declared length is counted
    * against `bodyLimit` (proxy-body-size, 0: none; a declared one was checked before):
    * request-body.ts. The endpoint of each try is the choice of the route's `balance` policy
-   * (absent: round robin), told how each try went.
+   * (absent: round robin), told how each try went. `errorPages`: the route's custom-http-errors
+   * and default-backend (error-pages.ts).
    */
-  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number, balance?: BalancePolicy): void {
-    const endpoints = this.endpoints.backends[backend] ?? [];
+  web(req: ProxyRequest, res: ProxyResponse, backend: string, fwd: Forwarded, upstream: UpstreamPolicy | undefined, over: UpstreamOverrides | null, bodyLimit: number, balance?: BalancePolicy, errorPages?: ErrorPagesPolicy): void {
+    let endpoints = this.endpoints.backends[backend] ?? [];
+    // default-backend: a backend without ready endpoints hands its requests to it, with X-Code 503.
+    if (errorPages !== undefined && endpoints.length === 0 && errorPages.backend !== null && this.hasEndpoints(errorPages.backend)) {
+      backend = errorPages.backend;
+      endpoints = this.endpoints.backends[backend]!;
+      over = withFallbackHeaders(over, errorPageHeaders(errorPages, req, 503, false));
+    }
     const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd), this.health, backend);
     let tls: UpstreamTls | null = null;
     if (upstream !== undefined && upstream.tls !== null) {
@@ -223,8 +244,10 @@ export class Proxy {
     const body = hasBody ? new RequestBody(req, mustCount(req, bodyLimit) ? bodyLimit : 0) : null;
     const tries = new Tries(forward, req.method!, body);
     const seen = fwd.observed;
+    const pages = errorPages === undefined || errorPages.codes.length === 0 ? null : errorPages;
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const grpc = protocol !== 'H2C';
+      const grpcCall = grpc && isGrpcRequest(req);
       const h2Headers = upstreamH2RequestHeaders(req, req instanceof Http2ServerRequest, req.headers.connection, protocol === 'GRPCS' ? 'https' : 'http', fwd, grpc);
       // A try that got no answer and no retry ends with the response: our 502/504, or the client gone.
       res.once('close', () => picking.end(res.headersSent && res.statusCode >= 502));
@@ -236,7 +259,9 @@ export class Proxy {
         tls,
         forward,
         tries,
-        grpc: grpc && isGrpcRequest(req),
+        grpc: grpcCall,
+        // ingress-nginx intercepts no gRPC answers (no grpc_intercept_errors).
+        divert: pages === null || grpcCall ? null : (status) => this.divert({ req, res, fwd, body, pages }, status),
         pick: () => {
           const e = picking.next();
           if (e !== undefined) upstreamTry(seen, authority(e));
@@ -257,21 +282,52 @@ export class Proxy {
     }
     let headers = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
     if (over !== null) headers = overrideFlatHeaders(headers, over);
-    this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries, seen });
+    this.attempt({ req, res, picking, endpoints: endpoints.length, path: over?.upstreamTarget ?? req.url!, headers, body, tls, over, forward, tries, fwd, pages });
+  }
+
+  /**
+   * custom-http-errors (error-pages.ts), for answers and failures alike, over HTTP/1.1 and HTTP/2
+   * upstreams: when `status` is one of the route's codes, the request goes to the error backend,
+   * whose answer the client gets, and this returns true; else false (the answer goes on as it is).
+   */
+  private divert(d: Diverted, status: number): boolean {
+    if (!d.pages.codes.includes(status)) return false;
+    const { req, res, fwd } = d;
+    const target = d.pages.backend !== null && this.hasEndpoints(d.pages.backend) ? d.pages.backend : this.defaultBackend !== null && this.hasEndpoints(this.defaultBackend) ? this.defaultBackend : null;
+    // No error backend: ingress-nginx's own default server answers the error location, with 404.
+    if (target === null) {
+      sendError(res, 404);
+      return true;
+    }
+    const body = d.body !== null && d.body.replayable ? d.body : null;
+    const base = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
+    const headers = withErrorPageHeaders(base, errorPageHeaders(d.pages, req, status, true), d.body !== null && body === null);
+    const endpoints = this.endpoints.backends[target]!;
+    const picking = new Picking(this.balancers.get(target, undefined), endpoints, pickContext(req, fwd), this.health, target);
+    // Plain HTTP/1.1 with the table's timeouts, as ingress-nginx's @custom location; its answer is final (pages: null).
+    this.attempt({ req, res, picking, endpoints: endpoints.length, path: errorPageTarget(req.url), headers, body, tls: null, over: null, forward: this.forward, tries: new Tries(this.forward, req.method!, body), fwd, pages: null });
+    return true;
+  }
+
+  /** Our own answer `status` (503, 502, 504) to an exchange, unless the error backend takes it (divert). */
+  private answerError(x: Exchange, status: number): void {
+    if (x.pages === null || !this.divert({ req: x.req, res: x.res, fwd: x.fwd, body: x.body, pages: x.pages }, status)) sendError(x.res, status);
   }
 
   /** One try: to the next endpoint; on a failure nothing was answered for, another try as proxy-next-upstream says. */
   private attempt(x: Exchange): void {
     const { req, res, body, picking, tries, forward } = x;
     const endpoint = picking.next();
-    if (endpoint === undefined) return sendError(res, 503);
+    if (endpoint === undefined) return this.answerError(x, 503);
     tries.made++;
-    upstreamTry(x.seen, authority(endpoint));
+    upstreamTry(x.fwd.observed, authority(endpoint));
     const ac = new AbortController();
     let clientGone = false;
     let sendTimedOut = false;
     /** The answer's status goes to another try. */
     let again = false;
+    /** The answer's status is one of custom-http-errors: the error backend answers instead. */
+    let diverted = false;
     const onClose = () => {
       if (res.writableFinished) return;
       clientGone = true;
@@ -302,8 +358,13 @@ export class Proxy {
           picking.rejected(statusCode);
           return discard();
         }
+        if (x.pages !== null && this.divert(x as Diverted, statusCode)) {
+          diverted = true;
+          picking.answered({}, res, statusCode);
+          return discard();
+        }
         body?.settle();
-        upstreamEnded(x.seen, statusCode);
+        upstreamEnded(x.fwd.observed, statusCode);
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
@@ -321,7 +382,8 @@ export class Proxy {
       },
       (err) => {
         res.off('close', onClose);
-        upstreamEnded(x.seen, 0);
+        upstreamEnded(x.fwd.observed, 0);
+        if (diverted) return;
         // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
         if (clientGone) return picking.end(false);
         if (again) return this.attempt(x);
@@ -333,7 +395,8 @@ export class Proxy {
         const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
         picking.failed(failure.case === 'timeout' ? 'timeout' : 'error');
         if (!res.headersSent && tries.again(failure.case, failure.sent, x.endpoints)) return this.attempt(x);
-        sendError(res, failureStatus(failure));
+        if (res.headersSent) return sendError(res, failureStatus(failure));
+        this.answerError(x, failureStatus(failure));
       },
     );
   }

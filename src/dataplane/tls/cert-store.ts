@@ -47,6 +47,11 @@ export class CertStore {
     return this.material === null ? null : (this.material.certificates[this.material.defaultCertificate] ?? null);
   }
 
+  /** The PEM of a certificate id of the material served. */
+  pem(id: string): CertificatePem | undefined {
+    return this.material?.certificates[id];
+  }
+
   /** The certificate id for an SNI name. */
   idFor(servername: string): string | null {
     const m = this.material;

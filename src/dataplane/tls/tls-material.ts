@@ -30,12 +30,29 @@ export interface TlsMaterial {
    * only their entries that passed (control/basic-auth-resolver.ts). Absent: none.
    */
   readonly basicAuth?: Readonly<Record<string, BasicAuthUsers>>;
+  /**
+   * auth-tls-secret CA bundles by virtual host (lower case, or `*.example.com`), for the hosts
+   * whose Secret passed the control plane's checks (a host naming another one answers 403); null
+   * for a host without client certificates that an entry's wildcard would otherwise cover. Absent: none.
+   */
+  readonly clientAuth?: Readonly<Record<string, ClientAuthPem | null>>;
   /** Changes whenever anything above does. */
   readonly fingerprint: string;
 }
 
 /** One Secret's users: [user, htpasswd hash] in file order, user names as latin1 strings of their bytes. */
 export type BasicAuthUsers = readonly (readonly [string, string])[];
+
+/** An auth-tls-secret's CA bundle, and whether the handshake asks for a certificate (auth-tls-verify-client other than off). */
+export interface ClientAuthPem {
+  /** ca.crt, PEM. */
+  readonly ca: string;
+  /** sha256 of ca.crt: a connection verified with another bundle is not this one's. */
+  readonly id: string;
+  readonly request: boolean;
+  /** The host whose settings these are (ClientCertPolicy.host): a server-alias's entry names its host. */
+  readonly host: string;
+}
 
 /** A proxy-ssl-secret's PEM: the CAs to verify the backend with, and the client certificate. */
 export interface UpstreamTlsPem {

@@ -67,7 +67,7 @@ export function createKubeMode(options: Options, log: Log & { child(b: object): 
         events.update(snapshot, result.conditions);
       },
       onConditions: (snapshot, conditions) => events.update(snapshot, conditions),
-      isLeader: () => elector.isLeader(),
+      leader: () => elector.isLeader(),
     },
     start: () => {
       status?.start();
