@@ -222,7 +222,7 @@ export class Proxy {
     if (errorPages !== undefined && endpoints.length === 0 && errorPages.backend !== null && this.hasEndpoints(errorPages.backend)) {
       backend = errorPages.backend;
       endpoints = this.endpoints.backends[backend]!;
-      over = withFallbackHeaders(over, errorPageHeaders(errorPages, req, 503, false));
+      over = withFallbackHeaders(over, errorPageHeaders(errorPages, req, 503, false, fwd.observed?.requestId));
     }
     const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd), this.health, backend);
     let tls: UpstreamTls | null = null;
@@ -301,7 +301,7 @@ export class Proxy {
     }
     const body = d.body !== null && d.body.replayable ? d.body : null;
     const base = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
-    const headers = withErrorPageHeaders(base, errorPageHeaders(d.pages, req, status, true), d.body !== null && body === null);
+    const headers = withErrorPageHeaders(base, errorPageHeaders(d.pages, req, status, true, fwd.observed?.requestId), d.body !== null && body === null);
     const endpoints = this.endpoints.backends[target]!;
     const picking = new Picking(this.balancers.get(target, undefined), endpoints, pickContext(req, fwd), this.health, target);
     // Plain HTTP/1.1 with the table's timeouts, as ingress-nginx's @custom location; its answer is final (pages: null).
