@@ -75,7 +75,7 @@ try {
     '',
     `metrics only / off: requests/s per core ${(m.perCore / a.perCore).toFixed(3)} (${(m.usPerReq - a.usPerReq).toFixed(1)} µs of Gatehouse CPU per request)`,
     `metrics+log / off: requests/s ${(b.rps / a.rps).toFixed(3)}, requests/s per core ${(b.perCore / a.perCore).toFixed(3)} (${(b.usPerReq - a.usPerReq).toFixed(1)} µs of Gatehouse CPU per request)`,
-    `access-log lines written: ${logged}; gatehouse_requests_total of the "on" process: ${/^gatehouse_requests_total\{[^}]*\} (\d+)/m.exec(metricsText)?.[1] ?? '?'}`,
+    `access-log lines written: ${logged}; gatehouse_requests_total of the "on" process: ${[...metricsText.matchAll(/^gatehouse_requests_total\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0)}`,
     describeMachine(machine),
   ];
   if (runs.some((m) => figures(m.wrk).errors > 0)) out.push('WARNING: wrk counted errors (non-2xx/3xx, socket errors or timeouts); the figures include them.');
