@@ -6,7 +6,7 @@
 // through. With no traceparent a new trace starts only when spans are exported (--otlp-endpoint);
 // otherwise nothing is added, as before.
 
-import { randomFillSync } from 'node:crypto';
+import { randomHex } from '../random-hex.ts';
 
 export interface TraceContext {
   readonly traceId: string;
@@ -16,20 +16,6 @@ export interface TraceContext {
   readonly parentId: string | null;
   readonly sampled: boolean;
   readonly tracestate: string | null;
-}
-
-// Random hex from a pooled buffer: one randomFillSync per 4 KiB instead of one per id.
-const POOL = Buffer.alloc(4096);
-let used = POOL.length;
-
-/** `bytes` random bytes as 2 × `bytes` lower-case hex digits. */
-export function randomHex(bytes: number): string {
-  if (used + bytes > POOL.length) {
-    randomFillSync(POOL);
-    used = 0;
-  }
-  used += bytes;
-  return POOL.toString('hex', used - bytes, used);
 }
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
