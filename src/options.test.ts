@@ -71,6 +71,15 @@ describe('parseOptions', () => {
     expect(failure(['--configmap', 'gatehouse']).message).toMatch(/^--configmap: expected NAMESPACE\/NAME/);
   });
 
+  it('reads the observability flags: metrics on, every request logged to standard output, no spans by default', () => {
+    expect(parseOptions([])).toMatchObject({ enableMetrics: true, accessLogSample: 1, accessLogPath: null, otlpEndpoint: null, otlpSampleRatio: 0.01 });
+    const o = parseOptions(['--enable-metrics=false', '--access-log-sample', '0.25', '--access-log-path', '/var/log/access.log', '--otlp-endpoint', 'http://collector:4318/', '--otlp-sample-ratio=1']);
+    expect(o).toMatchObject({ enableMetrics: false, accessLogSample: 0.25, accessLogPath: '/var/log/access.log', otlpEndpoint: 'http://collector:4318', otlpSampleRatio: 1 });
+    expect(parseOptions(['--access-log-sample', '0']).accessLogSample).toBe(0);
+    for (const bad of ['1.5', '-0.1', 'half', '2', '']) expect(failure(['--access-log-sample', bad]).message).toMatch(/^--access-log-sample: expected a ratio 0-1/);
+    expect(failure(['--otlp-endpoint', 'collector:4318']).message).toMatch(/^--otlp-endpoint: expected an http:\/\/ or https:\/\/ URL/);
+  });
+
   it('reads booleans bare or with =true/=false', () => {
     expect(parseOptions(['--watch-ingress-without-class']).watchIngressWithoutClass).toBe(true);
     expect(parseOptions(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);

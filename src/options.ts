@@ -71,9 +71,20 @@ export interface Options {
   configmap: string | null;
   /** use-proxy-protocol when the ConfigMap does not set it. */
   useProxyProtocol: boolean;
+  // Observability (docs/metrics.md).
+  /** Prometheus metrics at the status port's /metrics. */
+  enableMetrics: boolean;
+  /** The share of requests written to the access log, 0-1; 0: none. */
+  accessLogSample: number;
+  /** File the access log is appended to; null: standard output. */
+  accessLogPath: string | null;
+  /** OTLP/HTTP endpoint spans are posted to (JSON); null: none. */
+  otlpEndpoint: string | null;
+  /** The share of new traces sampled (a client's sampled flag is followed). */
+  otlpSampleRatio: number;
 }
 
-type Kind = 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes' | 'status';
+type Kind = 'ratio' | 'port' | 'count' | 'seconds' | 'string' | 'nsname' | 'bool' | 'ip' | 'level' | 'url' | 'namespace' | 'addresses' | 'uint' | 'email' | 'headers' | 'bytes' | 'status';
 
 interface Flag {
   key: keyof Options;
@@ -124,6 +135,11 @@ const FLAGS: Record<string, Flag> = {
   configmap: { key: 'configmap', kind: 'nsname', help: 'NS/NAME of an ingress-nginx-style ConfigMap of global settings (use-forwarded-headers, proxy-real-ip-cidr, proxy-body-size, ...; docs/annotations.md); local mode: a ConfigMap in the manifests' },
   'use-proxy-protocol': { key: 'useProxyProtocol', kind: 'bool', help: 'expect a PROXY protocol (v1 or v2) header on every connection, as the ConfigMap key use-proxy-protocol, which overrides it (default false)' },
   'log-level': { key: 'logLevel', kind: 'level', help: 'log level: debug, info, warn, error, silent (default info)' },
+  'enable-metrics': { key: 'enableMetrics', kind: 'bool', help: 'Prometheus metrics of the requests at the status port\'s /metrics (default true; docs/metrics.md)' },
+  'access-log-sample': { key: 'accessLogSample', kind: 'ratio', help: 'the share of requests written to the access log, 0-1; 0 turns it off (default 1)' },
+  'access-log-path': { key: 'accessLogPath', kind: 'string', help: 'file the access log (one JSON line per request) is appended to (default: standard output)' },
+  'otlp-endpoint': { key: 'otlpEndpoint', kind: 'url', help: 'OTLP/HTTP collector URL: spans of sampled requests are posted to it (JSON, /v1/traces) in batches (default: none)' },
+  'otlp-sample-ratio': { key: 'otlpSampleRatio', kind: 'ratio', help: 'with --otlp-endpoint, the share of new traces sampled, 0-1; a client\'s traceparent decides its own (default 0.01, as ingress-nginx\'s otel-sampler-ratio)' },
 };
 
 export function defaults(): Options {
@@ -170,6 +186,11 @@ export function defaults(): Options {
     acmeCaFile: null,
     configmap: null,
     useProxyProtocol: false,
+    enableMetrics: true,
+    accessLogSample: 1,
+    accessLogPath: null,
+    otlpEndpoint: null,
+    otlpSampleRatio: 0.01,
   };
 }
 
@@ -186,6 +207,11 @@ function bad(flag: string, message: string): GatehouseError {
 
 function convert(flag: string, kind: Kind, value: string): Options[keyof Options] {
   switch (kind) {
+    case 'ratio': {
+      const n = /^(0|1)(\.\d+)?$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 0 && n <= 1)) throw bad(flag, `expected a ratio 0-1, got ${JSON.stringify(value)}`);
+      return n;
+    }
     case 'port': {
       const n = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
       if (!(n >= 0 && n <= 65535)) throw bad(flag, `expected a port number 0-65535, got ${JSON.stringify(value)}`);

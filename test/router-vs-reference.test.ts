@@ -351,14 +351,14 @@ describe.each(IMPLEMENTATIONS)('%s', (_name, build) => {
     expect(hit.route).toBe(vh.routes[2]);
     expect(hit.host).toBe(vh);
     const miss = matcher.lookup('p.com', 'not-a-path');
-    expect(miss).toEqual({ backend: 'p-default', route: null, host: vh, steps: [] });
+    expect(miss).toEqual({ backend: 'p-default', route: null, host: vh, steps: [], series: 0 });
     expect(miss.host).toBe(vh);
-    expect(matcher.lookup('nowhere.com', '/foo')).toEqual({ backend: 'table-default', route: null, host: null, steps: [] });
+    expect(matcher.lookup('nowhere.com', '/foo')).toEqual({ backend: 'table-default', route: null, host: null, steps: [], series: 0 });
   });
 
   it('serves an empty table with the table default backend', () => {
-    expect(build(table([], 'd')).lookup('a.com', '/')).toEqual({ backend: 'd', route: null, host: null, steps: [] });
-    expect(build(table([], null)).lookup('a.com', '/')).toEqual({ backend: null, route: null, host: null, steps: [] });
+    expect(build(table([], 'd')).lookup('a.com', '/')).toEqual({ backend: 'd', route: null, host: null, steps: [], series: 0 });
+    expect(build(table([], null)).lookup('a.com', '/')).toEqual({ backend: null, route: null, host: null, steps: [], series: 0 });
   });
 });
 

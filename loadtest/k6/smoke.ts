@@ -21,19 +21,7 @@
 import { check } from 'k6';
 import http, { type Params } from 'k6/http';
 import type { Options } from 'k6/options';
-
-function env(name: string, fallback?: string): string {
-  const value = __ENV[name];
-  if (value !== undefined && value !== '') return value;
-  if (fallback === undefined) throw new Error(`set ${name}, e.g. k6 run -e ${name}=... loadtest/k6/smoke.ts`);
-  return fallback;
-}
-
-function positive(name: string, fallback: string): number {
-  const n = Number(env(name, fallback));
-  if (!(n > 0)) throw new Error(`${name}: expected a positive number, got ${JSON.stringify(__ENV[name])}`);
-  return n;
-}
+import { env, positive } from './env.ts';
 
 const TARGET = env('TARGET');
 const HOST = env('HOST', '');

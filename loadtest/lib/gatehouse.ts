@@ -100,6 +100,8 @@ export interface GatehouseOptions {
   execArgv?: string[];
   /** More manifests (YAML documents) beside the bench Ingress, e.g. an Ingress with policies. */
   extraManifests?: string;
+  /** More flags for Gatehouse, e.g. ['--enable-metrics=false']. */
+  args?: string[];
 }
 
 /** Polls /readyz until 200; gives up (quietly: `untilReady` reports) once `gaveUp()` is true. */
@@ -121,7 +123,7 @@ export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
   writeFileSync(join(manifestsDir, 'bench.yaml'), benchManifests(o.host, o.upstreamPort));
   if (o.extraManifests !== undefined) writeFileSync(join(manifestsDir, 'extra.yaml'), o.extraManifests);
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
-  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2'];
+  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2', ...(o.args ?? [])];
   const child = startChild('gatehouse', MAIN, args, { execArgv: o.execArgv });
   const stop = async () => {
     await child.stop(10_000);

@@ -9,6 +9,7 @@ import type { Condition, EndpointTable, RouteTable } from '../core/model.ts';
 import { mergeChange, Snapshot, type Change } from '../core/snapshot.ts';
 import { startAdminServer, type AdminServer } from '../observability/admin-server.ts';
 import { dashboardState } from '../observability/dashboard-state.ts';
+import { COMPILE_BUCKETS, Histogram, renderMetrics, type EndpointHealthSample } from '../observability/metrics.ts';
 import type { Log } from '../observability/log.ts';
 import { compileOptions, statusBindAddresses, type Options } from '../options.ts';
 import type { Source, SourceSink } from '../sources/source.ts';
@@ -17,6 +18,7 @@ import { Holdoff } from './holdoff.ts';
 import { HealthChecker } from './health/health-checker.ts';
 import { probe } from './health/probe.ts';
 import { endpointKey } from '../dataplane/balancer/endpoint-health.ts';
+import { authority } from '../dataplane/proxy/upstream-pools.ts';
 import { TlsControl } from './tls/tls-control.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
 
@@ -43,7 +45,7 @@ export interface ControllerHooks {
   onCompiled?(snapshot: Snapshot, result: CompileResult): void;
   /** The conditions changed between compiles (an ACME order failed or recovered). */
   onConditions?(snapshot: Snapshot, conditions: readonly Condition[]): void;
-  /** Kubernetes mode: whether this replica holds the Lease (the dashboard shows it). */
+  /** Kubernetes mode: whether this replica holds the Lease (the dashboard shows it; gatehouse_leader). */
   leader?(): boolean;
 }
 
@@ -59,6 +61,7 @@ export async function startController(options: Options, source: Source, rootLog:
   let conditions: readonly Condition[] = [];
   let pending: Change = 'none';
   let synced = false;
+  const compileSeconds = new Histogram(COMPILE_BUCKETS);
 
   const pool = new WorkerPool(
     {
@@ -70,6 +73,7 @@ export async function startController(options: Options, source: Source, rootLog:
       logLevel: options.logLevel,
       httpsRedirectPort: options.httpsRedirectPort,
       hsts: options.hsts ? { maxAge: options.hstsMaxAge, includeSubDomains: options.hstsIncludeSubdomains, preload: options.hstsPreload } : null,
+      observe: { metrics: options.enableMetrics, accessLogSample: options.accessLogSample, accessLogPath: options.accessLogPath, otlpEndpoint: options.otlpEndpoint, otlpSampleRatio: options.otlpSampleRatio },
     },
     options.workers,
     rootLog.child({ component: 'pool' }),
@@ -107,6 +111,7 @@ export async function startController(options: Options, source: Source, rootLog:
       if (change === 'routes' || table === null) {
         const started = performance.now();
         const result = compile(snapshot, copts, (table?.generation ?? 0) + 1, memo);
+        compileSeconds.observe((performance.now() - started) / 1000);
         if (result.table.fingerprint !== table?.fingerprint) {
           const material = await tls.resolve(result.table);
           update.tls = material;
@@ -145,6 +150,37 @@ export async function startController(options: Options, source: Source, rootLog:
     }
     return out;
   };
+
+  /** Endpoints of backends with health checks: up unless an active check or passive ejection says down (/metrics). */
+  const endpointHealth = (): EndpointHealthSample[] => {
+    const out: EndpointHealthSample[] = [];
+    const active = health.status();
+    for (const [id, b] of Object.entries(table?.backends ?? {})) {
+      if (b.health === undefined) continue;
+      const checks = new Map((active[id] ?? []).map((s) => [s.endpoint, s.healthy]));
+      for (const e of endpoints?.backends[id] ?? []) {
+        const key = endpointKey(e);
+        const passive = b.health.passive ? pool.ejections.entry(pool.ejections.key(id, key)) : undefined;
+        out.push({ backend: id, endpoint: authority(e), healthy: checks.get(key) !== false && !(passive !== undefined && passive.ejectedForMs > 0), ejections: passive?.ejections ?? 0 });
+      }
+    }
+    return out;
+  };
+
+  /** The /metrics text: the workers' request metrics and the control plane's state. */
+  const metrics = (): string =>
+    renderMetrics(options.enableMetrics ? pool.metrics : null, pool.series.labels(), {
+      generation: table?.generation ?? 0,
+      compile: compileSeconds.read(),
+      applies: pool.applies,
+      lastApply: pool.lastApply / 1000,
+      conditions,
+      leader: hooks.leader?.() ?? null,
+      certificates: Object.fromEntries(tls.served().map((c) => [c.secret, c.notAfter])),
+      endpoints: Object.fromEntries(Object.entries(endpoints?.backends ?? {}).map(([id, list]) => [id, list.length])),
+      endpointHealth: endpointHealth(),
+      workers: options.workers,
+    });
 
   /** Compile's conditions and the TLS checks' together, sorted; new ones are logged once. */
   const setConditions = (fromCompile: readonly Condition[]) => {
@@ -203,6 +239,7 @@ export async function startController(options: Options, source: Source, rootLog:
     {
       ready: () => !stopping && pool.ready(),
       readiness: () => ({ ready: !stopping && pool.ready(), ...(stopping ? { stopping } : {}), generation: table?.generation ?? 0, workers: pool.status() }),
+      metrics,
       debugTable: () => ({ table, endpoints, conditions, workers: pool.status(), limits: pool.limits.counters(), health: { active: health.status(), passive: passiveHealth() } }),
       explainState,
       dashboardState: () => {

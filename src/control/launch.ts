@@ -1,6 +1,7 @@
 // Starts Gatehouse from parsed options: the manifest source in local mode, or the
 // Kubernetes source with leader election, status and Events; then the controller.
 
+import { closeSync, openSync } from 'node:fs';
 import type { Log } from '../observability/log.ts';
 import type { Options } from '../options.ts';
 import { createKubeMode, type KubeMode, type KubeModeTimings } from '../sources/kube/kube-mode.ts';
@@ -32,6 +33,14 @@ export function manifestSource(dir: string, options: Pick<Options, 'manifestsRes
 }
 
 export async function launch(options: Options, log: Log, { env = process.env, timings, acmeTimings }: LaunchEnv = {}): Promise<Launched> {
+  // Each worker opens the access log itself: a path it cannot open stops the start here, once.
+  if (options.accessLogPath !== null && options.accessLogSample > 0) {
+    try {
+      closeSync(openSync(options.accessLogPath, 'a'));
+    } catch (err) {
+      throw new Error(`--access-log-path: cannot open ${options.accessLogPath} to append: ${(err as Error).message}`, { cause: err });
+    }
+  }
   let kube: KubeMode | null = null;
   let source: Source;
   if (options.manifests !== null) source = manifestSource(options.manifests, options, log);

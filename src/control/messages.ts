@@ -9,6 +9,8 @@ import type { LimitBuffers } from '../dataplane/shared/limit-tables.ts';
 import type { TableDiff } from '../dataplane/table-diff.ts';
 import type { TlsMaterial } from '../dataplane/tls/tls-material.ts';
 import type { LogLevel } from '../observability/log.ts';
+import type { ObserverConfig } from '../dataplane/observe/request-observer.ts';
+import type { SeriesIndex } from '../dataplane/observe/series.ts';
 
 export interface WorkerConfig {
   readonly id: number;
@@ -30,6 +32,10 @@ export interface WorkerConfig {
   readonly limits: LimitBuffers;
   /** The pool's passive-health table (dataplane/shared/ejection-table.ts). */
   readonly ejections: SharedArrayBuffer;
+  /** The pool's request metrics (dataplane/observe/request-metrics.ts); the worker adds to region `id`. */
+  readonly metrics: SharedArrayBuffer;
+  /** Metrics, access log and span export switches (--enable-metrics, --access-log-*, --otlp-*). */
+  readonly observe: ObserverConfig;
 }
 
 export type ToWorker =
@@ -52,6 +58,8 @@ export type ToWorker =
       readonly challenges?: AcmeChallenges;
       /** The active health checks' verdict (control/health/); replaces the previous one. */
       readonly health?: ActiveHealth;
+      /** The metrics series numbers of the label sets (dataplane/observe/series.ts); travels with every table. */
+      readonly series?: SeriesIndex;
     }
   | { readonly type: 'drain'; readonly graceMs: number };
 

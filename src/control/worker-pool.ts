@@ -15,6 +15,8 @@ import { EjectionTable } from '../dataplane/shared/ejection-table.ts';
 import type { ActiveHealth } from '../dataplane/balancer/endpoint-health.ts';
 import { createStatsBuffer, WorkerStats, type StatName } from '../dataplane/worker-stats.ts';
 import type { Log } from '../observability/log.ts';
+import { createMetricsBuffer, MetricsReader } from '../dataplane/observe/request-metrics.ts';
+import { SeriesRegistry, type SeriesIndex } from '../dataplane/observe/series.ts';
 import type { FromWorker, ToWorker, WorkerConfig } from './messages.ts';
 
 const WORKER_URL = new URL('../dataplane/worker.ts', import.meta.url);
@@ -34,7 +36,7 @@ export interface WorkerStatus {
 }
 
 /** What the pool is built with: the workers' config, less what the pool fills in. */
-export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits' | 'ejections'>;
+export type PoolConfig = Omit<WorkerConfig, 'id' | 'stats' | 'limits' | 'ejections' | 'metrics'>;
 
 /** What the workers serve; a worker starts listening once it has all of it. */
 export interface WorkerState {
@@ -74,10 +76,20 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   readonly limits: LimitTables;
   /** The workers' passive-health table, as the main thread sees it (/debug/table). */
   readonly ejections: EjectionTable;
+  /** The workers' request metrics, summed at scrape time (observability/metrics.ts). */
+  readonly metrics: MetricsReader;
+  /** The label sets of the metrics series, numbered once for every worker. */
+  readonly series = new SeriesRegistry();
+  private seriesIndex: SeriesIndex = {};
+  /** Tables every worker came to serve (gatehouse_config_applies_total), and when the last one was (epoch ms; 0: none). */
+  applies = 0;
+  lastApply = 0;
+  private appliedGeneration = 0;
 
   constructor(config: PoolConfig, size: number, log: Log) {
     super();
-    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size), ejections: EjectionTable.create() };
+    this.config = { ...config, stats: createStatsBuffer(size), limits: LimitTables.createBuffers(size), ejections: EjectionTable.create(), metrics: createMetricsBuffer(size) };
+    this.metrics = new MetricsReader(this.config.metrics);
     this.limits = new LimitTables(this.config.limits, 0);
     this.ejections = new EjectionTable(this.config.ejections, size);
     this.log = log;
@@ -96,7 +108,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     worker.on('error', (err) => this.log.error({ err, worker: id }, 'worker failed'));
     worker.on('exit', (code) => this.onExit(slot, code));
     const state = this.complete();
-    if (state) this.post(slot, { type: 'update', ...state });
+    if (state) this.post(slot, { type: 'update', ...state, series: this.seriesIndex });
     return slot;
   }
 
@@ -113,12 +125,18 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
       slot.crashes = 0;
       // Latched now: a worker that crashes before anyone asked /readyz must not make it 503.
       this.started ||= this.slots.every((s) => s.generation > 0);
+      const generation = this.state.table?.generation ?? 0;
+      if (generation !== this.appliedGeneration && this.slots.every((s) => s.generation === generation)) {
+        this.appliedGeneration = generation;
+        this.applies++;
+        this.lastApply = Date.now();
+      }
       this.emit('ack');
     } else if (m.type === 'drained') {
       slot.drained = true;
       this.emit('ack');
     } else if (m.type === 'need-table') {
-      if (this.state.table) this.post(slot, { type: 'update', table: this.state.table });
+      if (this.state.table) this.post(slot, { type: 'update', table: this.state.table, series: this.seriesIndex });
     } else if (m.type === 'listen-failed') {
       this.emit('fatal', new Error(m.message));
     }
@@ -130,6 +148,7 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     // Its requests in progress are gone: count them out of the connection limits.
     this.limits.releaseWorker(slot.id);
     this.ejections.releaseWorker(slot.id);
+    this.metrics.releaseWorker(slot.id);
     if (this.stopping) return void this.emit('ack');
     slot.crashes++;
     const delay = Math.min(100 * 2 ** (slot.crashes - 1), 5000);
@@ -147,12 +166,16 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     const wasComplete = this.complete() !== null;
     const tableDiff = update.table ? this.differ.diff(update.table) : null;
     Object.assign(this.state, update);
+    const seriesBefore = Object.keys(this.seriesIndex).length;
+    if (update.table) this.seriesIndex = this.series.register(update.table);
     const state = this.complete();
     if (state === null || this.stopping) return;
-    let m: ToWorker = { type: 'update', ...(wasComplete ? update : state) };
+    const sent = wasComplete ? update : state;
+    let m: ToWorker = { type: 'update', ...sent, ...(sent.table ? { series: this.seriesIndex } : {}) };
     if (wasComplete && tableDiff !== null) {
+      // The diff, and the series it numbered (the index only grows: its new entries are its last ones).
       const { table: _whole, ...rest } = m;
-      m = { ...rest, tableDiff };
+      m = { ...rest, tableDiff, series: Object.fromEntries(Object.entries(this.seriesIndex).slice(seriesBefore)) };
     }
     for (const s of this.slots) this.post(s, m);
   }

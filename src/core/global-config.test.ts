@@ -255,6 +255,12 @@ describe('readGlobalConfig', () => {
     expect(read({ 'compute-full-forwarded-for': 'true' }).policy).toBeUndefined();
   });
 
+  it('generate-request-id: true by default (no policy); "false" is carried to the workers', () => {
+    expect(read({ 'generate-request-id': 'true' }).policy).toBeUndefined();
+    expect(read({ 'generate-request-id': 'false' }).policy).toEqual({ generateRequestId: false });
+    expect(parseConfigMapData({ 'generate-request-id': 'maybe' }).problems).toHaveLength(1);
+  });
+
   it('enable-real-ip alone reads forwarded-for-header without passing X-Forwarded-*; with use-proxy-protocol the PROXY header alone', () => {
     expect(read({ 'enable-real-ip': 'true' }).policy).toEqual({ realIp: { trusted: ['0.0.0.0/0'], header: 'x-forwarded-for', forwardedHeaders: false, fullForwardedFor: false } });
     expect(read({ 'enable-real-ip': 'true', 'use-proxy-protocol': 'true', 'proxy-protocol-header-timeout': '2s' }).policy)

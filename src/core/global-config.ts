@@ -12,7 +12,8 @@
 //   header names a custom-headers annotation may set), load-balance, proxy-*-timeout,
 //   proxy-next-upstream*, retry-non-idempotent (annotations/forward-policy.ts), custom-http-errors,
 //   service-upstream;
-// - the workers' upstream connections: upstream-keepalive-connections, -timeout, -requests, -time.
+// - the workers' upstream connections: upstream-keepalive-connections, -timeout, -requests, -time;
+// - generate-request-id (X-Request-ID made for requests without one; default true).
 // A value its grammar refuses is a condition naming the key (where ingress-nginx logs a warning
 // and silently keeps the default), and that key keeps its default; the rest applies. Keys we do
 // not read are one condition listing them: a misspelt key must not pass unnoticed.
@@ -42,6 +43,7 @@ export interface ConfigMapSettings extends FamilyDefaults, forward.KeepaliveSett
   /** `namespace/name` of the ConfigMaps of headers. */
   readonly addHeaders?: string;
   readonly proxySetHeaders?: string;
+  readonly generateRequestId?: boolean;
 }
 
 /** A value refused: the key (ConfigMap data key, or header name) and why. */
@@ -231,6 +233,7 @@ export function parseConfigMapData(data: unknown): { settings: ConfigMapSettings
     upstreamKeepaliveTimeoutMs: r.value('upstream-keepalive-timeout', forward.EXPECTED.seconds, '60', forward.parseTimeout),
     upstreamKeepaliveRequests: r.value('upstream-keepalive-requests', forward.EXPECTED.requests, '10000', forward.parseKeepaliveRequests),
     upstreamKeepaliveTimeMs: r.value('upstream-keepalive-time', forward.EXPECTED.time, '1h', forward.parseNginxTime),
+    generateRequestId: r.bool('generate-request-id', 'true'),
   };
   // ingress-nginx's intermediate header for use-proxy-protocol with use-forwarded-headers; the
   // chain is walked here without one.
@@ -364,6 +367,7 @@ export function readGlobalConfig(snapshot: Pick<Snapshot, 'get'>, options: Compi
   if (!forward.sameForwardPolicy(forwardPolicy, forward.DEFAULT_FORWARD_POLICY)) policy.forward = forwardPolicy;
   const keepalive = forward.upstreamKeepalive(settings);
   if (keepalive !== undefined) policy.upstreamKeepalive = keepalive;
+  if (settings.generateRequestId === false) policy.generateRequestId = false;
   if (settings.customHttpErrors !== undefined) policy.customHttpErrors = settings.customHttpErrors;
   return {
     options: merged,

@@ -84,6 +84,8 @@ export interface RoutePolicies {
   readonly basicAuth?: BasicAuthPolicy;
   /** satisfy any: access lists OR authentication admit a request (dataplane/policies/satisfy.ts); absent: all (both must). */
   readonly satisfy?: 'any';
+  /** enable-access-log: "false": the route's requests are not in the access log (still in the metrics). Absent: logged. Not a step. */
+  readonly accessLog?: false;
   /** custom-http-errors and default-backend: which answers the error backend replaces, and the fallback of a backend without endpoints. Not a step: the proxy reads it. */
   readonly errorPages?: ErrorPagesPolicy;
   /** auth-tls-*: client certificates (server level: every route of the host, and its defaultPolicies, carry the host's). */
@@ -543,6 +545,8 @@ export interface GlobalPolicy {
   readonly forward?: ForwardPolicy;
   /** upstream-keepalive-*: the workers' connections to endpoints. */
   readonly upstreamKeepalive?: UpstreamKeepalivePolicy;
+  /** generate-request-id: "false": no X-Request-ID is made for requests without one (the client's still passes). Absent: made. */
+  readonly generateRequestId?: false;
   /** custom-http-errors: for requests that match no host (the table's default backend); the routes carry their own (RoutePolicies.errorPages). */
   readonly customHttpErrors?: readonly number[];
 }

@@ -117,7 +117,7 @@ describe('router reuse', () => {
   it('answers a host whose matcher cannot be built as if it had no route, and says so', () => {
     const errors: string[] = [];
     const vh: VirtualHost = { host: 'a.test', routes: [{ path: '/a', match: 'Prefix', backend: 'ns/one:80', ingress: 'ns/ing', sslRedirect: false, policies: {} }], defaultBackend: 'ns/two:80', tls: false, sslRedirect: false };
-    const router = new Router({ generation: 1, fingerprint: 'f', hosts: [vh], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null }, { steps: () => { throw new Error('no'); }, onError: (_err, host) => errors.push(host) });
+    const router = new Router({ generation: 1, fingerprint: 'f', hosts: [vh], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null }, { steps: (policies) => { if (policies !== undefined) throw new Error('no'); return []; }, onError: (_err, host) => errors.push(host) });
     expect(router.lookup('a.test', '/a').backend).toBe('ns/two:80');
     expect(errors).toEqual(['a.test']);
   });

@@ -42,6 +42,9 @@ import { TLS_SETTINGS } from './tls/tls-material.ts';
 import { WorkerStats } from './worker-stats.ts';
 import { EndpointHealth } from './balancer/endpoint-health.ts';
 import { EjectionTable } from './shared/ejection-table.ts';
+import { RequestObserver, type Observation } from './observe/request-observer.ts';
+import { FIXED } from './observe/request-metrics.ts';
+import { OVERFLOW, seriesKey, type SeriesIndex } from './observe/series.ts';
 
 const config = workerData as WorkerConfig;
 const log = createLog(config.logLevel, { component: 'worker', worker: config.id });
@@ -54,6 +57,8 @@ const hsts = config.hsts === null ? null : hstsHeader(config.hsts);
 let router: Router | null = null;
 /** The table served; table diffs apply to it. */
 let table: RouteTable | null = null;
+/** The metrics series numbers of the label sets, as the pool numbered them (observe/series.ts). */
+let seriesIndex: SeriesIndex = {};
 let generation = 0;
 let endpointsFingerprint: string | null = null;
 /** proxy-body-size for routes without the annotation: the table's (the ConfigMap's), else 1m. */
@@ -68,6 +73,7 @@ const health = new EndpointHealth(new EjectionTable(config.ejections, config.id)
   else log.info({ backend, endpoints }, 'panic mode over: the backend has healthy endpoints again');
 });
 const proxy = new Proxy(health);
+const observer = new RequestObserver(config.observe, config.metrics, config.id);
 const keyring = new TicketKeyring();
 const ROUTER_OPTIONS = { steps: buildSteps, onError: (err: unknown, host: string) => log.error({ err, host }, 'could not build the router of a host; it answers as if it had no route') };
 const certs = new CertStore({ onError: (err, host) => log.error({ err, host }, 'could not build a TLS context; serving the default certificate') });
@@ -94,6 +100,7 @@ function applyGlobal(global: GlobalPolicy | undefined): void {
   realIp = global?.realIp === undefined ? null : new RealIp(global.realIp);
   setHeaders = global?.requestHeaders === undefined ? undefined : requestHeaderSet(global.requestHeaders);
   addHeaders = global?.responseHeaders ?? [];
+  observer.generateRequestId = global?.generateRequestId ?? true;
   const codes = global?.customHttpErrors;
   globalErrorPages = codes === undefined ? undefined : { codes, backend: null, namespace: '', ingress: '', service: '', servicePort: '' };
   proxy.configure(global);
@@ -105,7 +112,7 @@ function connectionOf(req: ProxyRequest): Socket | undefined {
 }
 
 /** Who the client is and what the upstream is told: the connection, its PROXY header, and real-ip.ts. */
-function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
+function forwarded(req: ProxyRequest, scheme: Scheme, host: string, observed?: Observation): Forwarded {
   const socket = connectionOf(req);
   const peer = clientIp(socket?.remoteAddress);
   const proxied = intake.addressOf(socket);
@@ -119,6 +126,7 @@ function forwarded(req: ProxyRequest, scheme: Scheme, host: string): Forwarded {
     host,
     port: proxied?.destinationPort ?? socket?.localPort ?? (scheme === 'https' ? config.httpsPort : config.httpPort),
     setHeaders,
+    observed,
   };
   return realIp === null ? base : realIp.forwarded(peer, proxied, req.headers, base);
 }
@@ -135,6 +143,8 @@ function wantsHttps(match: Match): boolean {
  */
 function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expectContinue = false): void {
   const h2 = req.httpVersionMajor === 2;
+  // Observed once, at its end (observe/request-observer.ts); X-Request-ID answered from here on.
+  const o = observer.begin(req, res, scheme === 'https');
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
   if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
@@ -153,7 +163,10 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
   const host = requestHost(req);
   const match = router!.lookup(host, path);
-  const fwd = forwarded(req, scheme, host);
+  const fwd = forwarded(req, scheme, host, o);
+  o.host = host;
+  o.match = match;
+  o.clientIp = fwd.clientIp;
   // The scheme the client used: the connection's, or a trusted X-Forwarded-Proto (use-forwarded-headers).
   if (fwd.proto === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
     const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);
@@ -162,6 +175,7 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   // The route's policy steps (dataplane/policies/pipeline.ts); most routes have none.
   if (match.steps.length === 0) return forwardRequest(req, res, match, fwd, null, expectContinue);
   const ctx = new RequestContext(req, res, false, scheme, host, url, path, fwd.clientIp);
+  o.ctx = ctx;
   const answered = runSteps(match.steps, ctx);
   if (answered === false) return forwardRequest(req, res, match, fwd, ctx, expectContinue);
   if (answered !== true) {
@@ -270,6 +284,14 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   sendRawError(socket, CLIENT_ERRORS[err.code ?? ''] ?? 400);
 }
 
+/** Open client connections of a listener, for gatehouse_client_connections. */
+function countConnections(s: { on(event: 'connection', listener: (socket: Socket) => void): unknown }, slot: number): void {
+  s.on('connection', (socket: Socket) => {
+    observer.add(slot);
+    socket.once('close', () => observer.add(slot, -1));
+  });
+}
+
 // ---- plain HTTP ------------------------------------------------------------------------
 
 /**
@@ -286,6 +308,7 @@ server.maxHeadersCount = MAX_HEADERS_COUNT;
 server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'http'));
 server.on('clientError', onClientError);
 intake.install(server, true);
+countConnections(server, FIXED.connectionsHttp);
 
 // ---- HTTPS: HTTP/2 and HTTP/1.1 --------------------------------------------------------
 
@@ -320,7 +343,10 @@ function makeSecureServer(tls: SecureServerOptions): Http2SecureServer {
   Object.assign(s, HTTP1, { maxHeadersCount: MAX_HEADERS_COUNT });
   s.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => onUpgrade(req, socket, head, 'https'));
   s.on('clientError', onClientError);
-  s.on('tlsClientError', (err: Error) => log.debug({ err: err.message }, 'TLS handshake failed'));
+  s.on('tlsClientError', (err: Error) => {
+    observer.add(FIXED.tlsFailed);
+    log.debug({ err: err.message }, 'TLS handshake failed');
+  });
   s.on('secureConnection', onSecureConnection);
   s.on('session', onSession);
   return s;
@@ -334,6 +360,8 @@ const clientAuth = new ClientAuthServers(certs, makeSecureServer, (err, host) =>
 useClientAuth(clientAuth);
 clientAuth.install(secure);
 intake.install(secure, false);
+// After the intercepts: every accepted connection counts, whichever server it is handed to.
+countConnections(secure, FIXED.connectionsHttps);
 
 const sessions = new Set<ServerHttp2Session>();
 /** HTTP/1.1-over-TLS connections and how many requests each has in flight (for the drain). */
@@ -341,7 +369,12 @@ const http1Tls = new Map<TLSSocket, number>();
 
 function onSecureConnection(socket: TLSSocket): void {
   stats.add('tlsHandshakes');
-  if (socket.isSessionReused()) stats.add('tlsResumed');
+  const version = socket.getProtocol();
+  observer.add(version === 'TLSv1.3' ? FIXED.tls13 : version === 'TLSv1.2' ? FIXED.tls12 : FIXED.tlsOther);
+  if (socket.isSessionReused()) {
+    stats.add('tlsResumed');
+    observer.add(FIXED.tlsResumed);
+  }
   if (socket.alpnProtocol === 'h2') return;
   http1Tls.set(socket, 0);
   socket.once('close', () => http1Tls.delete(socket));
@@ -438,6 +471,7 @@ function drain(graceMs: number): void {
     drainDone = null;
     clearInterval(idle);
     clearTimeout(deadline);
+    observer.flush();
     send({ type: 'drained' });
   };
   // Stop accepting; idle keep-alive connections close now, busy ones after their response
@@ -467,8 +501,13 @@ port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
     // Build first, then swap the references together. The new router keeps the matchers of the hosts the diff left alone.
+    // Metrics series: a whole table comes with the whole index, a diff with the series it adds (a number never changes meaning).
+    if (m.series) {
+      seriesIndex = m.tableDiff === undefined ? m.series : { ...seriesIndex, ...m.series };
+      observer.setSeries(seriesIndex);
+    }
     const nextTable = m.table ?? (m.tableDiff === undefined ? undefined : applyTableDiff(table!, m.tableDiff));
-    const next = nextTable ? new Router(nextTable, ROUTER_OPTIONS, router ?? undefined) : router;
+    const next = nextTable ? new Router(nextTable, { ...ROUTER_OPTIONS, series: (b, r) => seriesIndex[seriesKey(nextTable, b, r)] ?? OVERFLOW }, router ?? undefined) : router;
     if (m.ticketKeys) {
       keyring.set(m.ticketKeys);
       applyTicketKeys();

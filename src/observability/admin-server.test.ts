@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startAdminServer, type AdminState } from './admin-server.ts';
 
-const STATE: AdminState = { ready: () => true, readiness: () => ({}), debugTable: () => ({}), explainState: () => null, dashboardState: () => ({}) };
+const STATE: AdminState = { ready: () => true, readiness: () => ({}), debugTable: () => ({}), metrics: () => 'gatehouse_workers 1\n', explainState: () => null, dashboardState: () => ({}) };
 const TABLE = { generation: 1, fingerprint: '', hosts: [], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null };
 
 function get(host: string, port: number, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
@@ -26,6 +26,7 @@ describe('admin server', () => {
     expect((await get('127.0.0.2', admin.port, '/healthz')).status).toBe(200);
     expect((await get('127.0.0.1', admin.port, '/healthz')).status).toBe(200);
     expect(JSON.parse((await get('127.0.0.1', admin.port, '/nope')).body).paths).toContain('/debug/explain?url=');
+    expect((await get('127.0.0.1', admin.port, '/metrics')).body).toBe('gatehouse_workers 1\n');
     expect((await get('127.0.0.1', admin.port, '/debug/explain?url=http://a/')).status).toBe(503);
     expect((await get('127.0.0.1', admin.port, '/dashboard', 'POST')).status).toBe(405);
     expect((await get('127.0.0.1', admin.port, '/dashboard', 'HEAD')).status).toBe(200);

@@ -1,7 +1,7 @@
 // The admin server on --status-port, bound to --status-bind-address (127.0.0.1 outside a
 // cluster; deploy/ binds the pod IP and a NetworkPolicy limits who reaches it): /healthz (the
 // process is alive), /readyz (every worker serves the first complete generation; 503 while
-// draining), /debug/table (what is served), /debug/explain?url= (what happens to one URL,
+// draining), /metrics (Prometheus text, metrics.ts), /debug/table (what is served), /debug/explain?url= (what happens to one URL,
 // observability/explain.ts), /debug/state (what the dashboard shows) and /dashboard (a read-only
 // page: static files beside this one, no build step, no external requests).
 //
@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { explain, renderExplanation, type ExplainState } from './explain.ts';
+import { CONTENT_TYPE } from './metrics.ts';
 
 export interface AdminState {
   ready(): boolean;
@@ -19,6 +20,8 @@ export interface AdminState {
   readiness(): unknown;
   /** JSON-safe table, endpoints, conditions and workers, for /debug/table. */
   debugTable(): unknown;
+  /** The Prometheus text of /metrics. */
+  metrics(): string;
   /** What /debug/explain reads; null before the first table. */
   explainState(): ExplainState | null;
   /** JSON-safe summary for the dashboard, for /debug/state. */
@@ -54,7 +57,7 @@ function loadDashboard(): Map<string, Answer> {
   return out;
 }
 
-const PATHS = ['/healthz', '/readyz', '/debug/table', '/debug/explain?url=', '/debug/state', '/dashboard'];
+const PATHS = ['/healthz', '/readyz', '/metrics', '/debug/table', '/debug/explain?url=', '/debug/state', '/dashboard'];
 
 function explainAnswer(state: AdminState, query: URLSearchParams): Answer {
   const url = query.get('url');
@@ -86,6 +89,7 @@ export async function startAdminServer(state: AdminState, port: number, hosts: r
       : path === '/healthz' ? json(200, { status: 'ok' })
       : path === '/readyz' ? json(state.ready() ? 200 : 503, state.readiness())
       : path === '/debug/table' ? json(200, state.debugTable())
+      : path === '/metrics' ? [200, { 'content-type': CONTENT_TYPE, 'cache-control': 'no-store' }, state.metrics()]
       : path === '/debug/explain' ? explainAnswer(state, new URLSearchParams(search))
       : path === '/debug/state' ? json(200, state.dashboardState())
       : (dashboard.get(path) ?? json(404, { error: 'not found', paths: PATHS }));

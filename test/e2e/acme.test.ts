@@ -61,6 +61,7 @@ async function startAcmeGatehouse(o: { manifests: Record<string, string>; storag
     bindAddress: '127.0.0.1',
     workers: 2,
     logLevel: 'silent',
+    accessLogSample: 0,
     shutdownGracePeriod: 1,
     acmeDirectory: o.directory,
     acmeEmail: 'ops@example.com',

@@ -20,14 +20,6 @@ const DAY = 86_400_000;
 
 const site = (name: string, host: string, svc: string, creationTimestamp: string) => ingress(name, { creationTimestamp, rules: [{ host, paths: [{ path: '/', service: svc }] }] });
 
-/**
- * Whether /metrics is on the admin server (the metrics work of issue 11 lands apart). False: the
- * rates panel must say "metrics not available", and the rate display is checked against /metrics
- * answers this test serves to the page itself. Set it to true once /metrics exists: then a 404
- * fails, and the rates are checked against real traffic.
- */
-const METRICS_LANDED = false;
-
 describe.runIf(requirePackage('chromium', [CHROMIUM], { suites: 'dashboard suites' }))('dashboard', () => {
   let gh: Gatehouse;
   let echo: Echo;
@@ -102,25 +94,9 @@ describe.runIf(requirePackage('chromium', [CHROMIUM], { suites: 'dashboard suite
     await waitFor('the page to show the new generation', async () => (await page.locator('#generation').textContent()) === String(gh.served().generation));
   });
 
-  it('shows request and error rates per Ingress from /metrics (or says metrics are not available)', async () => {
+  it('shows request and error rates per Ingress from /metrics', async () => {
     const metrics = await send(gh.agent, `http://127.0.0.1:${gh.adminPort}`, '/metrics');
-    if (METRICS_LANDED || metrics.status !== 404) {
-      expect(metrics.status).toBe(200);
-    } else {
-      await waitFor('the rates panel to say metrics are not available', async () => /metrics not available/.test((await page.locator('#rates-note').textContent()) ?? ''));
-      // Until /metrics lands: the page's differencing against counters served here, rising per poll.
-      let polls = 0;
-      await page.route('**/metrics', (route) => {
-        polls++;
-        const body = [
-          '# TYPE gatehouse_requests_total counter',
-          `gatehouse_requests_total{namespace="default",ingress="shop",service="shop",method="GET",status_class="2xx"} ${polls * 10}`,
-          `gatehouse_requests_total{namespace="default",ingress="broken",service="gone",method="GET",status_class="5xx"} ${polls * 3}`,
-          '',
-        ].join('\n');
-        return route.fulfill({ status: 200, contentType: 'text/plain; version=0.0.4', body });
-      });
-    }
+    expect(metrics.status).toBe(200);
     // Traffic, bounded in requests and time, until the page shows a rate for each Ingress.
     const deadline = Date.now() + 20_000;
     let sent = 0;

@@ -147,11 +147,13 @@ describe('custom-http-errors and default-backend', () => {
     expect([got.method, got.body, got.headers.filter(([n]) => n === 'content-length' || n === 'transfer-encoding')]).toEqual(['PUT', '', [['content-length', '0']]]);
   });
 
-  it('generates a 32-hex X-Request-ID when the client sends none, and sends no X-Format without an Accept', async () => {
+  it('generates a 32-hex X-Request-ID when the client sends none, the one answered, and sends no X-Format without an Accept', async () => {
     const r = await gh.request('/status/500', { host: 'errors.test' });
     expect(served(r)).toEqual([500, 'pages', 'pages 500']);
     const x = new Map(xHeaders(pages.seen.at(-1)!));
     expect(x.get('x-request-id')).toMatch(/^[0-9a-f]{32}$/);
+    // The one the client is answered, and the upstream was sent.
+    expect(r.headers['x-request-id']).toBe(x.get('x-request-id'));
     expect(x.has('x-format')).toBe(false);
   });
 

@@ -88,6 +88,10 @@ describe('kube mode: leader election, status and Events across replicas', () => 
     expect(follower.logs.filter((l) => l.msg === 'became leader')).toHaveLength(0);
     expect(await leader.who('one.test')).toBe('a');
     expect(await follower.who('one.test')).toBe('a');
+    // gatehouse_leader on /metrics: 1 on the leader, 0 on the follower.
+    const gauge = async (gh: typeof leader) => /^gatehouse_leader (\d)$/m.exec(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text())?.[1];
+    expect(await gauge(leader)).toBe('1');
+    expect(await gauge(follower)).toBe('0');
   });
 
   it('status: the published addresses, written once, by the leader only', async () => {

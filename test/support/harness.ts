@@ -131,6 +131,8 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
     bindAddress: '127.0.0.1',
     workers: 2,
     logLevel: 'silent',
+    // The access log is off unless a test asks for it (test/e2e/access-log.test.ts).
+    accessLogSample: 0,
     shutdownGracePeriod: 1,
     ...start.options,
   };

@@ -124,6 +124,8 @@ export async function beginKubeGatehouse(api: KubeApi, o: KubeGatehouseOptions =
     '--status-port', String(adminPort),
     '--workers', '2',
     '--log-level', 'silent',
+    // No access log on the test's standard output (test/e2e/access-log.test.ts has it).
+    '--access-log-sample', '0',
     '--shutdown-grace-period', '1',
     ...(o.args ?? []),
   ]);

@@ -20,10 +20,10 @@ export class ReferenceMatcher {
   lookup(rawHost: string, path: string): Match {
     const table = this.#table;
     const vh = selectHost(table.hosts, normaliseHost(rawHost));
-    if (vh === null) return { backend: table.defaultBackend, route: null, host: null, steps: [] };
+    if (vh === null) return { backend: table.defaultBackend, route: null, host: null, steps: [], series: 0 };
     const route = selectRoute(vh.routes, path);
-    if (route !== null) return { backend: route.backend, route, host: vh, steps: [] };
-    return { backend: vh.defaultBackend !== null ? vh.defaultBackend : table.defaultBackend, route: null, host: vh, steps: [] };
+    if (route !== null) return { backend: route.backend, route, host: vh, steps: [], series: 0 };
+    return { backend: vh.defaultBackend !== null ? vh.defaultBackend : table.defaultBackend, route: null, host: vh, steps: [], series: 0 };
   }
 }
 

@@ -173,7 +173,7 @@ export const CATALOGUE: Readonly<Record<string, CatalogueEntry>> = {
   'mirror-request-body': unsupported('no request is mirrored'),
   'fastcgi-index': unsupported('FastCGI backends are not served (backend-protocol FCGI is refused)'),
   'fastcgi-params-configmap': unsupported('FastCGI backends are not served (backend-protocol FCGI is refused)'),
-  'enable-access-log': unsupported('access logging is not switched per Ingress'),
+  'enable-access-log': ok('"false" leaves the Ingress\'s requests out of the access log'),
   'enable-rewrite-log': unsupported('there is no rewrite log'),
   'ssl-ciphers': unsupported('every host gets Gatehouse\'s TLS 1.2/1.3 settings'),
   'ssl-prefer-server-ciphers': unsupported('every host gets Gatehouse\'s TLS 1.2/1.3 settings'),

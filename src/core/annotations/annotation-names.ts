@@ -47,6 +47,8 @@ export const KNOWN: ReadonlySet<string> = new Set([
   'canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total',
   // basic-auth.ts, satisfy.ts
   'auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm', 'satisfy',
+  // access-log.ts
+  'enable-access-log',
   // client-cert.ts
   'auth-tls-secret', 'auth-tls-verify-client', 'auth-tls-verify-depth', 'auth-tls-error-page', 'auth-tls-pass-certificate-to-upstream', 'auth-tls-match-cn',
   // health-check.ts (ours only)

@@ -29,6 +29,7 @@ import { readErrorPages, type ErrorPagesAnnotations } from './error-pages.ts';
 import { readServerAlias } from './server-alias.ts';
 import { readServiceUpstream } from './service-upstream.ts';
 import { readClientCert, type ClientCertAnnotations } from './client-cert.ts';
+import { readAccessLog } from './access-log.ts';
 import type { BackendProtocol, FamilyDefaults, ForwardPolicy, HeaderList, HeadersPolicy, HealthPolicy, RoutePolicies } from '../model.ts';
 
 export interface IngressAnnotations {
@@ -106,6 +107,7 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   const aliases = take(readServerAlias(ing));
   const serviceUpstream = take(readServiceUpstream(ing, defaults.serviceUpstream)) ?? false;
   const clientCert = take(readClientCert(ing));
+  const accessLog = take(readAccessLog(ing));
   if (problems.length > 0 || sslRedirect === undefined || acme === undefined || backendProtocol === undefined || proxySsl === undefined || redirect === undefined || rewrite === undefined) {
     for (const p of problems) {
       conditions.push({
@@ -130,5 +132,6 @@ export function readIngressAnnotations(ing: KubeObject, defaults: AnnotationDefa
   if (externalAuth !== undefined) policies.externalAuth = externalAuth;
   if (basicAuth !== undefined) policies.basicAuth = basicAuth;
   if (satisfy !== undefined) policies.satisfy = satisfy;
+  if (accessLog !== undefined) policies.accessLog = accessLog;
   return { sslRedirect, backendProtocol, proxySsl, acme, policies, fromToWww: redirect.fromToWww, rewrite, serviceUpstream, ...(forward ? { forward } : {}), ...(health ? { health } : {}), ...(canary ? { canary } : {}), ...(errorPages ? { errorPages } : {}), ...(aliases ? { aliases } : {}), ...(clientCert ? { clientCert } : {}) };
 }

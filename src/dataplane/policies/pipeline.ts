@@ -68,6 +68,8 @@ export class RequestContext implements UpstreamOverrides {
   accessAdmitted = false;
   /** satisfy any (satisfy.ts): the refusal to answer if no access-phase step admits the request. */
   accessDenial: { readonly status: number; readonly headers?: AnswerHeaders } | null = null;
+  /** Why a step refused the request, for the metrics (observe/request-observer.ts): over a limit, or by an access-phase step (access lists, authentication). */
+  refusal: 'rate-limit' | 'access' | null = null;
   #clientAddress: IpBytes | null | undefined;
   constructor(req: ProxyRequest, res: ProxyResponse | Duplex, upgrade: boolean, scheme: 'http' | 'https', host: string, url: string, path: string, clientIp: string) {
     this.req = req;

@@ -72,6 +72,7 @@ export function rateLimitStep(policy: RateLimitPolicy): SyncStep {
     if (connections > 0) {
       const slot = conns.acquire(conns.key(connPrefix, client), connections);
       if (slot === REFUSED) {
+        ctx.refusal = 'rate-limit';
         ctx.respond(connStatus, CONN_RETRY);
         return true;
       }
@@ -87,6 +88,7 @@ export function rateLimitStep(policy: RateLimitPolicy): SyncStep {
       const wait = rates.admit(rates.key(l.prefix, client), l.interval, l.tolerance, now);
       if (wait === 0) continue;
       for (let j = 0; j < i; j++) rates.refund(rates.key(limits[j]!.prefix, client), limits[j]!.interval);
+      ctx.refusal = 'rate-limit';
       ctx.respond(reqStatus, { 'retry-after': String(Math.max(1, Math.ceil(wait / 1e6))) });
       return true;
     }

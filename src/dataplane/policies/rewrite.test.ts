@@ -69,7 +69,7 @@ describe('upstreamTarget', () => {
 describe('sslRedirectTarget', () => {
   const route = (policies?: Route['policies']): Route => ({ path: '/', match: 'Prefix', backend: 'b', ingress: 'ns/i', sslRedirect: true, ...(policies ? { policies } : {}) });
   const host = (defaultPolicies?: VirtualHost['defaultPolicies']): VirtualHost => ({ host: 'h', routes: [], defaultBackend: null, tls: true, sslRedirect: true, ...(defaultPolicies ? { defaultPolicies } : {}) });
-  const match = (r: Route | null, h: VirtualHost | null): Match => ({ backend: 'b', route: r, host: h, steps: [] });
+  const match = (r: Route | null, h: VirtualHost | null): Match => ({ backend: 'b', route: r, host: h, steps: [], series: 0 });
   const strip = { rewrite: { stripTrailingSlash: true as const } };
 
   it('keeps the target as sent by default (preserve-trailing-slash)', () => {

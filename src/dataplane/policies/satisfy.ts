@@ -44,6 +44,7 @@ export function accessPassed(ctx: RequestContext, satisfy: Satisfy): false {
  */
 export function accessDenied(ctx: RequestContext, satisfy: Satisfy, status: number, headers?: AnswerHeaders): boolean {
   if (satisfy === 'all') {
+    ctx.refusal = 'access';
     ctx.respond(status, headers);
     return true;
   }
@@ -55,6 +56,7 @@ export function accessDenied(ctx: RequestContext, satisfy: Satisfy, status: numb
 export const satisfyAnyStep: SyncStep = (ctx) => {
   const denial = ctx.accessDenial;
   if (ctx.accessAdmitted || denial === null) return false;
+  ctx.refusal = 'access';
   ctx.respond(denial.status, denial.headers);
   return true;
 };

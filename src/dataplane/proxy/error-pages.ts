@@ -27,8 +27,11 @@ import type { UpstreamOverrides } from './headers.ts';
 
 const NAMES = new Set(['x-code', 'x-format', 'x-original-uri', 'x-namespace', 'x-ingress-name', 'x-service-name', 'x-service-port', 'x-request-id']);
 
-/** The X-* headers for the error backend (`uri`: with X-Original-URI) as flat [name, value, …], the empty ones left out. */
-export function errorPageHeaders(p: ErrorPagesPolicy, req: ProxyRequest, status: number, uri: boolean): string[] {
+/**
+ * The X-* headers for the error backend (`uri`: with X-Original-URI) as flat [name, value, …], the
+ * empty ones left out. `id`: the request's X-Request-ID as answered (observe/request-observer.ts).
+ */
+export function errorPageHeaders(p: ErrorPagesPolicy, req: ProxyRequest, status: number, uri: boolean, id?: string): string[] {
   const values = [
     'x-code', String(status),
     'x-format', req.headers.accept ?? '',
@@ -37,7 +40,7 @@ export function errorPageHeaders(p: ErrorPagesPolicy, req: ProxyRequest, status:
     'x-ingress-name', p.ingress,
     'x-service-name', p.service,
     'x-service-port', p.servicePort,
-    'x-request-id', requestId(req.headers['x-request-id']),
+    'x-request-id', id ?? requestId(req.headers['x-request-id']),
   ];
   const out: string[] = [];
   for (let i = 0; i < values.length; i += 2) if (values[i + 1] !== '') out.push(values[i]!, values[i + 1]!);

@@ -5,6 +5,7 @@
 // proxy-set-headers replace the client's headers of the same names.
 
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { ObservedRequest } from '../observe/request-observer.ts';
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
@@ -14,6 +15,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const REPLACED = new Set(['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip']);
+/** Replaced too when the request is observed (Forwarded.observed). */
+const OBSERVED = new Set(['x-request-id', 'traceparent', 'tracestate']);
 
 function connectionTokens(value: string | string[] | undefined): Set<string> | null {
   if (value === undefined) return null;
@@ -37,6 +40,12 @@ export interface Forwarded {
   port: number;
   /** proxy-set-headers (the ConfigMap's), or undefined: none. */
   setHeaders?: RequestHeaderSet;
+  /**
+   * Requests the worker observes (observe/request-observer.ts): X-Request-ID and the W3C trace
+   * context sent upstream instead of the client's (undefined: none), and where the proxy records
+   * the upstream side. Absent (a sub-request): the client's headers pass.
+   */
+  observed?: ObservedRequest;
 }
 
 /** Headers set on every upstream request, each replacing the client's of the same name; an empty value removes it. */
@@ -71,11 +80,12 @@ export function clientIp(remoteAddress: string | undefined): string {
 export function upstreamRequestHeaders(rawHeaders: readonly string[], connection: string | string[] | undefined, fwd: Forwarded, keepUpgrade = false): string[] {
   const named = connectionTokens(connection);
   const set = fwd.setHeaders?.names;
+  const observed = fwd.observed !== undefined;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const lower = name.toLowerCase();
-    if (REPLACED.has(lower) || set?.has(lower)) continue;
+    if (REPLACED.has(lower) || set?.has(lower) || (observed && OBSERVED.has(lower))) continue;
     if (HOP_BY_HOP.has(lower) || named?.has(lower)) {
       if (!(keepUpgrade && (lower === 'connection' || lower === 'upgrade'))) continue;
     }
@@ -93,6 +103,12 @@ function pushForwarding(out: string[], fwd: Forwarded): void {
     'x-forwarded-host', fwd.host,
     'x-forwarded-port', String(fwd.port),
   );
+  const o = fwd.observed;
+  if (o !== undefined) {
+    if (o.requestId !== undefined) out.push('x-request-id', o.requestId);
+    if (o.traceparent !== undefined) out.push('traceparent', o.traceparent);
+    if (o.tracestate !== undefined) out.push('tracestate', o.tracestate);
+  }
   if (fwd.setHeaders !== undefined) out.push(...fwd.setHeaders.flat);
 }
 
@@ -108,6 +124,7 @@ export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd:
   let host: string | undefined;
   const cookies: string[] = [];
   const set = fwd.setHeaders?.names;
+  const observed = fwd.observed !== undefined;
   const out: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
@@ -120,7 +137,7 @@ export function upstreamRequestHeadersFromH2(rawHeaders: readonly string[], fwd:
     if (lower === 'host') host ??= value;
     else if (lower === 'cookie') {
       if (!set?.has(lower)) cookies.push(value);
-    } else if (!REPLACED.has(lower) && !HOP_BY_HOP.has(lower) && !set?.has(lower)) out.push(name, value);
+    } else if (!REPLACED.has(lower) && !HOP_BY_HOP.has(lower) && !set?.has(lower) && !(observed && OBSERVED.has(lower))) out.push(name, value);
   }
   if (cookies.length > 0) out.push('cookie', cookies.join('; '));
   pushForwarding(out, fwd);
@@ -168,7 +185,7 @@ export function upstreamH2RequestHeaders(
       if (value.split(',').some((t) => t.trim().toLowerCase().split(';')[0] === 'trailers')) te = true;
       continue;
     }
-    if (REPLACED.has(name) || HOP_BY_HOP.has(name) || named?.has(name) || set?.has(name)) continue;
+    if (REPLACED.has(name) || HOP_BY_HOP.has(name) || named?.has(name) || set?.has(name) || (fwd.observed !== undefined && OBSERVED.has(name))) continue;
     const had = out[name];
     out[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
   }
@@ -180,6 +197,10 @@ export function upstreamH2RequestHeaders(
   out['x-forwarded-proto'] = fwd.proto;
   out['x-forwarded-host'] = fwd.host;
   out['x-forwarded-port'] = String(fwd.port);
+  const o = fwd.observed;
+  if (o?.requestId !== undefined) out['x-request-id'] = o.requestId;
+  if (o?.traceparent !== undefined) out.traceparent = o.traceparent;
+  if (o?.tracestate !== undefined) out.tracestate = o.tracestate;
   const extra = fwd.setHeaders?.flat ?? [];
   for (let i = 0; i < extra.length; i += 2) out[extra[i]!] = extra[i + 1]!;
   return out;

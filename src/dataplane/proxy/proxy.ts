@@ -40,6 +40,7 @@ import { RequestBody } from './request-body.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
+import { upstreamEnded, upstreamTry } from '../observe/request-observer.ts';
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -221,7 +222,7 @@ export class Proxy {
     if (errorPages !== undefined && endpoints.length === 0 && errorPages.backend !== null && this.hasEndpoints(errorPages.backend)) {
       backend = errorPages.backend;
       endpoints = this.endpoints.backends[backend]!;
-      over = withFallbackHeaders(over, errorPageHeaders(errorPages, req, 503, false));
+      over = withFallbackHeaders(over, errorPageHeaders(errorPages, req, 503, false, fwd.observed?.requestId));
     }
     const picking = new Picking(this.balancers.get(backend, balance), endpoints, pickContext(req, fwd), this.health, backend);
     let tls: UpstreamTls | null = null;
@@ -242,6 +243,7 @@ export class Proxy {
     // A body of undeclared length is counted against proxy-body-size as it is read.
     const body = hasBody ? new RequestBody(req, mustCount(req, bodyLimit) ? bodyLimit : 0) : null;
     const tries = new Tries(forward, req.method!, body);
+    const seen = fwd.observed;
     const pages = errorPages === undefined || errorPages.codes.length === 0 ? null : errorPages;
     if (protocol === 'H2C' || protocol === 'GRPC' || protocol === 'GRPCS') {
       const grpc = protocol !== 'H2C';
@@ -260,13 +262,21 @@ export class Proxy {
         grpc: grpcCall,
         // ingress-nginx intercepts no gRPC answers (no grpc_intercept_errors).
         divert: pages === null || grpcCall ? null : (status) => this.divert({ req, res, fwd, body, pages }, status),
-        pick: () => picking.next(),
+        pick: () => {
+          const e = picking.next();
+          if (e !== undefined) upstreamTry(seen, authority(e));
+          return e;
+        },
         endpoints: endpoints.length,
         answered: (out, status) => {
+          upstreamEnded(seen, status);
           addResponseCookies(out, res, status, over);
           picking.answered(out, res, status);
         },
-        failed: (how) => picking.failed(how),
+        failed: (how) => {
+          upstreamEnded(seen, 0);
+          picking.failed(how);
+        },
         rejected: (status) => picking.rejected(status),
       });
     }
@@ -291,7 +301,7 @@ export class Proxy {
     }
     const body = d.body !== null && d.body.replayable ? d.body : null;
     const base = req instanceof Http2ServerRequest ? upstreamRequestHeadersFromH2(req.rawHeaders, fwd) : upstreamRequestHeaders(req.rawHeaders, req.headers.connection, fwd);
-    const headers = withErrorPageHeaders(base, errorPageHeaders(d.pages, req, status, true), d.body !== null && body === null);
+    const headers = withErrorPageHeaders(base, errorPageHeaders(d.pages, req, status, true, fwd.observed?.requestId), d.body !== null && body === null);
     const endpoints = this.endpoints.backends[target]!;
     const picking = new Picking(this.balancers.get(target, undefined), endpoints, pickContext(req, fwd), this.health, target);
     // Plain HTTP/1.1 with the table's timeouts, as ingress-nginx's @custom location; its answer is final (pages: null).
@@ -310,6 +320,7 @@ export class Proxy {
     const endpoint = picking.next();
     if (endpoint === undefined) return this.answerError(x, 503);
     tries.made++;
+    upstreamTry(x.fwd.observed, authority(endpoint));
     const ac = new AbortController();
     let clientGone = false;
     let sendTimedOut = false;
@@ -353,6 +364,7 @@ export class Proxy {
           return discard();
         }
         body?.settle();
+        upstreamEnded(x.fwd.observed, statusCode);
         const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
         dropHandlerHeaders(out, res);
@@ -370,6 +382,7 @@ export class Proxy {
       },
       (err) => {
         res.off('close', onClose);
+        upstreamEnded(x.fwd.observed, 0);
         if (diverted) return;
         // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
         if (clientGone) return picking.end(false);

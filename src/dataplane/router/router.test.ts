@@ -65,15 +65,15 @@ describe('Router', () => {
     const first = router.lookup('shop.example.com', '/api/a');
     const second = router.lookup('SHOP.example.com:443', '/api/b/c');
     expect(first).toBe(second);
-    expect(first).toEqual({ backend: 'api', route: api, host: shop, steps: [] });
+    expect(first).toEqual({ backend: 'api', route: api, host: shop, steps: [], series: 0 });
     expect(Object.isFrozen(first)).toBe(true);
     expect(router.lookup('shop.example.com', '/nope')).toBe(router.lookup('shop.example.com', '*'));
-    expect(router.lookup('shop.example.com', '/nope')).toEqual({ backend: 'shop-default', route: null, host: shop, steps: [] });
+    expect(router.lookup('shop.example.com', '/nope')).toEqual({ backend: 'shop-default', route: null, host: shop, steps: [], series: 0 });
   });
 
   it('answers a host with no routes with its own default backend', () => {
     const router = new Router(t);
-    expect(router.lookup('unknown.org', '/api')).toEqual({ backend: 'catch-all', route: null, host: t.hosts[2], steps: [] });
+    expect(router.lookup('unknown.org', '/api')).toEqual({ backend: 'catch-all', route: null, host: t.hosts[2], steps: [], series: 0 });
   });
 
   it('routes a table that crossed postMessage (structured clone) to the clone’s own objects', () => {
@@ -184,7 +184,7 @@ describe('Router in regex mode', () => {
     const router = new Router(table([vhost('r.test', [r])]));
     const first = router.lookup('r.test', '/x/1');
     expect(first).toBe(router.lookup('R.test', '/X/22/y'));
-    expect(first).toEqual({ backend: 'x', route: r, host: expect.anything(), steps: [] });
+    expect(first).toEqual({ backend: 'x', route: r, host: expect.anything(), steps: [], series: 0 });
     expect(Object.isFrozen(first)).toBe(true);
   });
 });

@@ -56,11 +56,11 @@ export interface Match {
   readonly host: VirtualHost | null;
   /** The request-pipeline steps of the route (or of the host's unmatched paths); usually none. */
   readonly steps: readonly Step[];
+  /** The request metrics' series of its labels (dataplane/observe/series.ts); 0 without RouterOptions.series. */
+  readonly series: number;
 }
 
 export interface RouterOptions {
-  /** A host's matcher could not be built (a hand-made table): the host answers as if it had no route. Default: ignored. */
-  readonly onError?: (err: unknown, host: string) => void;
   /**
    * Run find-my-way's `compile()` (generated straight-line matchers; about twice as fast as
    * the tree walk, measured here). Default true. False keeps the interpreted tree walk; the
@@ -69,10 +69,18 @@ export interface RouterOptions {
   readonly compile?: boolean;
   /** Builds the steps of a route's (or a host's default) policies; default: none. */
   readonly steps?: (policies: RoutePolicies | undefined) => readonly Step[];
+  /** The metrics series of a Match's backend and route (observe/series.ts); default: 0. A series never changes meaning, so a kept host keeps its Matches' series. */
+  readonly series?: (backend: string | null, route: Route | null) => number;
+  /** A host's matcher could not be built (a hand-made table): the host answers as if it had no route. Default: ignored. */
+  readonly onError?: (err: unknown, host: string) => void;
 }
 
 const NO_STEPS: readonly Step[] = Object.freeze([]);
 const noSteps = (): readonly Step[] => NO_STEPS;
+const noSeries = (): number => 0;
+
+/** Makes the frozen Match of a backend and route (null: a default backend) of a host. */
+type MakeMatch = (backend: string | null, route: Route | null, host: VirtualHost | null, policies: RoutePolicies | undefined) => Match;
 
 type FindMyWayInstance = ReturnType<typeof FindMyWay>;
 
@@ -117,7 +125,7 @@ export class Router {
   readonly #noHost: Match;
   readonly #tableDefault: string | null;
   readonly #compile: boolean;
-  readonly #steps: (policies: RoutePolicies | undefined) => readonly Step[];
+  readonly #make: MakeMatch;
   readonly #onError: ((err: unknown, host: string) => void) | undefined;
 
   /**
@@ -126,10 +134,12 @@ export class Router {
    */
   constructor(table: RouteTable, options: RouterOptions = {}, previous?: Router) {
     this.#compile = options.compile ?? true;
-    this.#steps = options.steps ?? noSteps;
+    const steps = options.steps ?? noSteps;
+    const series = options.series ?? noSeries;
+    this.#make = (backend, route, host, policies) => Object.freeze({ backend, route, host, steps: host === null ? NO_STEPS : steps(policies), series: series(backend, route) });
     this.#onError = options.onError;
     this.#tableDefault = table.defaultBackend;
-    this.#noHost = freezeMatch(table.defaultBackend, null, null, NO_STEPS);
+    this.#noHost = this.#make(table.defaultBackend, null, null, undefined);
     // A host's miss falls back to the table's default backend: another one rebuilds every host.
     const reuse = previous !== undefined && previous.#tableDefault === table.defaultBackend ? previous : null;
     const slot = (vh: VirtualHost, old: HostSlot | null | undefined): HostSlot => (old?.vh === vh ? old : { vh, entry: null });
@@ -153,10 +163,10 @@ export class Router {
   #entry(slot: HostSlot): HostEntry {
     if (slot.entry !== null) return slot.entry;
     try {
-      slot.entry = buildHost(slot.vh, this.#tableDefault, this.#compile, this.#steps);
+      slot.entry = buildHost(slot.vh, this.#tableDefault, this.#compile, this.#make);
     } catch (err) {
       this.#onError?.(err, slot.vh.host);
-      slot.entry = { paths: null, ordered: null, miss: freezeMatch(slot.vh.defaultBackend ?? this.#tableDefault, null, slot.vh, NO_STEPS) };
+      slot.entry = { paths: null, ordered: null, miss: this.#make(slot.vh.defaultBackend ?? this.#tableDefault, null, slot.vh, undefined) };
     }
     return slot.entry;
   }
@@ -195,9 +205,9 @@ export class Router {
   }
 }
 
-function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, steps: (policies: RoutePolicies | undefined) => readonly Step[]): HostEntry {
-  const miss = freezeMatch(vh.defaultBackend ?? tableDefault, null, vh, steps(vh.defaultPolicies));
-  if (vh.routes.some((r) => r.match === 'Regex')) return { paths: null, ordered: orderedRoutes(vh, steps), miss };
+function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolean, make: MakeMatch): HostEntry {
+  const miss = make(vh.defaultBackend ?? tableDefault, null, vh, vh.defaultPolicies);
+  if (vh.routes.some((r) => r.match === 'Regex')) return { paths: null, ordered: orderedRoutes(vh, make), miss };
 
   // find-my-way throws on a duplicate registration, and an Exact and a Prefix on the same path
   // both need the static node for that path: merge them per path first.
@@ -228,7 +238,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
     const pattern = path.replaceAll('%', PERCENT).replaceAll(':', '::');
     // The path itself: Exact beats Prefix at equal path.
     const whole = slot.exact ?? slot.prefix;
-    const wholeMatch = whole === null ? null : freezeMatch(whole.backend, whole, vh, steps(whole.policies));
+    const wholeMatch = whole === null ? null : make(whole.backend, whole, vh, whole.policies);
     if (wholeMatch !== null) paths.on(METHOD, pattern, NO_HANDLER, wholeMatch);
     if (slot.prefix !== null) {
       // Prefix `/a/b` is the pair `/a/b` + `/a/b/*`. `/a/b/*` also matches `/a/b/` (the wildcard
@@ -238,7 +248,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
       // router.test.ts). Prefix `/` is `/*` (and `/`), which matches every path.
       const tail = pattern === '/' ? '/*' : pattern + '/*';
       // One Match (and one set of steps) per route, whichever of its two patterns matched.
-      const prefixMatch = slot.prefix === whole ? wholeMatch! : freezeMatch(slot.prefix.backend, slot.prefix, vh, steps(slot.prefix.policies));
+      const prefixMatch = slot.prefix === whole ? wholeMatch! : make(slot.prefix.backend, slot.prefix, vh, slot.prefix.policies);
       paths.on(METHOD, tail, NO_HANDLER, prefixMatch);
     }
   }
@@ -249,7 +259,7 @@ function buildHost(vh: VirtualHost, tableDefault: string | null, compile: boolea
 const RANK: Readonly<Record<Route['match'], number>> = { Exact: 0, Prefix: 1, Regex: 2 };
 
 /** The routes of a host in regex mode, in ingress-nginx's order (see the header). */
-function orderedRoutes(vh: VirtualHost, steps: (policies: RoutePolicies | undefined) => readonly Step[]): OrderedRoute[] {
+function orderedRoutes(vh: VirtualHost, make: MakeMatch): OrderedRoute[] {
   const entries: { test: (path: string) => boolean; length: number; rank: number; path: string; match: Match }[] = [];
   for (const route of vh.routes) {
     let test: (path: string) => boolean;
@@ -267,7 +277,7 @@ function orderedRoutes(vh: VirtualHost, steps: (policies: RoutePolicies | undefi
       else if (p === '/') test = () => true;
       else test = (path) => path.startsWith(p) && (path.length === p.length || path.charCodeAt(p.length) === 47);
     }
-    entries.push({ test, length, rank: RANK[route.match], path: route.path, match: freezeMatch(route.backend, route, vh, steps(route.policies)) });
+    entries.push({ test, length, rank: RANK[route.match], path: route.path, match: make(route.backend, route, vh, route.policies) });
   }
   entries.sort((a, b) => b.length - a.length || a.rank - b.rank || (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
   return entries.map(({ test, match }) => ({ test, match }));
@@ -290,10 +300,6 @@ function routePath(route: Route): string | null {
   if (path === null || path.includes('*')) return null;
   if (route.match === 'Prefix' && path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   return path;
-}
-
-function freezeMatch(backend: string | null, route: Route | null, host: VirtualHost | null, steps: readonly Step[]): Match {
-  return Object.freeze({ backend, route, host, steps });
 }
 
 /**

@@ -1,0 +1,124 @@
+// The access log end to end over a pool of 2 workers: one JSON line per request with the fields of
+// issue 11 (client, method, host, path, protocol, status, bytes, durations, upstream, Ingress and
+// Service, request ID, user agent, TLS version); never the Authorization header, cookies or the
+// values of query parameters that look secret; enable-access-log: "false" leaves an Ingress's
+// requests out; --access-log-sample logs a share of them.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEcho, type Echo } from '../support/echo-upstream.ts';
+import { backendService, ingress, ingressClass, manifest, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
+import { parsePrometheusText } from '../support/prometheus-text.ts';
+import type { AccessLogEntry } from '../../src/dataplane/observe/access-log.ts';
+
+const NGINX = 'nginx.ingress.kubernetes.io/';
+
+async function lines(file: string): Promise<AccessLogEntry[]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AccessLogEntry);
+}
+
+describe('the access log', () => {
+  let echo: Echo;
+  let gh: Gatehouse;
+  let dir: string;
+  let file: string;
+
+  beforeAll(async () => {
+    echo = await startEcho({ name: 'logged' });
+    dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
+    file = path.join(dir, 'access.log');
+    gh = await startGatehouse({
+      options: { workers: 2, accessLogSample: 1, accessLogPath: file },
+      manifests: manifest(
+        ingressClass('gatehouse'),
+        backendService('echo', echo.port, { namespace: 'web' }),
+        ingress('site', { namespace: 'web', rules: [{ host: 'site.test', paths: [{ path: '/', service: 'echo' }] }] }),
+        ingress('quiet', { namespace: 'web', annotations: { [`${NGINX}enable-access-log`]: 'false' }, rules: [{ host: 'quiet.test', paths: [{ path: '/', service: 'echo' }] }] }),
+      ),
+    });
+  });
+
+  afterAll(async () => {
+    await gh?.close();
+    await echo?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('writes one line per request with its fields, never credentials or secret query values', async () => {
+    const secretHeaders = { authorization: 'Bearer very-secret-token', cookie: 'session=cookie-secret', 'user-agent': 'access-log-test/1.0', 'x-request-id': 'req-given-1' };
+    const a = await gh.request('/shop/item?page=2&token=query-secret&api_key=key-secret', { host: 'site.test', headers: secretHeaders });
+    expect(a.status).toBe(200);
+    const b = await gh.request('/nothing', { host: 'nobody.test' });
+    expect(b.status).toBe(404);
+    for (let i = 0; i < 3; i++) expect((await gh.request('/', { host: 'quiet.test' })).status).toBe(200);
+    const h2 = new Client(`https://127.0.0.1:${gh.httpsPort}`, { allowH2: true, connect: { rejectUnauthorized: false, servername: 'site.test' } });
+    try {
+      const res = await h2.request({ path: '/over-tls', method: 'POST', headers: { host: 'site.test' }, body: 'x'.repeat(1000) });
+      await res.body.dump();
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await h2.close();
+    }
+
+    await waitFor('3 access-log lines', async () => (await lines(file)).length >= 3);
+    const got = await lines(file);
+    expect(got).toHaveLength(3);
+    const [first, unrouted, tls] = [got.find((l) => l.path.startsWith('/shop'))!, got.find((l) => l.host === 'nobody.test')!, got.find((l) => l.path === '/over-tls')!];
+    expect(first).toMatchObject({
+      requestId: 'req-given-1',
+      clientIp: '127.0.0.1',
+      method: 'GET',
+      host: 'site.test',
+      path: '/shop/item?page=2&token=REDACTED&api_key=REDACTED',
+      protocol: 'HTTP/1.1',
+      status: 200,
+      upstreamAddress: `127.0.0.1:${echo.port}`,
+      upstreamStatus: 200,
+      namespace: 'web',
+      ingress: 'site',
+      service: 'echo',
+      userAgent: 'access-log-test/1.0',
+      tls: null,
+    });
+    expect(Date.parse(first.time)).toBeGreaterThan(Date.now() - 60_000);
+    expect(first.bytesIn).toBeGreaterThan(100);
+    expect(first.bytesOut).toBeGreaterThan(100);
+    expect(first.durationMs).toBeGreaterThanOrEqual(first.upstreamDurationMs!);
+    expect(unrouted).toMatchObject({ status: 404, namespace: '', ingress: '', service: '', upstreamAddress: null, upstreamStatus: null, upstreamDurationMs: null });
+    expect(unrouted.requestId).toMatch(/^[0-9a-f]{32}$/);
+    expect(tls).toMatchObject({ protocol: 'HTTP/2.0', tls: 'TLSv1.3', method: 'POST', ingress: 'site' });
+    expect(tls.bytesIn).toBeGreaterThanOrEqual(1000);
+    const text = await readFile(file, 'utf8');
+    for (const secret of ['very-secret-token', 'cookie-secret', 'query-secret', 'key-secret']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('--access-log-sample', () => {
+  it('logs about that share of the requests', async () => {
+    const echo = await startEcho({ name: 'sampled' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
+    const file = path.join(dir, 'access.log');
+    const gh = await startGatehouse({
+      options: { workers: 1, accessLogSample: 0.5, accessLogPath: file },
+      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port), ingress('site', { rules: [{ host: 'site.test', paths: [{ path: '/', service: 'echo' }] }] })),
+    });
+    try {
+      for (let i = 0; i < 200; i++) expect((await gh.request(`/${i}`, { host: 'site.test' })).status).toBe(200);
+      // Every request is counted in the metrics; the log has its share (binomial: 100 ± 7).
+      const scrape = async () => parsePrometheusText(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text());
+      await waitFor('200 requests counted', async () => (await scrape()).sum('gatehouse_requests_total') === 200);
+      const logged = (await scrape()).value('gatehouse_access_log_lines_total')!;
+      await waitFor('the sampled lines written', async () => (await lines(file)).length === logged);
+      expect(logged).toBeGreaterThan(50);
+      expect(logged).toBeLessThan(150);
+    } finally {
+      await gh.close();
+      await echo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
