@@ -174,8 +174,9 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     let m: ToWorker = { type: 'update', ...sent, ...(sent.table ? { series: this.seriesIndex } : {}) };
     if (wasComplete && tableDiff !== null) {
       // The diff, and the series it numbered (the index only grows: its new entries are its last ones).
-      const { table: _whole, ...rest } = m;
-      m = { ...rest, tableDiff, series: Object.fromEntries(Object.entries(this.seriesIndex).slice(seriesBefore)) };
+      const { table: _whole, series: _all, ...rest } = m;
+      const added = Object.entries(this.seriesIndex).slice(seriesBefore);
+      m = { ...rest, tableDiff, ...(added.length > 0 ? { series: Object.fromEntries(added) } : {}) };
     }
     for (const s of this.slots) this.post(s, m);
   }

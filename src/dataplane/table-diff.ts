@@ -3,9 +3,9 @@
 // instead of the whole table (DESIGN.md "Data flow" 5: still plain data), so that a change to one
 // Ingress costs the same at 10 and at 10,000 hosts: a structured clone of 10,000 hosts per worker
 // per change is gone, and the worker keeps the VirtualHost objects, and so the built matchers
-// (router.ts), of every host the change did not touch. Hosts and backends are compared by their
-// JSON, kept per table by `TableDiffer` (compile builds every object afresh, so identity says
-// nothing on the control plane's side).
+// (router.ts), of every host the change did not touch. Hosts and backends are compared as data
+// with the previous table's (compile builds every object afresh, so identity says nothing on the
+// control plane's side).
 
 import type { Backend, RouteTable, VirtualHost } from '../core/model.ts';
 
@@ -24,44 +24,43 @@ export interface TableDiff {
   readonly removedBackends: readonly string[];
 }
 
-/** Each host's and backend's JSON in one table. */
-interface Encoded {
-  readonly generation: number;
-  readonly hosts: ReadonlyMap<string, string>;
-  readonly backends: ReadonlyMap<string, string>;
+/** Equal plain data (what compile builds: objects, arrays, strings, numbers, booleans, null), key order aside. */
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!same(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!Object.hasOwn(b, k) || !same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  return true;
 }
 
-function encode(table: RouteTable): Encoded {
-  return {
-    generation: table.generation,
-    hosts: new Map(table.hosts.map((vh) => [vh.host, JSON.stringify(vh)])),
-    backends: new Map(Object.entries(table.backends).map(([id, b]) => [id, JSON.stringify(b)])),
-  };
-}
-
-/** What changed from one table to the next, key by key. */
-function changes<T>(before: ReadonlyMap<string, string>, after: ReadonlyMap<string, string>, value: (key: string) => T): { changed: [string, T][]; removed: string[] } {
-  const changed: [string, T][] = [];
-  for (const [key, json] of after) if (before.get(key) !== json) changed.push([key, value(key)]);
+/** What changed from one keyed set to the next. */
+function changes<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>): { changed: T[]; removed: string[] } {
+  const changed: T[] = [];
+  for (const [key, value] of after) if (!same(before.get(key), value)) changed.push(value);
   const removed = [...before.keys()].filter((key) => !after.has(key));
   return { changed, removed };
 }
 
 /** Remembers the last table it saw, and says how the next one differs from it. */
 export class TableDiffer {
-  #last: Encoded | null = null;
+  #last: RouteTable | null = null;
 
   /** The diff from the table last given to `next`'s, or null when there was none; `next` becomes the last. */
   diff(next: RouteTable): TableDiff | null {
     const before = this.#last;
-    const after = encode(next);
-    this.#last = after;
+    this.#last = next;
     if (before === null) return null;
-    const byHost = new Map(next.hosts.map((vh) => [vh.host, vh]));
-    const hosts = changes(before.hosts, after.hosts, (h) => byHost.get(h)!);
-    const backends = changes(before.backends, after.backends, (id) => next.backends[id]!);
+    const hostsOf = (t: RouteTable) => new Map(t.hosts.map((vh) => [vh.host, vh]));
+    const hosts = changes(hostsOf(before), hostsOf(next));
+    const backends = changes(new Map(Object.entries(before.backends)), new Map(Object.entries(next.backends)));
     const { hosts: _h, backends: _b, ...rest } = next;
-    return { base: before.generation, table: rest, hosts: hosts.changed.map(([, vh]) => vh), removedHosts: hosts.removed, backends: Object.fromEntries(backends.changed), removedBackends: backends.removed };
+    return { base: before.generation, table: rest, hosts: hosts.changed, removedHosts: hosts.removed, backends: Object.fromEntries(backends.changed.map((b) => [b.id, b])), removedBackends: backends.removed };
   }
 }
 
@@ -76,14 +75,22 @@ function byKey(a: string, b: string): number {
 export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
   if (table.generation !== diff.base) throw new Error(`table diff for generation ${diff.base} applied to generation ${table.generation}`);
   const hosts = new Map(table.hosts.map((vh) => [vh.host, vh]));
+  const count = hosts.size;
   for (const h of diff.removedHosts) hosts.delete(h);
   for (const vh of diff.hosts) hosts.set(vh.host, vh);
-  const backends: Record<string, Backend> = { ...table.backends };
-  for (const id of diff.removedBackends) delete backends[id];
-  Object.assign(backends, diff.backends);
-  const sortedBackends: Record<string, Backend> = {};
-  for (const id of Object.keys(backends).sort(byKey)) sortedBackends[id] = backends[id]!;
+  // Only a host added or removed moves the others: else the order stands, and sorting is skipped.
+  const reordered = diff.removedHosts.length > 0 || hosts.size !== count;
+  // Backends by id, in order: sorted again only when one was added or removed.
+  let ids = Object.keys(table.backends);
+  const added = Object.keys(diff.backends).filter((id) => table.backends[id] === undefined);
+  if (added.length > 0 || diff.removedBackends.length > 0) {
+    const removed = new Set(diff.removedBackends);
+    ids = [...ids.filter((id) => !removed.has(id)), ...added].sort(byKey);
+  }
+  const backends: Record<string, Backend> = {};
+  for (const id of ids) backends[id] = diff.backends[id] ?? table.backends[id]!;
   // In compile's key order, so the two print alike.
   const { generation, fingerprint, defaultBackend, ...rest } = diff.table;
-  return { generation, fingerprint, hosts: [...hosts.values()].sort((a, b) => byKey(a.host, b.host)), defaultBackend, backends: sortedBackends, ...rest };
+  const sortedHosts = reordered ? [...hosts.values()].sort((a, b) => byKey(a.host, b.host)) : table.hosts.map((vh) => hosts.get(vh.host)!);
+  return { generation, fingerprint, hosts: sortedHosts, defaultBackend, backends, ...rest };
 }
