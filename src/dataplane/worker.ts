@@ -145,6 +145,11 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   const h2 = req.httpVersionMajor === 2;
   // Observed once, at its end (observe/request-observer.ts); X-Request-ID answered from here on.
   const o = observer.begin(req, res, scheme === 'https');
+  // Who asked, and for which host: known to the access log for every answer, our own 400s included.
+  const host = requestHost(req);
+  const fwd = forwarded(req, scheme, host, o);
+  o.host = host;
+  o.clientIp = fwd.clientIp;
   // HTTP/2 has no Connection header; a draining session sends GOAWAY instead.
   if (draining && !h2) res.setHeader('connection', 'close');
   if (scheme === 'https' && hsts !== null) res.setHeader('strict-transport-security', hsts);
@@ -161,12 +166,8 @@ function onRequest(req: ProxyRequest, res: ProxyResponse, scheme: Scheme, expect
   // ACME HTTP-01 tokens we published: answered before routing, on any host, never redirected.
   const keyAuthorization = challengeAnswer(req.method, url, challenges);
   if (keyAuthorization !== undefined) return sendChallengeAnswer(res, keyAuthorization);
-  const host = requestHost(req);
   const match = router!.lookup(host, path);
-  const fwd = forwarded(req, scheme, host, o);
-  o.host = host;
   o.match = match;
-  o.clientIp = fwd.clientIp;
   // The scheme the client used: the connection's, or a trusted X-Forwarded-Proto (use-forwarded-headers).
   if (fwd.proto === 'http' && wantsHttps(match) && !isAcmeChallenge(url)) {
     const location = httpsLocation(host, sslRedirectTarget(match, url), config.httpsRedirectPort);

@@ -54,6 +54,8 @@ describe('the access log', () => {
     expect(a.status).toBe(200);
     const b = await gh.request('/nothing', { host: 'nobody.test' });
     expect(b.status).toBe(404);
+    // Our own 400 (a malformed escape) is logged with who asked and for which host too.
+    expect((await gh.request('/bad%zz', { host: 'site.test' })).status).toBe(400);
     for (let i = 0; i < 3; i++) expect((await gh.request('/', { host: 'quiet.test' })).status).toBe(200);
     const h2 = new Client(`https://127.0.0.1:${gh.httpsPort}`, { allowH2: true, connect: { rejectUnauthorized: false, servername: 'site.test' } });
     try {
@@ -64,9 +66,10 @@ describe('the access log', () => {
       await h2.close();
     }
 
-    await waitFor('3 access-log lines', async () => (await lines(file)).length >= 3);
+    await waitFor('4 access-log lines', async () => (await lines(file)).length >= 4);
     const got = await lines(file);
-    expect(got).toHaveLength(3);
+    expect(got).toHaveLength(4);
+    expect(got.find((l) => l.status === 400)).toMatchObject({ clientIp: '127.0.0.1', host: 'site.test', path: '/bad%zz', ingress: '' });
     const [first, unrouted, tls] = [got.find((l) => l.path.startsWith('/shop'))!, got.find((l) => l.host === 'nobody.test')!, got.find((l) => l.path === '/over-tls')!];
     expect(first).toMatchObject({
       requestId: 'req-given-1',

@@ -82,6 +82,7 @@ describe.runIf(pebbleInstalled())('ACME in Kubernetes mode: the leader orders, e
       '--status-port', String(await freePort()),
       '--workers', '2',
       '--log-level', 'silent',
+      '--access-log-sample', '0',
       '--shutdown-grace-period', '1',
       '--acme-directory', pebble.directory,
       '--acme-ca-file', pebble.caFile,
