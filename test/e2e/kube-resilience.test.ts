@@ -144,6 +144,8 @@ describe('kube mode: API server unreachable at start', () => {
       put(api, ingressClass('gatehouse'), backendService('a', e.a.port), simpleIngress('late', 'late.test', 'a'));
       await api.faults.refuse(true);
       const starting = await beginKubeGatehouse(api);
+      // The admin server starts once the Kubernetes client is loaded (launch imports it in Kubernetes mode only).
+      await eventually('the admin server to answer', async () => (await starting.admin('/healthz').catch(() => null))?.status === 200);
       for (let i = 0; i < 10; i++) {
         expect((await starting.admin('/healthz')).status).toBe(200);
         expect((await starting.admin('/readyz')).status).toBe(503);
