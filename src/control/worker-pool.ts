@@ -167,7 +167,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     const tableDiff = update.table ? this.differ.diff(update.table) : null;
     Object.assign(this.state, update);
     const seriesBefore = Object.keys(this.seriesIndex).length;
-    if (update.table) this.seriesIndex = this.series.register(update.table);
+    // A diff's unchanged hosts were numbered with their table (series are keyed by Ingress and Service, and never renumbered): only its hosts need it.
+    if (update.table) this.seriesIndex = this.series.register(tableDiff === null ? update.table : { ...update.table, hosts: tableDiff.hosts });
     const state = this.complete();
     if (state === null || this.stopping) return;
     const sent = wasComplete ? update : state;

@@ -379,7 +379,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
     const routePolicies = policiesOf(ingressKey(c.ingress), c.written, c.match === 'Regex' ? c.path : null, backend);
     const route: Route = { path: c.path, match: c.match, backend, ingress: ingressKey(c.ingress), sslRedirect: sslRedirect(ingressKey(c.ingress), c.host), ...(upstream ? { upstream } : {}), ...(routePolicies ? { policies: routePolicies } : {}) };
     winners.set(key, { route, field: c.field });
-    mains.set(canaryKey(c), { route, written: c.written });
+    if (canaryRead.routes.length > 0) mains.set(canaryKey(c), { route, written: c.written });
     const list = byHost.get(c.host);
     if (list) list.push(route);
     else byHost.set(c.host, [route]);
