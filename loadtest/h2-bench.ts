@@ -15,97 +15,21 @@
 // generator and the upstream take. Results go to loadtest/results/<timestamp>-h2-bench.json.
 // Needs wrk and h2load (Debian: apt-get install -y wrk nghttp2-client). See loadtest/README.md.
 
-import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect as h2connect } from 'node:http2';
-import { request as httpsRequest } from 'node:https';
-import type { LoadArgs } from './lib/args.ts';
 import { startBench } from './lib/bench-processes.ts';
-import { cpuDelta, measureCpu, reapedChildrenCpuTime, type CpuTime, type MachineCpu } from './lib/cpu.ts';
+import { clockTicks, cpuDelta, measureCpu, type CpuTime, type MachineCpu } from './lib/cpu.ts';
+import { requireH2load, runH2load } from './lib/h2load.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { startGatehouse } from './lib/gatehouse.ts';
+import { expectH2Body, expectHttpsBody } from './lib/http-check.ts';
 import { describeMachine } from './lib/machine.ts';
-import { saveResults, table } from './lib/report.ts';
-import { figures, runWrk } from './lib/wrk.ts';
+import { requestsPerCore, saveResults, table, usPerRequest } from './lib/report.ts';
+import { runWrkLoad, type LoadResult } from './lib/wrk.ts';
 
 const HOST = 'bench.local';
 const WORKERS = 1;
 /** Streams in flight per connection for the multiplexed h2 run. */
 const STREAMS = 10;
-
-// ---- h2load ----------------------------------------------------------------------------
-
-function requireH2load(): string {
-  const r = spawnSync('h2load', ['--version'], { encoding: 'utf8' });
-  if (r.error) {
-    process.stderr.write('loadtest: h2load is not installed (not found on PATH).\n  Debian/Ubuntu: apt-get update && apt-get install -y nghttp2-client\n');
-    process.exit(1);
-  }
-  return r.stdout.trim().split('\n')[0]!;
-}
-
-interface LoadResult {
-  /** Seconds the measured load ran. */
-  durationS: number;
-  /** Requests answered 2xx/3xx. */
-  requests: number;
-  errors: number;
-  /** Mean request time, ms (h2load gives no percentiles; wrk's p50 otherwise). */
-  meanMs: number;
-  p99Ms: number | null;
-  clientCpu: CpuTime | null;
-}
-
-/** Parses h2load's summary ("finished in 10.00s, …", "requests: …", "status codes: …", "time for request: …"). */
-function parseH2load(out: string): Omit<LoadResult, 'clientCpu'> {
-  const finished = /finished in ([\d.]+)(m?s), ([\d.]+) req\/s/.exec(out);
-  const req = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
-  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-  const time = /time for request:\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)\s+([\d.]+)(us|ms|s)/.exec(out);
-  if (!finished || !req || !codes || !time) throw new Error(`could not read h2load's output:\n${out}`);
-  const ms = (v: string, unit: string) => Number(v) * (unit === 'us' ? 1e-3 : unit === 's' ? 1e3 : 1);
-  // Answers 2xx/3xx are the requests; failed, errored, timed out and 4xx/5xx the errors, as
-  // report.lua counts wrk's.
-  return {
-    durationS: Number(finished[1]) * (finished[2] === 'ms' ? 1e-3 : 1),
-    requests: Number(codes[1]) + Number(codes[2]),
-    errors: Number(req[5]) + Number(req[6]) + Number(req[7]) + Number(codes[3]) + Number(codes[4]),
-    meanMs: ms(time[5]!, time[6]!),
-    p99Ms: null,
-  };
-}
-
-/** One bounded h2load run (killed if it overruns by 15 s); its CPU time read once reaped. */
-function runH2load(url: string, o: { durationS: number; clients: number; streams: number; threads: number }): Promise<LoadResult> {
-  const args = ['-D', String(o.durationS), '-c', String(o.clients), '-m', String(o.streams), '-t', String(Math.min(o.threads, o.clients)), '-H', `:authority: ${HOST}`, url];
-  return new Promise((resolve, reject) => {
-    const before = reapedChildrenCpuTime();
-    const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (o.durationS + 15) * 1000);
-    child.once('error', (err) => {
-      clearTimeout(killer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`h2load exited with ${code ?? signal}:\n${out}`));
-      try {
-        resolve({ ...parseH2load(out), clientCpu: cpuDelta(before, reapedChildrenCpuTime()) });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
-async function runWrkLoad(url: string, args: LoadArgs, durationS: number): Promise<LoadResult> {
-  const { result, wrkCpu } = await runWrk({ url, durationS, connections: args.connections, threads: args.threads, headers: { Host: HOST } });
-  const f = figures(result);
-  return { durationS: result.durationUs / 1e6, requests: result.requests - result.errors.status, errors: f.errors, meanMs: result.latencyUs.mean / 1000, p99Ms: f.p99Ms, clientCpu: wrkCpu };
-}
 
 // ---- the worker thread's own CPU time ---------------------------------------------------
 
@@ -134,48 +58,6 @@ function workerThreadCpu(pid: number): CpuTime | null {
   }
 }
 
-let ticks: number | undefined;
-function clockTicks(): number {
-  if (ticks === undefined) {
-    const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim());
-    ticks = Number.isFinite(n) && n > 0 ? n : 100;
-  }
-  return ticks;
-}
-
-// ---- one request first -----------------------------------------------------------------
-
-function expectH1(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/', headers: { host: HOST }, rejectUnauthorized: false, timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d));
-      res.on('end', () => (res.statusCode === 200 && body === ECHO_BODY ? resolve() : reject(new Error(`https http/1.1: expected 200 ${JSON.stringify(ECHO_BODY)}, got ${res.statusCode} ${JSON.stringify(body.slice(0, 200))}`))));
-    });
-    req.on('timeout', () => req.destroy(new Error('https http/1.1: no answer in 5 s')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function expectH2(port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const session = h2connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
-    session.on('error', reject);
-    const stream = session.request({ ':path': '/', ':authority': HOST });
-    let status = 0;
-    let body = '';
-    stream.on('response', (h) => (status = Number(h[':status'])));
-    stream.setEncoding('utf8').on('data', (d: string) => (body += d));
-    stream.on('end', () => {
-      session.close();
-      if (status === 200 && body === ECHO_BODY) resolve();
-      else reject(new Error(`h2: expected 200 ${JSON.stringify(ECHO_BODY)}, got ${status} ${JSON.stringify(body.slice(0, 200))}`));
-    });
-    stream.on('error', reject);
-  });
-}
-
 // ---- the run ---------------------------------------------------------------------------
 
 interface Run {
@@ -189,28 +71,22 @@ interface Run {
 const { args, machine, started } = startBench();
 const h2load = requireH2load();
 
-const perCore = (r: Run, p = 'gatehouse'): number | null => {
-  const c = r.cpu[p];
-  return c == null || c.user + c.sys === 0 ? null : r.load.requests / (c.user + c.sys);
-};
-const usPerReq = (r: Run, p: string): string => {
-  const c = r.cpu[p];
-  return c == null ? 'n/a' : `${(((c.user + c.sys) * 1e6) / r.load.requests).toFixed(1)} (${c.user + c.sys === 0 ? 0 : Math.round((100 * c.sys) / (c.user + c.sys))}%)`;
-};
+const perCore = (r: Run, p = 'gatehouse'): number | null => requestsPerCore(r.load.requests, r.cpu[p]);
+const usPerReq = (r: Run, p: string): string => usPerRequest(r.load.requests, r.cpu[p]);
 
 try {
   const upstream = await startEchoUpstream();
   started.upstreams.push(upstream);
   const gatehouse = (started.gatehouse = await startGatehouse({ host: HOST, upstreamPort: upstream.port, workers: WORKERS }));
   const url = `https://127.0.0.1:${gatehouse.httpsPort}/`;
-  await expectH1(gatehouse.httpsPort);
-  await expectH2(gatehouse.httpsPort);
+  await expectHttpsBody(gatehouse.httpsPort, ECHO_BODY, HOST);
+  await expectH2Body(gatehouse.httpsPort, ECHO_BODY, HOST);
 
   const multiplexedClients = Math.max(1, Math.round(args.connections / STREAMS));
   const targets: { name: string; tool: string; run: (durationS: number) => Promise<LoadResult> }[] = [
-    { name: 'https http/1.1', tool: `wrk -c${args.connections}`, run: (d) => runWrkLoad(url, args, d) },
-    { name: 'h2', tool: `h2load -c${args.connections} -m1`, run: (d) => runH2load(url, { durationS: d, clients: args.connections, streams: 1, threads: args.threads }) },
-    { name: 'h2 multiplexed', tool: `h2load -c${multiplexedClients} -m${STREAMS}`, run: (d) => runH2load(url, { durationS: d, clients: multiplexedClients, streams: STREAMS, threads: args.threads }) },
+    { name: 'https http/1.1', tool: `wrk -c${args.connections}`, run: (d) => runWrkLoad({ url, durationS: d, connections: args.connections, threads: args.threads, headers: { Host: HOST } }) },
+    { name: 'h2', tool: `h2load -c${args.connections} -m1`, run: (d) => runH2load({ url, host: HOST, durationS: d, clients: args.connections, streams: 1, threads: args.threads }) },
+    { name: 'h2 multiplexed', tool: `h2load -c${multiplexedClients} -m${STREAMS}`, run: (d) => runH2load({ url, host: HOST, durationS: d, clients: multiplexedClients, streams: STREAMS, threads: args.threads }) },
   ];
   const pids = { gatehouse: gatehouse.child.pid, upstream: upstream.child.pid };
   const runs: Run[] = [];

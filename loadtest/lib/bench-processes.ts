@@ -12,13 +12,16 @@ import { requireWrk } from './wrk.ts';
 export class BenchProcesses {
   gatehouse: Gatehouse | undefined;
   readonly upstreams: EchoUpstream[] = [];
+  /** Other servers (e.g. nginx), stopped first. */
+  readonly others: { stop(): Promise<void> }[] = [];
 
   constructor() {
     process.once('SIGINT', () => void this.stop().finally(() => process.exit(130)));
   }
 
-  /** Stops Gatehouse (it drains) and every upstream; safe to call twice. */
+  /** Stops the other servers, Gatehouse (it drains) and every upstream; safe to call twice. */
   async stop(): Promise<void> {
+    await Promise.allSettled(this.others.splice(0).map((o) => o.stop()));
     await this.gatehouse?.stop();
     this.gatehouse = undefined;
     await stopAll(this.upstreams.splice(0).map((u) => u.child));

@@ -32,12 +32,17 @@ export interface ChildOptions {
 
 /** Starts `node [execArgv] script [args]` with the same Node binary as this process. */
 export function startChild(name: string, script: string, args: readonly string[], options: ChildOptions = {}): Child {
-  const proc: ChildProcess = spawn(process.execPath, [...(options.execArgv ?? []), script, ...args], {
+  return startProcess(name, process.execPath, [...(options.execArgv ?? []), script, ...args], options);
+}
+
+/** Starts any executable (e.g. /usr/sbin/nginx) as a Child: output kept, stopped by its PID. */
+export function startProcess(name: string, command: string, args: readonly string[], options: Omit<ChildOptions, 'execArgv'> = {}): Child {
+  const proc: ChildProcess = spawn(command, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: options.env ?? process.env,
     cwd: options.cwd,
   });
-  if (proc.pid === undefined) throw new Error(`${name}: could not start ${script}`);
+  if (proc.pid === undefined) throw new Error(`${name}: could not start ${command}`);
   let out = '';
   const keep = (d: string) => {
     out += d;

@@ -30,13 +30,18 @@ export function softirqPerRequest(m: Measured): number | null {
  * other programs. Above ~0.1 the run competed with them for the cores.
  */
 export function otherLoad(m: Measured): number | null {
-  if (m.machine === null) return null;
+  return otherLoadOf(m.cpu, m.machine, m.wrk.durationUs / 1e6);
+}
+
+/** otherLoad from the CPU time of the measured processes, the machine's, and the run's seconds. */
+export function otherLoadOf(cpu: Record<string, CpuTime | null>, machine: MachineCpu | null, durationS: number): number | null {
+  if (machine === null) return null;
   let ours = 0;
-  for (const c of Object.values(m.cpu)) {
+  for (const c of Object.values(cpu)) {
     if (c === null) return null;
     ours += c.user + c.sys;
   }
-  return Math.max(0, m.machine.busy - ours) / (m.wrk.durationUs / 1e6);
+  return Math.max(0, machine.busy - ours) / durationS;
 }
 
 function fixed(n: number, digits: number): string {
@@ -54,6 +59,19 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+/** Requests per CPU-second of a process (the rate one core of it would sustain); null without its CPU time. */
+export function requestsPerCore(requests: number, cpu: CpuTime | null | undefined): number | null {
+  return cpu == null || cpu.user + cpu.sys === 0 ? null : requests / (cpu.user + cpu.sys);
+}
+
+/** "12.3 (40%)": a process's CPU µs per request and the share of it in system calls; '-' or 'n/a' without it. */
+export function usPerRequest(requests: number, c: CpuTime | null | undefined): string {
+  if (c === undefined) return '-';
+  if (c === null || requests === 0) return 'n/a';
+  const total = c.user + c.sys;
+  return `${fixed((total * 1e6) / requests, 1)} (${total === 0 ? 0 : Math.round((100 * c.sys) / total)}%)`;
+}
+
 /**
  * One row per run: requests/s, p50, p99, errors, and the CPU µs per request of each process
  * with the share of it spent in the kernel.
@@ -68,13 +86,7 @@ export function figuresTable(runs: readonly Measured[], processes: readonly stri
       fixed(f.p50Ms, 2),
       fixed(f.p99Ms, 2),
       String(f.errors),
-      ...processes.map((p) => {
-        const c = m.cpu[p];
-        if (c === undefined) return '-';
-        if (c === null) return 'n/a';
-        const total = c.user + c.sys;
-        return `${fixed((total * 1e6) / m.wrk.requests, 1)} (${total === 0 ? 0 : Math.round((100 * c.sys) / total)}%)`;
-      }),
+      ...processes.map((p) => usPerRequest(m.wrk.requests, m.cpu[p])),
       ((s) => (s === null ? 'n/a' : fixed(s, 1)))(softirqPerRequest(m)),
       ((o) => (o === null ? 'n/a' : fixed(o, 2)))(otherLoad(m)),
     ];

@@ -3,6 +3,9 @@
 // HdrHistogram percentiles in microseconds, not wrk's rounded text table.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuDelta, reapedChildrenCpuTime, type CpuTime } from './cpu.ts';
 
@@ -16,6 +19,11 @@ export interface WrkLoad {
   threads: number;
   /** Extra request headers, e.g. { Host: 'bench.local' }. */
   headers?: Record<string, string>;
+  /**
+   * Pause each connection this many ms (whole, ≥ 1) after each answer (wrk's Lua `delay()`):
+   * a paced load below saturation, at most connections × 1000 / (delayMs + latency ms) requests/s.
+   */
+  delayMs?: number;
 }
 
 export interface WrkResult {
@@ -74,6 +82,22 @@ export function figures(r: WrkResult): Figures {
   };
 }
 
+/** One measured load, from wrk or h2load. */
+export interface LoadResult {
+  /** Seconds the measured load ran. */
+  durationS: number;
+  /** Requests answered 2xx/3xx. */
+  requests: number;
+  errors: number;
+  /** Mean request time, ms. */
+  meanMs: number;
+  /** null where the tool gave none (h2load without its per-request log). */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  /** CPU time of the load generator itself. */
+  clientCpu: CpuTime | null;
+}
+
 export interface WrkRun {
   result: WrkResult;
   /** CPU seconds wrk itself used (user + system): how much of the machine the client took. */
@@ -83,10 +107,18 @@ export interface WrkRun {
 /** Runs one wrk load; wrk is killed if it overruns its duration by 15 s. */
 export function runWrk(load: WrkLoad): Promise<WrkRun> {
   if (!(load.connections >= load.threads)) throw new Error('wrk needs at least one connection per thread');
-  const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.durationS}s`, '--timeout', '5s', '-s', REPORT_LUA];
+  let script = REPORT_LUA;
+  let scriptDir: string | null = null;
+  if (load.delayMs !== undefined) {
+    if (!(Number.isInteger(load.delayMs) && load.delayMs >= 1)) throw new Error('wrk delayMs must be a whole number ≥ 1');
+    scriptDir = mkdtempSync(join(tmpdir(), 'gatehouse-wrk-'));
+    script = join(scriptDir, 'paced.lua');
+    writeFileSync(script, `${readFileSync(REPORT_LUA, 'utf8')}\ndelay = function() return ${load.delayMs} end\n`);
+  }
+  const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.durationS}s`, '--timeout', '5s', '-s', script];
   for (const [name, value] of Object.entries(load.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(load.url);
-  return new Promise((resolve, reject) => {
+  return new Promise<WrkRun>((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -100,7 +132,7 @@ export function runWrk(load: WrkLoad): Promise<WrkRun> {
     });
     child.once('close', (code, signal) => {
       clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`wrk exited with ${code ?? signal}: ${stderr}${stdout}`));
+      if (code !== 0) return reject(new Error(`wrk exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (killed: still running 15 s after its ${load.durationS} s)` : ''}: ${stderr}${stdout}`));
       try {
         // Once reaped, wrk's CPU time is in our own cutime/cstime (the servers are still running).
         resolve({ result: parseWrkOutput(stdout), wrkCpu: cpuDelta(cpuBefore, reapedChildrenCpuTime()) });
@@ -108,5 +140,14 @@ export function runWrk(load: WrkLoad): Promise<WrkRun> {
         reject(err);
       }
     });
+  }).finally(() => {
+    if (scriptDir !== null) rmSync(scriptDir, { recursive: true, force: true });
   });
+}
+
+/** wrk's run as a LoadResult: answers that were not 2xx/3xx are errors, not requests. */
+export async function runWrkLoad(load: WrkLoad): Promise<LoadResult> {
+  const { result, wrkCpu } = await runWrk(load);
+  const f = figures(result);
+  return { durationS: result.durationUs / 1e6, requests: result.requests - result.errors.status, errors: f.errors, meanMs: result.latencyUs.mean / 1000, p50Ms: f.p50Ms, p99Ms: f.p99Ms, clientCpu: wrkCpu };
 }
