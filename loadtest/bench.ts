@@ -169,8 +169,8 @@ async function untilAnswers(p: Proxy, key: string): Promise<number> {
 }
 
 const perCore = (r: Run | undefined): number | null => (r === undefined ? null : requestsPerCore(r.load.requests, r.cpu.proxy));
-/** The proxy used under a CPU-second: its per-core figure rests on few /proc clock ticks (10 ms each). */
-const coarse = (r: Run | undefined): boolean => r?.cpu.proxy != null && r.cpu.proxy.user + r.cpu.proxy.sys < 1;
+/** The proxy used under half a CPU-second: its per-core figure rests on few /proc clock ticks (10 ms each). */
+const coarse = (r: Run | undefined): boolean => r?.cpu.proxy != null && r.cpu.proxy.user + r.cpu.proxy.sys < 0.5;
 const rps = (r: Run): number => r.load.requests / r.load.durationS;
 const ms = (n: number | null): string => (n === null ? '-' : n.toFixed(2));
 const k = (n: number | null): string => (n === null ? 'n/a' : `${(n / 1000).toFixed(1)}k`);
@@ -301,7 +301,7 @@ data:
     table([header, ...rows]),
     'req/s per proxy core: requests ÷ the proxy process\'s CPU-seconds (/proc), the rate one core of it sustains. µs/req: CPU time per request, (n%) the share in system calls.',
     'client: wrk or h2load. other load: CPU-seconds per second used by other programs (and softirq) during the run; above ~0.1 the figures competed with them.',
-    '*: the proxy used under one CPU-second in the run (the client or other load was the limit): a per-core figure from few clock ticks, not to be trusted.',
+    '*: the proxy used under half a CPU-second in the run (the client or other load was the limit): a per-core figure from few clock ticks, not to be trusted.',
     'p50/p99: wrk\'s HdrHistogram; h2load\'s per-request log. wrk and h2load are closed loops: latencies at saturation except in the paced run.',
     '',
     summary,

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { cpuDelta, reapedChildrenCpuTime, type CpuTime } from './cpu.ts';
 
 const ANNOUNCE = 'LOADTEST_LISTENING ';
 const KEEP_OUTPUT = 16 * 1024;
@@ -127,4 +128,31 @@ export function listenAndAnnounce(server: Server, port = 0): void {
 /** Stops every child, each by its own PID, in parallel. */
 export async function stopAll(children: readonly (Child | undefined)[]): Promise<void> {
   await Promise.allSettled(children.filter((c): c is Child => c !== undefined).map((c) => c.stop()));
+}
+
+/**
+ * Runs a load generator (wrk, h2load) to its end: its stdout and stderr, and the CPU time it
+ * used (read from our reaped children's, so only while no other child exits meanwhile). Rejects
+ * if it fails to start, exits non-zero, or still runs `durationS` + 15 s later (then SIGKILLed).
+ */
+export function runTool(command: string, args: readonly string[], durationS: number): Promise<{ stdout: string; stderr: string; cpu: CpuTime | null }> {
+  return new Promise((resolve, reject) => {
+    const before = reapedChildrenCpuTime();
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const killer = setTimeout(() => child.kill('SIGKILL'), (durationS + 15) * 1000);
+    child.once('error', (err) => {
+      clearTimeout(killer);
+      reject(err);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(killer);
+      if (code !== 0) return reject(new Error(`${command} exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (killed: still running 15 s after its ${durationS} s)` : ''}:\n${stderr}${stdout}`));
+      // Once reaped, its CPU time is in our own cutime/cstime (the servers are still running).
+      resolve({ stdout, stderr, cpu: cpuDelta(before, reapedChildrenCpuTime()) });
+    });
+  });
 }

@@ -1,11 +1,11 @@
 // Runs h2load (Debian's `nghttp2-client`) for a bounded time, and reads its summary: requests,
 // errors, mean time per request and, from its per-request log (`--log-file`), exact p50 and p99.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpuDelta, reapedChildrenCpuTime } from './cpu.ts';
+import { runTool } from './child.ts';
 import type { LoadResult } from './wrk.ts';
 
 export const H2LOAD_MISSING = 'h2load is not installed (not found on PATH).\n  Debian/Ubuntu: apt-get update && apt-get install -y nghttp2-client\n';
@@ -65,32 +65,15 @@ export interface H2loadLoad {
 }
 
 /** One bounded h2load run (killed if it overruns by 15 s); its CPU time read once reaped. */
-export function runH2load(o: H2loadLoad): Promise<LoadResult> {
+export async function runH2load(o: H2loadLoad): Promise<LoadResult> {
   const logDir = o.percentiles ? mkdtempSync(join(tmpdir(), 'gatehouse-h2load-')) : null;
   const logFile = logDir === null ? null : join(logDir, 'requests.tsv');
   const args = ['-D', String(o.durationS), '-c', String(o.clients), '-m', String(o.streams), '-t', String(Math.min(o.threads, o.clients)), '-H', `:authority: ${o.host}`, ...(logFile === null ? [] : ['--log-file', logFile]), o.url];
-  return new Promise<LoadResult>((resolve, reject) => {
-    const before = reapedChildrenCpuTime();
-    const child = spawn('h2load', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (o.durationS + 15) * 1000);
-    child.once('error', (err) => {
-      clearTimeout(killer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`h2load exited with ${code ?? signal}:\n${out}`));
-      try {
-        const p = logFile === null ? null : logPercentiles(readFileSync(logFile, 'utf8'));
-        resolve({ ...parseH2load(out), p50Ms: p?.p50Ms ?? null, p99Ms: p?.p99Ms ?? null, clientCpu: cpuDelta(before, reapedChildrenCpuTime()) });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  }).finally(() => {
+  try {
+    const { stdout, stderr, cpu } = await runTool('h2load', args, o.durationS);
+    const p = logFile === null ? null : logPercentiles(readFileSync(logFile, 'utf8'));
+    return { ...parseH2load(`${stdout}${stderr}`), p50Ms: p?.p50Ms ?? null, p99Ms: p?.p99Ms ?? null, clientCpu: cpu };
+  } finally {
     if (logDir !== null) rmSync(logDir, { recursive: true, force: true });
-  });
+  }
 }

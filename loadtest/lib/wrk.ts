@@ -2,12 +2,13 @@
 // figures from the one JSON line that report.lua prints in wrk's `done()` hook: exact
 // HdrHistogram percentiles in microseconds, not wrk's rounded text table.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuDelta, reapedChildrenCpuTime, type CpuTime } from './cpu.ts';
+import { runTool } from './child.ts';
+import type { CpuTime } from './cpu.ts';
 
 const REPORT_LUA = fileURLToPath(new URL('./report.lua', import.meta.url));
 const MARKER = 'LOADTEST_WRK_JSON ';
@@ -105,7 +106,7 @@ export interface WrkRun {
 }
 
 /** Runs one wrk load; wrk is killed if it overruns its duration by 15 s. */
-export function runWrk(load: WrkLoad): Promise<WrkRun> {
+export async function runWrk(load: WrkLoad): Promise<WrkRun> {
   if (!(load.connections >= load.threads)) throw new Error('wrk needs at least one connection per thread');
   let script = REPORT_LUA;
   let scriptDir: string | null = null;
@@ -118,31 +119,12 @@ export function runWrk(load: WrkLoad): Promise<WrkRun> {
   const args = ['-t', String(load.threads), '-c', String(load.connections), '-d', `${load.durationS}s`, '--timeout', '5s', '-s', script];
   for (const [name, value] of Object.entries(load.headers ?? {})) args.push('-H', `${name}: ${value}`);
   args.push(load.url);
-  return new Promise<WrkRun>((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const cpuBefore = reapedChildrenCpuTime();
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const killer = setTimeout(() => child.kill('SIGKILL'), (load.durationS + 15) * 1000);
-    child.once('error', (err) => {
-      clearTimeout(killer);
-      reject(err);
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(killer);
-      if (code !== 0) return reject(new Error(`wrk exited with ${code ?? signal}${signal === 'SIGKILL' ? ` (killed: still running 15 s after its ${load.durationS} s)` : ''}: ${stderr}${stdout}`));
-      try {
-        // Once reaped, wrk's CPU time is in our own cutime/cstime (the servers are still running).
-        resolve({ result: parseWrkOutput(stdout), wrkCpu: cpuDelta(cpuBefore, reapedChildrenCpuTime()) });
-      } catch (err) {
-        reject(err);
-      }
-    });
-  }).finally(() => {
+  try {
+    const { stdout, cpu } = await runTool('wrk', args, load.durationS);
+    return { result: parseWrkOutput(stdout), wrkCpu: cpu };
+  } finally {
     if (scriptDir !== null) rmSync(scriptDir, { recursive: true, force: true });
-  });
+  }
 }
 
 /** wrk's run as a LoadResult: answers that were not 2xx/3xx are errors, not requests. */
