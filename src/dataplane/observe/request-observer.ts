@@ -110,6 +110,18 @@ interface Counted {
 }
 const counted = new WeakMap<Socket, Counted>();
 
+/** The time of the last line and its ISO string: lines logged within one millisecond share it. */
+let isoMs = -1;
+let isoString = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoString = new Date(ms).toISOString();
+  }
+  return isoString;
+}
+
 export class RequestObserver {
   readonly #metrics: RequestMetrics | null;
   readonly #log: AccessLog | null;
@@ -205,7 +217,7 @@ export class RequestObserver {
     if (logIt) {
       const tlsSocket = o.https ? (o.socket as TLSSocket | undefined) : undefined;
       this.#log!.write({
-        time: new Date().toISOString(),
+        time: isoNow(),
         requestId: o.requestId ?? null,
         clientIp: o.clientIp,
         method: req.method ?? '',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addResponseCookies, dropHandlerHeaders, mergeVary, overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
+import { addResponseCookies, downstreamResponseHeaders, dropHandlerHeaders, mergeVary, overrideFlatHeaders, overrideH2Headers, requestHeaderSet, upstreamH2RequestHeaders, upstreamRequestHeaders, upstreamRequestHeadersFromH2 } from './headers.ts';
 
 const fwd = { clientIp: '10.1.2.3', forwardedFor: '10.1.2.3', proto: 'https' as const, host: 'a.test', port: 8443 };
 
@@ -122,5 +122,18 @@ describe('response headers the handler set', () => {
     const only: Record<string, string | string[] | undefined> = {};
     dropHandlerHeaders(only, res);
     expect(set.vary).toBe('Accept-Encoding, Origin');
+  });
+
+  it('downstreamResponseHeaders: a copy without hop-by-hop headers, those named in Connection, or the handler\'s (Vary merged)', () => {
+    const set: Record<string, string> = { vary: 'Origin', 'x-frame-options': 'DENY' };
+    const res = { getHeaderNames: () => Object.keys(set), getHeader: (n: string) => set[n], setHeader: (n: string, v: string) => void (set[n] = v) };
+    const upstream = { connection: 'keep-alive, X-Hop', 'keep-alive': 'timeout=5', 'x-hop': '1', 'transfer-encoding': 'chunked', vary: 'Accept-Encoding', 'x-frame-options': 'SAMEORIGIN', 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] };
+    const out = downstreamResponseHeaders(upstream, res);
+    expect(out).toEqual({ 'content-type': 'text/plain', 'set-cookie': ['a=1', 'b=2'] });
+    expect(upstream['x-hop']).toBe('1');
+    expect(set).toEqual({ vary: 'Accept-Encoding, Origin', 'x-frame-options': 'DENY' });
+    const none = { getHeaderNames: () => [], getHeader: () => undefined, setHeader: () => undefined };
+    expect(downstreamResponseHeaders({ connection: 'keep-alive', 'keep-alive': 'timeout=5', vary: 'Origin', upgrade: 'h2c' }, none)).toEqual({ vary: 'Origin' });
+    expect(downstreamResponseHeaders({ connection: 'close', date: 'x' })).toEqual({ date: 'x' });
   });
 });

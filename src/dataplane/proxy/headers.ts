@@ -206,12 +206,34 @@ export function upstreamH2RequestHeaders(
   return out;
 }
 
-/** The response headers to send to the client: hop-by-hop removed. Mutates and returns `headers`. */
-export function downstreamResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[] | undefined> {
-  const named = connectionTokens(headers.connection);
-  for (const name of HOP_BY_HOP) delete headers[name];
-  if (named) for (const name of named) delete headers[name];
-  return headers;
+/** Connection values seen on nearly every answer, which name only a header dropped anyway (no token Set to build). */
+const PLAIN_CONNECTION = new Set(['keep-alive', 'Keep-Alive']);
+
+const NONE: readonly string[] = [];
+
+/**
+ * The response headers to send to the client, a new object: hop-by-hop ones and those named in
+ * Connection left out, and those the handler (if `res` is given) already set on `res` (HSTS,
+ * add-headers, the policies' response headers), which win; but a Vary set there is merged with
+ * the upstream's (see dropHandlerHeaders). Built by copying what stays rather than deleting from
+ * undici's object: `delete` turns an object into a slow dictionary (issue 12's profile:
+ * DeleteProperty, MigrateToMap).
+ */
+export function downstreamResponseHeaders(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>, res?: HeaderTarget): Record<string, string | string[] | undefined> {
+  const connection = headers.connection;
+  const named = connection === undefined || (typeof connection === 'string' && PLAIN_CONNECTION.has(connection)) ? null : connectionTokens(connection);
+  const own = res === undefined ? NONE : res.getHeaderNames();
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || (named !== null && named.has(name)) || (own.length !== 0 && own.includes(name))) continue;
+    out[name] = value;
+  }
+  if (own.length !== 0 && headers.vary !== undefined && !(named !== null && named.has('vary'))) {
+    const vary = res!.getHeader('vary');
+    if (vary !== undefined) res!.setHeader('vary', mergeVary(headers.vary, vary));
+  }
+  return out;
 }
 
 /** Vary values merged: each element once (ignoring case, first spelling kept); `*` if any is `*`. */

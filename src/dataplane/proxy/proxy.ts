@@ -23,7 +23,6 @@ import { GRPC_UNAVAILABLE, isGrpcRequest, sendGrpcError } from './grpc-status.ts
 import { H2Upstream } from './h2-upstream.ts';
 import {
   downstreamResponseHeaders,
-  dropHandlerHeaders,
   addResponseCookies,
   overrideFlatHeaders,
   overrideH2Headers,
@@ -373,9 +372,8 @@ export class Proxy {
         }
         body?.settle();
         upstreamEnded(x.fwd.observed, statusCode);
-        const out = downstreamResponseHeaders(upstreamHeaders);
         // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
-        dropHandlerHeaders(out, res);
+        const out = downstreamResponseHeaders(upstreamHeaders, res);
         addResponseCookies(out, res, statusCode, x.over);
         picking.answered(out, res, statusCode);
         writeHead(res, statusCode, out);
