@@ -24,7 +24,7 @@ export function sortConditions(list: Condition[]): Condition[] {
 // eslint-disable-next-line no-control-regex -- control characters are what is matched
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
-function printable(text: string): string {
+export function printable(text: string): string {
   return text.replace(CONTROL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
