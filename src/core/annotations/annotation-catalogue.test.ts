@@ -4,14 +4,6 @@ import { annotationValue } from '../../../test/support/annotation-fuzz.ts';
 import { CATALOGUE, GATEHOUSE_ONLY, refusal } from './annotation-catalogue.ts';
 import { annotationNameProblems, KNOWN } from './annotation-names.ts';
 
-// ─── Empty this array at merge ───────────────────────────────────────────────────────────────
-// Names the catalogue marks supported whose families other branches are adding (basic and
-// external auth, client-certificate auth, satisfy, custom-http-errors, default-backend,
-// server-alias, service-upstream): not in KNOWN on this branch yet. Once merged, each must be in
-// KNOWN, and this list must be empty.
-const PENDING_MERGE: readonly string[] = [];
-// ──────────────────────────────────────────────────────────────────────────────────────────────
-
 // Every annotation ingress-nginx reads at controller HEAD dbb11b9 (2026-03-20): the names in its
 // parsers (internal/ingress/annotations/*/main.go) and in docs/user-guide/nginx-configuration/annotations.md.
 const INGRESS_NGINX = `allowlist-source-range app-root auth-always-set-cookie auth-cache-duration auth-cache-key auth-keepalive
@@ -45,12 +37,8 @@ describe('annotation catalogue', () => {
     expect(INGRESS_NGINX.filter((n) => CATALOGUE[n] === undefined)).toEqual([]);
   });
 
-  it('every name it marks supported or differs is in KNOWN (but for PENDING_MERGE)', () => {
-    const missing = Object.keys(CATALOGUE).filter((n) => read(n) && !KNOWN.has(n));
-    expect(missing.filter((n) => !PENDING_MERGE.includes(n))).toEqual([]);
-    // A name in PENDING_MERGE that has arrived in KNOWN: take it out of the list.
-    expect(PENDING_MERGE.filter((n) => KNOWN.has(n))).toEqual([]);
-    expect(PENDING_MERGE.filter((n) => !read(n))).toEqual([]);
+  it('every name it marks supported or differs is in KNOWN', () => {
+    expect(Object.keys(CATALOGUE).filter((n) => read(n) && !KNOWN.has(n))).toEqual([]);
   });
 
   it('every ingress-nginx name in KNOWN is supported or differs, and the rest of KNOWN is Gatehouse\'s own', () => {
