@@ -131,6 +131,16 @@ describe('gatehouse check --manifests', () => {
     expect(code).toBe(1);
   });
 
+  it('writes control characters of a value as \\uXXXX escapes in the text report: a terminal never gets DEL or a C1 CSI', async () => {
+    const dir = await manifestDir(CLEAN.replace('proxy-body-size: 8m', 'proxy-body-size: "8\\x7f"').replace('ingressClassName: traefik', 'ingressClassName: "traefik\\u009b2J"'));
+    const { code, stdout } = await check(['--manifests', dir, ...CLASS_FLAGS]);
+    expect(stdout).toContain('"8\\u007f"');
+    expect(stdout).toContain('(class "traefik\\u009b2J")');
+    // eslint-disable-next-line no-control-regex -- control characters are what must not be there
+    expect(stdout.replaceAll('\n', '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(code).toBe(1);
+  });
+
   it('lists problems about no Ingress (a ConfigMap key, a manifest that does not parse) under "Other problems", and exits 1', async () => {
     const dir = await manifestDir(`${CLEAN}---
 apiVersion: v1

@@ -1,6 +1,7 @@
 // `gatehouse check`'s two outputs: text for a terminal (grouped per Ingress, a summary line) and
 // JSON for CI pipelines (the CheckReport as it is; docs/check.md describes its schema).
 
+import { printable } from '../core/conditions.ts';
 import { STATUSES, type AnnotationStatus, type CheckReport, type IngressReport } from './check-report.ts';
 
 const LABEL: Readonly<Record<AnnotationStatus, string>> = {
@@ -58,7 +59,9 @@ export function renderText(report: CheckReport): string {
   const ours = s.ingresses - s.notOurs;
   const counts = STATUSES.filter((st) => s.annotations[st] > 0).map((st) => `${s.annotations[st]} ${st === 'differs' ? 'supported-differs' : st}`);
   out.push(`Summary: ${plural(ours, 'Ingress', 'Ingresses')} checked${s.notOurs > 0 ? ` (${s.notOurs} not ours)` : ''}: ${s.asIngressNginx} as under ingress-nginx, ${ours - s.asIngressNginx - s.leftOut} with changes, ${s.leftOut} left out; annotations: ${counts.length === 0 ? 'none' : counts.join(', ')}; ${plural(s.problems, 'problem')}.`);
-  return `${out.join('\n')}\n`;
+  // A value quoted in a note may hold DEL or a C1 control (JSON.stringify leaves them); a terminal
+  // must not get one.
+  return `${out.map(printable).join('\n')}\n`;
 }
 
 export function renderJson(report: CheckReport): string {

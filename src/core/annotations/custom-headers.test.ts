@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { annotated, annotationValue, fuzzAnnotation } from '../../../test/support/annotation-fuzz.ts';
 import { compile } from '../compile.ts';
+import { printable } from '../conditions.ts';
 import type { Condition } from '../model.ts';
 import { Snapshot, toKubeObject, type KubeObject } from '../snapshot.ts';
 import { readCustomHeaders, readCustomHeadersRef, type CustomHeadersContext } from './custom-headers.ts';
@@ -88,7 +89,7 @@ describe('custom-headers: the ConfigMap', () => {
     fuzzAnnotation([N, G], (ing) => readCustomHeaders(ing, context({ 'shop/h': { 'X-Frame-Options': 'DENY' } })));
     fc.assert(fc.property(fc.dictionary(annotationValue, fc.oneof(annotationValue, fc.integer(), fc.constant(null))), (data) => {
       const r = readCustomHeaders(annotated({ [N]: 'h' }), context({ 'shop/h': data }, Object.keys(data).map((k) => k.toLowerCase())));
-      const texts = r.ok ? (r.value ?? []).flat() : r.problems.map((p) => p.message);
+      const texts = r.ok ? (r.value ?? []).flat() : r.problems.map((p) => printable(p.message)); // as conditions carry it
       for (const t of texts) expect([...t].some((c) => (c < ' ' && c !== '\t') || c === '\x7f'), JSON.stringify(t)).toBe(false);
     }), { numRuns: 1000 });
   });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { annotated, annotationValue, fuzzAnnotation } from '../../../test/support/annotation-fuzz.ts';
 import type { CompileOptions, Condition, ForwardPolicy, NextUpstreamCase } from '../model.ts';
 import { parseConfigMapData, readGlobalConfig } from '../global-config.ts';
+import { printable } from '../conditions.ts';
 import { Snapshot, toKubeObject } from '../snapshot.ts';
 import { DEFAULT_FORWARD_POLICY, NEXT_UPSTREAM_CASES, parseNextUpstream, parseNginxTime, readForwardPolicy, tableForwardPolicy } from './forward-policy.ts';
 
@@ -171,7 +172,7 @@ describe('forward-policy family: ConfigMap keys and flags', () => {
     fc.assert(fc.property(fc.dictionary(fc.constantFrom(...keys), annotationValue), (data) => {
       const r = parseConfigMapData(data);
       expect(r.unsupported).toEqual([]);
-      for (const text of [...r.problems.map((p) => p.message), ...Object.values(r.settings).flat().filter((v) => typeof v === 'string')]) {
+      for (const text of [...r.problems.map((p) => printable(p.message)), ...Object.values(r.settings).flat().filter((v) => typeof v === 'string')]) {
         expect([...text].some((c) => c < ' ' || c === '\x7f'), JSON.stringify(text)).toBe(false);
       }
     }), { numRuns: 1000 });
