@@ -1,8 +1,9 @@
 // `npm run bench [-- --duration S --connections N --threads N --warmup S --profile]`
 //
 // Gatehouse (`--workers 1`, local mode, one Ingress host → the echo upstream) against nginx
-// (Debian's, one process, generated configuration: the same reverse proxy with upstream keep-alive)
-// in front of the same echo upstream, the same self-signed certificate, in one interleaved run
+// (Debian's, one process, generated configuration: the same reverse proxy with upstream keep-alive,
+// both writing a JSON access-log line per request to a file, as both do by default) in front of
+// the same echo upstream, the same self-signed certificate, in one interleaved run
 // (each scenario: Gatehouse, then nginx). With taskset and 2+ CPUs, both proxies run on CPU 0 and
 // the load generator (wrk, h2load), the upstream and this runner on CPU 1. Scenarios:
 //
@@ -196,6 +197,8 @@ data:
     workers: WORKERS,
     extraManifests: secret,
     args: ['--default-ssl-certificate', 'bench/bench-tls'],
+    // Each request logged to a file, as nginx does here (both proxies' default is to log).
+    accessLogFile: true,
     execArgv: profileDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', profileDir],
   }));
   const proxies: Proxy[] = [

@@ -20,7 +20,7 @@ describe.runIf(requirePackage('nginx-light', [NGINX], { suites: 'the nginx bench
       expect(conf).toContain('listen 127.0.0.1:18080;');
       expect(conf).toContain('listen 127.0.0.1:18443 ssl http2;');
       expect(conf).toContain('server 127.0.0.1:18081;');
-      for (const line of conf.split('\n').filter((l) => /(_path|^pid|error_log|ssl_certificate)/.test(l.trim()))) expect(line).toContain(dir);
+      for (const line of conf.split('\n').filter((l) => /(_path|^pid|error_log|access_log|ssl_certificate)/.test(l.trim()))) expect(line).toContain(dir);
       const r = spawnSync(NGINX, nginxArgs(dir, true), { encoding: 'utf8', timeout: 10_000 });
       expect(`${r.status} ${r.stderr}`).toBe('0 ');
     } finally {

@@ -102,6 +102,8 @@ export interface GatehouseOptions {
   extraManifests?: string;
   /** More flags for Gatehouse, e.g. ['--enable-metrics=false']. */
   args?: string[];
+  /** Write the access log to a file in a temporary directory of its own (removed on stop), as nginx in the bench does; else to standard output, which the runner keeps the tail of. */
+  accessLogFile?: boolean;
 }
 
 /** Polls /readyz until 200; gives up (quietly: `untilReady` reports) once `gaveUp()` is true. */
@@ -123,11 +125,13 @@ export async function startGatehouse(o: GatehouseOptions): Promise<Gatehouse> {
   writeFileSync(join(manifestsDir, 'bench.yaml'), benchManifests(o.host, o.upstreamPort));
   if (o.extraManifests !== undefined) writeFileSync(join(manifestsDir, 'extra.yaml'), o.extraManifests);
   const [httpPort, httpsPort, statusPort] = [await freePort(), await freePort(), await freePort()];
-  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2', ...(o.args ?? [])];
+  // Not in the manifests directory: local mode watches it.
+  const logDir = o.accessLogFile ? mkdtempSync(join(tmpdir(), 'gatehouse-bench-log-')) : null;
+  const args = ['--manifests', manifestsDir, '--workers', String(o.workers), '--bind-address', '127.0.0.1', '--log-level', 'warn', '--http-port', String(httpPort), '--https-port', String(httpsPort), '--status-port', String(statusPort), '--shutdown-grace-period', '2', ...(logDir === null ? [] : ['--access-log-path', join(logDir, 'access.log')]), ...(o.args ?? [])];
   const child = startChild('gatehouse', MAIN, args, { execArgv: o.execArgv });
   const stop = async () => {
     await child.stop(10_000);
-    rmSync(manifestsDir, { recursive: true, force: true });
+    for (const d of [manifestsDir, logDir]) if (d !== null) rmSync(d, { recursive: true, force: true });
   };
   let gaveUp = false;
   try {

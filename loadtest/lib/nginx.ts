@@ -35,7 +35,8 @@ export interface NginxConfigOptions {
 /**
  * What a Gatehouse worker does, as nginx: one process, HTTP/1.1 on one port and TLS (HTTP/1.1 and
  * h2 by ALPN) on another, `host` proxied to the upstream over kept-alive HTTP/1.1 connections with
- * the X-Forwarded-* headers ingress-nginx sets; no access log (Gatehouse logs none by default);
+ * the X-Forwarded-* headers ingress-nginx sets; a JSON access-log line per request to a file in
+ * its directory, as Gatehouse writes one (its default; the bench gives it --access-log-path);
  * no TLS session cache or tickets, so every new connection is a full handshake.
  */
 export function nginxConfig(o: NginxConfigOptions): string {
@@ -47,7 +48,9 @@ events {
   worker_connections 4096;
 }
 http {
-  access_log off;
+  # One JSON line per request, the fields of Gatehouse's access log (docs/metrics.md).
+  log_format gatehouse escape=json '{"time":"$time_iso8601","requestId":"$request_id","clientIp":"$remote_addr","method":"$request_method","host":"$host","path":"$request_uri","protocol":"$server_protocol","status":$status,"bytesIn":$request_length,"bytesOut":$bytes_sent,"durationMs":$request_time,"upstreamAddress":"$upstream_addr","upstreamStatus":"$upstream_status","upstreamDurationMs":"$upstream_response_time","userAgent":"$http_user_agent","tls":"$ssl_protocol"}';
+  access_log ${d}/access.log gatehouse;
   client_body_temp_path ${d}/tmp/body;
   proxy_temp_path ${d}/tmp/proxy;
   fastcgi_temp_path ${d}/tmp/fastcgi;
