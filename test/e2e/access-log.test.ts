@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { connect } from 'node:http2';
 import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
@@ -97,6 +98,38 @@ describe('the access log', () => {
     expect(tls.bytesIn).toBeGreaterThanOrEqual(1000);
     const text = await readFile(file, 'utf8');
     for (const secret of ['very-secret-token', 'cookie-secret', 'query-secret', 'key-secret']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('an HTTP/2 client that goes away with streams in flight', () => {
+  it('leaves the worker up (reading its unbound socket threw and crashed it): the streams are logged as 499', async () => {
+    const echo = await startEcho({ name: 'held' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
+    const file = path.join(dir, 'access.log');
+    const gh = await startGatehouse({
+      options: { workers: 1, accessLogSample: 1, accessLogPath: file },
+      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port), ingress('site', { rules: [{ host: 'site.test', paths: [{ path: '/', service: 'echo' }] }] })),
+    });
+    try {
+      const session = connect(`https://127.0.0.1:${gh.httpsPort}`, { rejectUnauthorized: false, servername: 'site.test' });
+      session.on('error', () => undefined);
+      Array.from({ length: 10 }, () => {
+        const s = session.request({ ':path': '/__hold', ':authority': 'site.test' });
+        s.on('error', () => undefined);
+        return s;
+      });
+      await waitFor('10 requests held at the upstream', () => echo.received.filter((r) => r.url.endsWith('/__hold')).length === 10);
+      // The TCP connection cut under the session, as a load generator ending a timed run does.
+      session.socket.destroy();
+      await waitFor('10 lines of 499', async () => (await lines(file)).filter((l) => l.status === 499).length === 10);
+      echo.release();
+      expect((await gh.request('/after', { host: 'site.test' })).status).toBe(200);
+      expect(gh.controller.pool.status().map((w) => w.restarts)).toEqual([0]);
+    } finally {
+      await gh.close();
+      await echo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -122,6 +122,28 @@ function isoNow(): string {
   return isoString;
 }
 
+// HTTP/2 unbinds the socket from its session when the session is destroyed with streams still
+// open (a client that went away): the session's socket proxy then throws ERR_HTTP2_SOCKET_UNBOUND
+// on any read, so those streams are observed without their bytes and TLS version.
+
+/** The connection's byte counts; null once unbound. */
+function socketBytes(socket: Socket): Counted | null {
+  try {
+    return { read: socket.bytesRead, written: socket.bytesWritten };
+  } catch {
+    return null;
+  }
+}
+
+/** The TLS version of the connection; null once unbound. */
+function tlsVersion(socket: Socket | undefined): string | null {
+  try {
+    return (socket as TLSSocket | undefined)?.getProtocol() ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export class RequestObserver {
   readonly #metrics: RequestMetrics | null;
   readonly #log: AccessLog | null;
@@ -183,13 +205,13 @@ export class RequestObserver {
     let bytesIn = 0;
     let bytesOut = 0;
     const socket = o.socket;
-    if (socket !== undefined) {
-      const read = socket.bytesRead;
-      const written = socket.bytesWritten;
+    const bytes = socket === undefined ? null : socketBytes(socket);
+    if (socket !== undefined && bytes !== null) {
+      const { read, written } = bytes;
       const last = counted.get(socket);
       bytesIn = read - (last?.read ?? 0);
       bytesOut = written - (last?.written ?? 0);
-      if (last === undefined) counted.set(socket, { read, written });
+      if (last === undefined) counted.set(socket, bytes);
       else {
         last.read = read;
         last.written = written;
@@ -215,7 +237,6 @@ export class RequestObserver {
     const path = redactUrl(req.url ?? '');
     const protocol = h2 ? 'HTTP/2.0' : `HTTP/${req.httpVersion}`;
     if (logIt) {
-      const tlsSocket = o.https ? (o.socket as TLSSocket | undefined) : undefined;
       this.#log!.write({
         time: isoNow(),
         requestId: o.requestId ?? null,
@@ -235,7 +256,7 @@ export class RequestObserver {
         ingress: labels.ingress,
         service: labels.service,
         userAgent: req.headers['user-agent'] ?? null,
-        tls: tlsSocket?.getProtocol?.() ?? null,
+        tls: o.https ? tlsVersion(o.socket) : null,
         traceId: o.trace?.traceId ?? null,
       });
       this.#metrics?.add(FIXED.accessLogLines);
