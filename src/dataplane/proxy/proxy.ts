@@ -10,7 +10,8 @@
 
 import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { Writable, type Duplex } from 'node:stream';
+import type { Duplex, Writable } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import type { ProxyServer } from 'http-proxy-3';
 import type { BalancePolicy, EndpointTable, ErrorPagesPolicy, ForwardPolicy, GlobalPolicy, UpstreamPolicy, VirtualHost } from '../../core/model.ts';
 import { errorPageHeaders, errorPageTarget, withErrorPageHeaders, withFallbackHeaders } from './error-pages.ts';
@@ -124,10 +125,10 @@ interface Diverted {
   readonly pages: ErrorPagesPolicy;
 }
 
-/** Where the answer of a try that goes to another one goes: its first byte ends the try (nginx closes that connection too). */
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done(new Error('the answer goes to another try')) });
-}
+// Why a try is aborted (the reasons are never shown: settle decides by its own flags).
+const CLIENT_GONE = new Error('the client went away');
+const SEND_TIMED_OUT = new Error('proxy-send-timeout: the request body was not sent in time');
+const ANOTHER_TRY = new Error('the answer goes to another try');
 
 export class Proxy {
   private readonly pools = new UpstreamPools();
@@ -328,24 +329,63 @@ export class Proxy {
     if (endpoint === undefined) return this.answerError(x, 503);
     tries.made++;
     upstreamTry(x.fwd.observed, authority(endpoint));
-    const ac = new AbortController();
+    // undici's dispatch API with a handler of our own (Pool.stream's handler costs an
+    // AsyncResource, an AbortSignal listener and stream-lifecycle listeners per request).
+    let controller: Dispatcher.DispatchController | null = null;
+    /** An abort asked for before undici started the request (it waits for a connection): done at its start. */
+    let abortBefore: Error | null = null;
+    const abort = (reason: Error) => {
+      if (controller !== null) controller.abort(reason);
+      else abortBefore ??= reason;
+    };
     let clientGone = false;
     let sendTimedOut = false;
     /** The answer's status goes to another try. */
     let again = false;
     /** The answer's status is one of custom-http-errors: the error backend answers instead. */
     let diverted = false;
+    /** Where the answer's body goes once its head is written: the response, or a limit-rate throttle in front of it. */
+    let sink: Writable | null = null;
+    let settled = false;
     const onClose = () => {
-      if (res.writableFinished) return;
+      if (res.writableFinished || settled) return;
       clientGone = true;
-      ac.abort();
+      abort(CLIENT_GONE);
     };
     res.once('close', onClose);
     const requestBody = body?.attempt(forward.sendTimeoutMs, () => {
       sendTimedOut = true;
-      ac.abort();
+      abort(SEND_TIMED_OUT);
     });
-    this.pools.get(endpoint, x.tls, forward.connectTimeoutMs).stream(
+    /** The try is over: answered (err null), or failed before or while the answer came. */
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      res.off('close', onClose);
+      upstreamEnded(x.fwd.observed, 0);
+      if (diverted) return;
+      // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
+      if (clientGone) return picking.end(false);
+      if (again) return this.attempt(x);
+      if (err === null) return;
+      // The answer failed part-way: the client's connection is cut (its head is sent), and, as
+      // nginx, that is not counted against the endpoint.
+      if (sink !== null) {
+        sink.destroy();
+        res.destroy();
+        return picking.end(false);
+      }
+      if (body?.exceeded) {
+        picking.end(false);
+        return sendTooLarge(res);
+      }
+      const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
+      picking.failed(failure.case === 'timeout' ? 'timeout' : 'error');
+      if (!res.headersSent && tries.again(failure.case, failure.sent, x.endpoints)) return this.attempt(x);
+      if (res.headersSent) return sendError(res, failureStatus(failure));
+      this.answerError(x, failureStatus(failure));
+    };
+    this.pools.get(endpoint, x.tls, forward.connectTimeoutMs).dispatch(
       // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
       // undici takes an async iterable body too; its types leave that out.
       {
@@ -353,56 +393,58 @@ export class Proxy {
         method: req.method!,
         headers: x.headers,
         body: (requestBody ?? null) as ProxyRequest | null,
-        signal: ac.signal,
         // proxy-read-timeout: for the response headers, then between body reads.
         headersTimeout: forward.readTimeoutMs,
         bodyTimeout: forward.readTimeoutMs,
         ...(x.tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)),
       },
-      ({ statusCode, headers: upstreamHeaders }) => {
-        if (tries.againForStatus(statusCode, x.endpoints)) {
-          again = true;
-          picking.rejected(statusCode);
-          return discard();
-        }
-        if (x.pages !== null && this.divert(x as Diverted, statusCode)) {
-          diverted = true;
-          picking.answered({}, res, statusCode);
-          return discard();
-        }
-        body?.settle();
-        upstreamEnded(x.fwd.observed, statusCode);
-        // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
-        const out = downstreamResponseHeaders(upstreamHeaders, res);
-        addResponseCookies(out, res, statusCode, x.over);
-        picking.answered(out, res, statusCode);
-        writeHead(res, statusCode, out);
-        // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
-        const rate = x.over?.responseRate ?? 0;
-        if (rate === 0) return res as Writable;
-        // limit-rate: the body through a throttle, which goes when the client does.
-        const throttle = new ResponseThrottle(rate, x.over!.responseRateAfter ?? 0);
-        throttle.pipe(res as Writable);
-        res.once('close', () => throttle.destroy());
-        return throttle;
-      },
-      (err) => {
-        res.off('close', onClose);
-        upstreamEnded(x.fwd.observed, 0);
-        if (diverted) return;
-        // The client went away (nothing to answer), or sent too large a body: not the endpoint's failure.
-        if (clientGone) return picking.end(false);
-        if (again) return this.attempt(x);
-        if (err === null) return;
-        if (body?.exceeded) {
-          picking.end(false);
-          return sendTooLarge(res);
-        }
-        const failure = sendTimedOut ? { case: 'timeout' as const, sent: true } : undiciFailure(err);
-        picking.failed(failure.case === 'timeout' ? 'timeout' : 'error');
-        if (!res.headersSent && tries.again(failure.case, failure.sent, x.endpoints)) return this.attempt(x);
-        if (res.headersSent) return sendError(res, failureStatus(failure));
-        this.answerError(x, failureStatus(failure));
+      {
+        onRequestStart: (c) => {
+          controller = c;
+          if (abortBefore !== null) c.abort(abortBefore);
+        },
+        onResponseStart: (c, statusCode, upstreamHeaders) => {
+          // 1xx: Node's server sends its own 100 Continue; others are not passed on.
+          if (statusCode < 200) return;
+          if (tries.againForStatus(statusCode, x.endpoints)) {
+            again = true;
+            picking.rejected(statusCode);
+            return;
+          }
+          if (x.pages !== null && this.divert(x as Diverted, statusCode)) {
+            diverted = true;
+            picking.answered({}, res, statusCode);
+            return;
+          }
+          body?.settle();
+          upstreamEnded(x.fwd.observed, statusCode);
+          // Headers the handler set before proxying (HSTS) win over the upstream's; Vary is merged.
+          const out = downstreamResponseHeaders(upstreamHeaders, res);
+          addResponseCookies(out, res, statusCode, x.over);
+          picking.answered(out, res, statusCode);
+          writeHead(res, statusCode, out);
+          // Http2ServerResponse streams like a Writable (write/end/drain) without being typed one.
+          const rate = x.over?.responseRate ?? 0;
+          if (rate === 0) sink = res as Writable;
+          else {
+            // limit-rate: the body through a throttle, which goes when the client does.
+            const throttle = new ResponseThrottle(rate, x.over!.responseRateAfter ?? 0);
+            throttle.pipe(res as Writable);
+            res.once('close', () => throttle.destroy());
+            sink = throttle;
+          }
+          sink.on('drain', () => c.resume());
+        },
+        onResponseData: (c, chunk) => {
+          // The answer of a try that goes to another one: its first byte ends it (nginx closes that connection too).
+          if (sink === null) return c.abort(ANOTHER_TRY);
+          if (!sink.write(chunk)) c.pause();
+        },
+        onResponseEnd: () => {
+          sink?.end();
+          settle(null);
+        },
+        onResponseError: (_c, err) => settle(err),
       },
     );
   }
