@@ -1,5 +1,6 @@
-// HTTP/1.1 forwarding over kept-alive upstream connections (undici Pool.stream, measured
-// about twice http-proxy-3's requests/s here) and WebSocket upgrades (http-proxy-3 `ws`).
+// HTTP/1.1 forwarding over kept-alive upstream connections (undici Pool.dispatch with our own
+// handler; undici measured about twice http-proxy-3's requests/s here) and WebSocket upgrades
+// (http-proxy-3 `ws`).
 // Bodies stream both ways; a request body is kept only as far as a retry needs it
 // (request-body.ts). Each route's timeouts and retries (ForwardPolicy: proxy-*-timeout,
 // proxy-next-upstream*, next-upstream.ts) apply, else the table's. Errors answer like
