@@ -241,16 +241,22 @@ const upgraded = new Set<Duplex>();
 
 function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, scheme: Scheme): void {
   socket.on('error', () => socket.destroy());
+  // Observed as a request, from here to the connection's end (observe/request-observer.ts).
+  const o = observer.beginUpgrade(req, socket, scheme === 'https');
+  const host = req.headers.host ?? '';
+  const fwd = forwarded(req, scheme, host, o);
+  o.host = host;
+  o.clientIp = fwd.clientIp;
   const framing = framingStatus(req.rawHeaders, config.maxRequestHeaders);
   if (framing !== 0) return sendRawError(socket, framing);
   const path = normaliseUriPath(req.url ?? '');
   if (path === null) return sendRawError(socket, 400);
-  const host = req.headers.host ?? '';
   const match = router!.lookup(host, path);
-  const fwd = forwarded(req, scheme, host);
+  o.match = match;
   // The same policy steps as for requests: an upgrade steps around none of them.
   if (match.steps.length === 0) return forwardUpgrade(req, socket, head, match, fwd, null);
   const ctx = new RequestContext(req, socket, true, scheme, host, req.url!, path, fwd.clientIp);
+  o.ctx = ctx;
   const answered = runSteps(match.steps, ctx);
   if (answered === false) return forwardUpgrade(req, socket, head, match, fwd, ctx);
   if (answered !== true) {

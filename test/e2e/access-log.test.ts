@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect } from 'node:http2';
 import { Client } from 'undici';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEcho, type Echo } from '../support/echo-upstream.ts';
 import { backendService, ingress, ingressClass, manifest, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
@@ -98,6 +99,51 @@ describe('the access log', () => {
     expect(tls.bytesIn).toBeGreaterThanOrEqual(1000);
     const text = await readFile(file, 'utf8');
     for (const secret of ['very-secret-token', 'cookie-secret', 'query-secret', 'key-secret']) expect(text).not.toContain(secret);
+  });
+});
+
+describe('WebSocket upgrades', () => {
+  it('are observed as requests: a line with 101 when the connection ends, the request ID sent upstream, counted in the metrics; a refused one with its status', async () => {
+    const echo = await startEcho({ name: 'ws' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
+    const file = path.join(dir, 'access.log');
+    const gh = await startGatehouse({
+      options: { workers: 1, accessLogSample: 1, accessLogPath: file },
+      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port, { namespace: 'web' }), ingress('chat', { namespace: 'web', rules: [{ host: 'chat.test', paths: [{ path: '/', service: 'echo' }] }] })),
+    });
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/socket?token=secret-value`, { headers: { host: 'chat.test', 'user-agent': 'ws-test/1', 'x-request-id': 'ws-req-1' } });
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      });
+      const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
+      ws.send('hello');
+      expect(await reply).toBe('ws:hello');
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      ws.close();
+      await closed;
+      // A refused upgrade (no route for the host) is a line too.
+      const refused = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/socket`, { headers: { host: 'nobody.test' } });
+      refused.on('error', () => undefined);
+      const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+      refused.terminate();
+      expect(status).toBe(404);
+
+      await waitFor('2 access-log lines', async () => (await lines(file)).length >= 2);
+      const [upgraded, notFound] = [(await lines(file)).find((l) => l.host === 'chat.test')!, (await lines(file)).find((l) => l.host === 'nobody.test')!];
+      expect(upgraded).toMatchObject({ requestId: 'ws-req-1', method: 'GET', path: '/socket?token=REDACTED', protocol: 'HTTP/1.1', status: 101, upstreamStatus: 101, namespace: 'web', ingress: 'chat', service: 'echo', userAgent: 'ws-test/1' });
+      expect(upgraded.upstreamAddress).toBe(`127.0.0.1:${echo.port}`);
+      expect(upgraded.bytesOut).toBeGreaterThan(0);
+      expect(notFound).toMatchObject({ status: 404, ingress: '', upstreamStatus: null });
+      expect(echo.received.filter((r) => r.upgrade).map((r) => r.headers.find(([n]) => n.toLowerCase() === 'x-request-id')?.[1])).toEqual(['ws-req-1']);
+      const scrape = parsePrometheusText(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text());
+      expect(scrape.sum('gatehouse_requests_total', { ingress: 'chat', status_class: '1xx' })).toBe(1);
+    } finally {
+      await gh.close();
+      await echo.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,9 @@
 // fills in the upstream's part (UpstreamObservation), and the response's 'close' ends it.
 
 import { performance } from 'node:perf_hooks';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Http2ServerRequest } from 'node:http2';
 import type { ProxyRequest, ProxyResponse } from '../proxy/proxy.ts';
@@ -51,13 +53,34 @@ export function upstreamEnded(o: UpstreamObservation | undefined, status: number
   o.upstreamSeconds = (performance.now() - o.upstreamStarted) / 1000;
 }
 
+/** What an observation reads of the answer when the request ends: a response's, or an upgrade's (UpgradeAnswer). */
+interface Answer {
+  readonly headersSent: boolean;
+  readonly statusCode: number;
+}
+
+/** An upgrade's (WebSocket's) answer, written straight to its socket: ours, or the upstream's (101: upgraded). */
+class UpgradeAnswer implements Answer {
+  headersSent = false;
+  statusCode = 0;
+}
+const upgradeAnswers = new WeakMap<Duplex, UpgradeAnswer>();
+
+/** An observed upgrade on `socket` was answered `status` (the first answer counts). */
+export function upgradeAnswered(socket: Duplex, status: number): void {
+  const a = upgradeAnswers.get(socket);
+  if (a === undefined || a.headersSent) return;
+  a.headersSent = true;
+  a.statusCode = status;
+}
+
 /** Why a policy step refused a request (pipeline.ts RequestContext.refusal). */
 export type Refusal = 'rate-limit' | 'access' | null;
 
 export class Observation implements ObservedRequest {
   readonly start = performance.now();
   readonly req: ProxyRequest;
-  readonly res: ProxyResponse;
+  readonly res: Answer;
   readonly https: boolean;
   /** X-Request-ID (request-id.ts); undefined: generate-request-id is off and the client sent none. */
   readonly requestId: string | undefined;
@@ -78,7 +101,7 @@ export class Observation implements ObservedRequest {
   /** The connection's socket (TLS over TCP, or TCP); HTTP/2: the session's, which a closed stream no longer reaches. */
   readonly socket: Socket | undefined;
 
-  constructor(req: ProxyRequest, res: ProxyResponse, https: boolean, id: string | undefined, trace: TraceContext | null) {
+  constructor(req: ProxyRequest, res: Answer, https: boolean, id: string | undefined, trace: TraceContext | null) {
     this.req = req;
     this.res = res;
     this.https = https;
@@ -184,12 +207,29 @@ export class RequestObserver {
 
   /** A request arrives: its ID (answered in X-Request-ID) and trace context; its end is observed. */
   begin(req: ProxyRequest, res: ProxyResponse, https: boolean): Observation {
-    const sent = req.headers['x-request-id'];
-    const id = this.generateRequestId ? requestId(sent) : typeof sent === 'string' && sent !== '' ? sent : undefined;
-    if (id !== undefined) res.setHeader('x-request-id', id);
-    const o = new Observation(req, res, https, id, traceContext(req.headers.traceparent, req.headers.tracestate, this.#ratio));
+    const o = this.#observation(req, res, https);
+    if (o.requestId !== undefined) res.setHeader('x-request-id', o.requestId);
     if (this.#active) res.once('close', () => this.#finish(o));
     return o;
+  }
+
+  /**
+   * An upgrade (WebSocket) arrives on `socket`: observed as a request, with its ID and trace
+   * context sent upstream, ending when the connection closes (ingress-nginx logs a WebSocket at
+   * its end too), its status the first answer written to it (upgradeAnswered).
+   */
+  beginUpgrade(req: IncomingMessage, socket: Duplex, https: boolean): Observation {
+    const answer = new UpgradeAnswer();
+    upgradeAnswers.set(socket, answer);
+    const o = this.#observation(req, answer, https);
+    if (this.#active) socket.once('close', () => this.#finish(o));
+    return o;
+  }
+
+  #observation(req: ProxyRequest, answer: Answer, https: boolean): Observation {
+    const sent = req.headers['x-request-id'];
+    const id = this.generateRequestId ? requestId(sent) : typeof sent === 'string' && sent !== '' ? sent : undefined;
+    return new Observation(req, answer, https, id, traceContext(req.headers.traceparent, req.headers.tracestate, this.#ratio));
   }
 
   #finish(o: Observation): void {

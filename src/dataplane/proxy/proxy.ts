@@ -41,7 +41,7 @@ import { RequestBody } from './request-body.ts';
 import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
-import { upstreamEnded, upstreamTry } from '../observe/request-observer.ts';
+import { upgradeAnswered, upstreamEnded, upstreamTry, type UpstreamObservation } from '../observe/request-observer.ts';
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;
@@ -81,6 +81,7 @@ export function sendAnswer(res: ProxyResponse, status: number, headers: AnswerHe
 
 /** The same answer written straight to a socket (upgrades, unparseable requests), then closed. */
 export function sendRawAnswer(socket: Duplex, status: number, headers: AnswerHeaders = {}, reason?: string): void {
+  upgradeAnswered(socket, status);
   if (!socket.writable) return void socket.destroy();
   const body = answerBody(status, reason);
   let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n`;
@@ -126,6 +127,9 @@ interface Diverted {
   readonly pages: ErrorPagesPolicy;
 }
 
+/** The observation of each proxied upgrade, for http-proxy-3's events (which give the request). */
+const upgradeTries = new WeakMap<IncomingMessage, UpstreamObservation>();
+
 // Why a try is aborted (the reasons are never shown: settle decides by its own flags).
 const CLIENT_GONE = new Error('the client went away');
 const SEND_TIMED_OUT = new Error('proxy-send-timeout: the request body was not sent in time');
@@ -167,9 +171,19 @@ export class Proxy {
   private wsProxy(): Promise<ProxyServer> {
     return (this.ws ??= import('http-proxy-3').then(({ createProxyServer }) => {
       const ws = createProxyServer({ ws: true, xfwd: false, changeOrigin: false });
-      ws.on('error', (_err, _req, res) => {
+      ws.on('error', (_err, req, res) => {
+        upstreamEnded(upgradeTries.get(req as IncomingMessage), 0);
         // `res` is the client socket for upgrades.
         if (res && 'destroy' in res && !('writeHead' in res)) sendRawError(res as Duplex, 502);
+      });
+      // The upstream's answer: 101 (upgraded), or a refusal passed on as it is.
+      ws.on('proxyReqWs', (proxyReq, req, socket) => {
+        const answered = (status: number) => {
+          upstreamEnded(upgradeTries.get(req), status);
+          upgradeAnswered(socket, status);
+        };
+        proxyReq.once('upgrade', () => answered(101));
+        proxyReq.once('response', (r) => answered(r.statusCode ?? 0));
       });
       return ws;
     }));
@@ -474,6 +488,8 @@ export class Proxy {
       headers[name] = headers[name] === undefined ? flat[i + 1]! : `${headers[name]}, ${flat[i + 1]!}`;
     }
     req.headers = headers;
+    upstreamTry(fwd.observed, authority(endpoint));
+    if (fwd.observed !== undefined) upgradeTries.set(req, fwd.observed);
     const options = tls === null ? { target: origin(endpoint) } : { target: { protocol: 'https:', host: endpoint.address, port: endpoint.port }, agent: this.upgradeAgent(tls, endpoint.address), secure: tls.options.rejectUnauthorized };
     void this.wsProxy().then((ws) => ws.ws(req, socket, head, options));
   }
