@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '../../../test/support/harness.ts';
 import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import { UpstreamPools } from './upstream-pools.ts';
 
@@ -43,6 +44,20 @@ describe('UpstreamPools', () => {
     await tick();
     expect(a.closed).toBe(true);
     expect(pools.get(A, null, 5000)).not.toBe(a);
+    await pools.close();
+  });
+
+  it('upstream-keepalive-time: a pool that old is closed and replaced, so that no connection serves longer', async () => {
+    const pools = new UpstreamPools();
+    pools.configure({ ...DEFAULT_UPSTREAM_KEEPALIVE, timeMs: 1000 });
+    const a = pools.get(A, null, 5000);
+    const born = performance.now();
+    await waitFor('the pool retired', () => a.closed, 5000);
+    // Not before its time (less the tick, 100 ms here): timers never fire early.
+    expect(performance.now() - born).toBeGreaterThanOrEqual(800);
+    const next = pools.get(A, null, 5000);
+    expect(next).not.toBe(a);
+    expect(next.closed).toBe(false);
     await pools.close();
   });
 });

@@ -12,11 +12,14 @@
 // `connections` bounds the connections to one endpoint per worker (further requests wait in the
 // pool for one to free up; 0: each connection closes after its request, unbounded), `timeoutMs`
 // closes idle ones (an endpoint's shorter `Keep-Alive: timeout=` hint wins, less a second; a longer
-// one does not), `requests` and `timeMs` retire a connection after that many requests or that long.
+// one does not), `requests` retires a connection after that many requests, and `timeMs` retires
+// whole pools that old (a timer, so that no connection outlives it: undici's own per-connection
+// TTL reads the clock for every busy connection on every request, measured at 4-5 % of a worker).
 // undici checks an idle connection for the endpoint's close (FIN or RST already received) before it
 // sends a request on it; a request that still meets a closed connection fails with a reset, which
 // proxy-next-upstream's `error` retries.
 
+import { performance } from 'node:perf_hooks';
 import { buildConnector, Pool } from 'undici';
 import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { Endpoint, UpstreamKeepalivePolicy } from '../../core/model.ts';
@@ -58,6 +61,8 @@ export function inUse(authorities: ReadonlySet<string>, uses: ConnectionUses | u
 
 interface Entry {
   readonly pool: Pool;
+  /** performance.now() at its creation (upstream-keepalive-time). */
+  readonly born: number;
   readonly authority: string;
   /** UpstreamTls id, or null for plain HTTP. */
   readonly tls: string | null;
@@ -69,6 +74,8 @@ export class UpstreamPools {
   private keepalive = DEFAULT_UPSTREAM_KEEPALIVE;
   /** What the last retain() kept; null before the first. */
   private kept: { readonly authorities: ReadonlySet<string>; readonly uses: ConnectionUses | undefined } | null = null;
+  /** Retires pools as upstream-keepalive-time says; started with the first pool. */
+  private retirer: NodeJS.Timeout | null = null;
 
   /** The pool for `e` with this connect timeout (ms, 0: none); over TLS with `tls` (an HTTPS backend), else plain HTTP. */
   get(e: Endpoint, tls: UpstreamTls | null, connectTimeoutMs: number): Pool {
@@ -84,9 +91,8 @@ export class UpstreamPools {
         keepAliveTimeout: k.timeoutMs,
         keepAliveMaxTimeout: k.timeoutMs,
         maxRequestsPerClient: k.requests,
-        clientTtl: k.timeMs,
       });
-      entry = { pool, authority: authority(e), tls: tls?.id ?? null, connectTimeoutMs };
+      entry = { pool, authority: authority(e), tls: tls?.id ?? null, connectTimeoutMs, born: performance.now() };
       if (this.kept !== null && !inUse(this.kept.authorities, this.kept.uses, entry.authority, entry.tls, connectTimeoutMs)) {
         // An endpoint the endpoint table no longer has (or a configuration no route has), retried
         // by a request from before the change: a pool for this one request, closed once it is done.
@@ -94,8 +100,33 @@ export class UpstreamPools {
         return pool;
       }
       this.pools.set(key, entry);
+      this.retirer ??= this.startRetirer();
     }
     return entry.pool;
+  }
+
+  /**
+   * Every tenth of upstream-keepalive-time (0.1-60 s), the pools that would pass it before the
+   * next tick close (their requests finish first; new ones get a new pool): no connection serves
+   * longer than that.
+   */
+  private startRetirer(): NodeJS.Timeout | null {
+    const ttl = this.keepalive.timeMs;
+    if (!(ttl > 0)) return null;
+    const every = Math.min(60_000, Math.max(100, ttl / 10));
+    return setInterval(() => {
+      const now = performance.now();
+      for (const [key, entry] of this.pools) {
+        if (now - entry.born + every < ttl) continue;
+        this.pools.delete(key);
+        entry.pool.close().catch(() => undefined);
+      }
+    }, every).unref();
+  }
+
+  private stopRetirer(): void {
+    if (this.retirer !== null) clearInterval(this.retirer);
+    this.retirer = null;
   }
 
   /** New upstream-keepalive-* settings: new pools follow them; the open ones close once their requests finish. */
@@ -105,6 +136,7 @@ export class UpstreamPools {
     this.keepalive = keepalive;
     for (const entry of this.pools.values()) entry.pool.close().catch(() => undefined);
     this.pools.clear();
+    this.stopRetirer();
   }
 
   /**
@@ -121,6 +153,7 @@ export class UpstreamPools {
   }
 
   async close(): Promise<void> {
+    this.stopRetirer();
     const all = [...this.pools.values()];
     this.pools.clear();
     await Promise.allSettled(all.map((e) => e.pool.close()));
