@@ -23,6 +23,25 @@ async function lines(file: string): Promise<AccessLogEntry[]> {
   return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as AccessLogEntry);
 }
 
+/** Gatehouse (1 worker) logging to a file, Ingress `name` routing `host` to an echo upstream, for `run`; everything stopped after. */
+async function withLoggedSite(o: { name: string; host: string; namespace?: string; sample?: number }, run: (t: { gh: Gatehouse; echo: Echo; file: string }) => Promise<void>): Promise<void> {
+  const namespace = o.namespace ?? 'default';
+  const echo = await startEcho({ name: o.name });
+  const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
+  const file = path.join(dir, 'access.log');
+  const gh = await startGatehouse({
+    options: { workers: 1, accessLogSample: o.sample ?? 1, accessLogPath: file },
+    manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port, { namespace }), ingress(o.name, { namespace, rules: [{ host: o.host, paths: [{ path: '/', service: 'echo' }] }] })),
+  });
+  try {
+    await run({ gh, echo, file });
+  } finally {
+    await gh.close();
+    await echo.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('the access log', () => {
   let echo: Echo;
   let gh: Gatehouse;
@@ -104,91 +123,62 @@ describe('the access log', () => {
 
 describe('WebSocket upgrades', () => {
   it('are observed as requests: a line with 101 when the connection ends, the request ID sent upstream, counted in the metrics; a refused one with its status', async () => {
-    const echo = await startEcho({ name: 'ws' });
-    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
-    const file = path.join(dir, 'access.log');
-    const gh = await startGatehouse({
-      options: { workers: 1, accessLogSample: 1, accessLogPath: file },
-      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port, { namespace: 'web' }), ingress('chat', { namespace: 'web', rules: [{ host: 'chat.test', paths: [{ path: '/', service: 'echo' }] }] })),
-    });
-    try {
+    await withLoggedSite({ name: 'chat', host: 'chat.test', namespace: 'web' }, async ({ gh, echo, file }) => {
       const ws = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/socket?token=secret-value`, { headers: { host: 'chat.test', 'user-agent': 'ws-test/1', 'x-request-id': 'ws-req-1' } });
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
         ws.once('error', reject);
-      });
-      const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
-      ws.send('hello');
-      expect(await reply).toBe('ws:hello');
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      ws.close();
-      await closed;
-      // A refused upgrade (no route for the host) is a line too.
-      const refused = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/socket`, { headers: { host: 'nobody.test' } });
-      refused.on('error', () => undefined);
-      const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
-      refused.terminate();
-      expect(status).toBe(404);
+    });
+    const reply = new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d))));
+    ws.send('hello');
+    expect(await reply).toBe('chat:hello');
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.close();
+    await closed;
+    // A refused upgrade (no route for the host) is a line too.
+    const refused = new WebSocket(`ws://127.0.0.1:${gh.httpPort}/socket`, { headers: { host: 'nobody.test' } });
+    refused.on('error', () => undefined);
+    const status = await new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+    refused.terminate();
+    expect(status).toBe(404);
 
-      await waitFor('2 access-log lines', async () => (await lines(file)).length >= 2);
-      const [upgraded, notFound] = [(await lines(file)).find((l) => l.host === 'chat.test')!, (await lines(file)).find((l) => l.host === 'nobody.test')!];
-      expect(upgraded).toMatchObject({ requestId: 'ws-req-1', method: 'GET', path: '/socket?token=REDACTED', protocol: 'HTTP/1.1', status: 101, upstreamStatus: 101, namespace: 'web', ingress: 'chat', service: 'echo', userAgent: 'ws-test/1' });
-      expect(upgraded.upstreamAddress).toBe(`127.0.0.1:${echo.port}`);
-      expect(upgraded.bytesOut).toBeGreaterThan(0);
-      expect(notFound).toMatchObject({ status: 404, ingress: '', upstreamStatus: null });
-      expect(echo.received.filter((r) => r.upgrade).map((r) => r.headers.find(([n]) => n.toLowerCase() === 'x-request-id')?.[1])).toEqual(['ws-req-1']);
-      const scrape = parsePrometheusText(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text());
-      expect(scrape.sum('gatehouse_requests_total', { ingress: 'chat', status_class: '1xx' })).toBe(1);
-    } finally {
-      await gh.close();
-      await echo.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    await waitFor('2 access-log lines', async () => (await lines(file)).length >= 2);
+    const [upgraded, notFound] = [(await lines(file)).find((l) => l.host === 'chat.test')!, (await lines(file)).find((l) => l.host === 'nobody.test')!];
+    expect(upgraded).toMatchObject({ requestId: 'ws-req-1', method: 'GET', path: '/socket?token=REDACTED', protocol: 'HTTP/1.1', status: 101, upstreamStatus: 101, namespace: 'web', ingress: 'chat', service: 'echo', userAgent: 'ws-test/1' });
+    expect(upgraded.upstreamAddress).toBe(`127.0.0.1:${echo.port}`);
+    expect(upgraded.bytesOut).toBeGreaterThan(0);
+    expect(notFound).toMatchObject({ status: 404, ingress: '', upstreamStatus: null });
+    expect(echo.received.filter((r) => r.upgrade).map((r) => r.headers.find(([n]) => n.toLowerCase() === 'x-request-id')?.[1])).toEqual(['ws-req-1']);
+    const scrape = parsePrometheusText(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text());
+    expect(scrape.sum('gatehouse_requests_total', { ingress: 'chat', status_class: '1xx' })).toBe(1);
+    });
   });
 });
 
 describe('an HTTP/2 client that goes away with streams in flight', () => {
   it('leaves the worker up (reading its unbound socket threw and crashed it): the streams are logged as 499', async () => {
-    const echo = await startEcho({ name: 'held' });
-    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
-    const file = path.join(dir, 'access.log');
-    const gh = await startGatehouse({
-      options: { workers: 1, accessLogSample: 1, accessLogPath: file },
-      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port), ingress('site', { rules: [{ host: 'site.test', paths: [{ path: '/', service: 'echo' }] }] })),
-    });
-    try {
+    await withLoggedSite({ name: 'site', host: 'site.test' }, async ({ gh, echo, file }) => {
       const session = connect(`https://127.0.0.1:${gh.httpsPort}`, { rejectUnauthorized: false, servername: 'site.test' });
       session.on('error', () => undefined);
       Array.from({ length: 10 }, () => {
         const s = session.request({ ':path': '/__hold', ':authority': 'site.test' });
         s.on('error', () => undefined);
         return s;
-      });
-      await waitFor('10 requests held at the upstream', () => echo.received.filter((r) => r.url.endsWith('/__hold')).length === 10);
-      // The TCP connection cut under the session, as a load generator ending a timed run does.
-      session.socket.destroy();
-      await waitFor('10 lines of 499', async () => (await lines(file)).filter((l) => l.status === 499).length === 10);
-      echo.release();
-      expect((await gh.request('/after', { host: 'site.test' })).status).toBe(200);
-      expect(gh.controller.pool.status().map((w) => w.restarts)).toEqual([0]);
-    } finally {
-      await gh.close();
-      await echo.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
+    await waitFor('10 requests held at the upstream', () => echo.received.filter((r) => r.url.endsWith('/__hold')).length === 10);
+    // The TCP connection cut under the session, as a load generator ending a timed run does.
+    session.socket.destroy();
+    await waitFor('10 lines of 499', async () => (await lines(file)).filter((l) => l.status === 499).length === 10);
+    echo.release();
+    expect((await gh.request('/after', { host: 'site.test' })).status).toBe(200);
+    expect(gh.controller.pool.status().map((w) => w.restarts)).toEqual([0]);
+    });
   });
 });
 
 describe('--access-log-sample', () => {
   it('logs about that share of the requests', async () => {
-    const echo = await startEcho({ name: 'sampled' });
-    const dir = await mkdtemp(path.join(tmpdir(), 'gatehouse-access-log-'));
-    const file = path.join(dir, 'access.log');
-    const gh = await startGatehouse({
-      options: { workers: 1, accessLogSample: 0.5, accessLogPath: file },
-      manifests: manifest(ingressClass('gatehouse'), backendService('echo', echo.port), ingress('site', { rules: [{ host: 'site.test', paths: [{ path: '/', service: 'echo' }] }] })),
-    });
-    try {
+    await withLoggedSite({ name: 'site', host: 'site.test', sample: 0.5 }, async ({ gh, file }) => {
       for (let i = 0; i < 200; i++) expect((await gh.request(`/${i}`, { host: 'site.test' })).status).toBe(200);
       // Every request is counted in the metrics; the log has its share (binomial: 100 ± 7).
       const scrape = async () => parsePrometheusText(await (await fetch(`http://127.0.0.1:${gh.adminPort}/metrics`)).text());
@@ -197,10 +187,6 @@ describe('--access-log-sample', () => {
       await waitFor('the sampled lines written', async () => (await lines(file)).length === logged);
       expect(logged).toBeGreaterThan(50);
       expect(logged).toBeLessThan(150);
-    } finally {
-      await gh.close();
-      await echo.close();
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
