@@ -15,7 +15,8 @@
 // so two same-size writes within one tick leave the signature as it was: a file named by an
 // event is read and hashed whatever its stat says, and a file whose ctime is within
 // RACY_MARGIN_MS of the time it was last read ("racily clean") is read again on the next
-// scan. Reading costs little; a file is parsed only when its content hash changed.
+// scan. Reading costs little; a file is parsed only when its content hash changed, and then
+// only its YAML documents whose text changed (parse-manifests.ts): the others keep their objects.
 //
 // Layout rules:
 // - `*.yaml`, `*.yml`, `*.json` (any case) anywhere under the directory.
@@ -38,7 +39,7 @@ import { silentLog } from '../source.ts';
 import { DirectoryWatchers } from './directory-watchers.ts';
 import type { WatchFunction } from './directory-watchers.ts';
 import { manifestFormat, parseManifests } from './parse-manifests.ts';
-import type { ManifestObject, ManifestProblem } from './parse-manifests.ts';
+import type { ManifestObject, ManifestProblem, ParsedDocuments } from './parse-manifests.ts';
 
 export interface ManifestSourceOptions {
   /** The directory to read, recursively. */
@@ -75,6 +76,7 @@ const MAX_RETRY_MS = 30_000;
 const RACY_MARGIN_MS = 2000;
 /** Past this many dirty paths between two scans, the whole tree is dirty (an event storm). */
 const MAX_DIRTY_PATHS = 10_000;
+const NO_DOCUMENTS: ParsedDocuments = new Map();
 
 interface CachedFile {
   /** dev, inode, size, mtime and ctime of the version last read (good or not). */
@@ -85,6 +87,8 @@ interface CachedFile {
   readonly hash: string;
   /** Objects of the last version that parsed. */
   readonly objects: readonly ManifestObject[];
+  /** Its YAML documents, by text: a new version parses only the documents that changed. */
+  readonly documents?: ParsedDocuments | undefined;
 }
 
 interface Delivered {
@@ -427,7 +431,7 @@ export class ManifestSource implements Source {
         continue;
       }
       counts.parsed++;
-      const parsed = parseManifests(bytes.toString('utf8'), manifestFormat(rel)!);
+      const parsed = parseManifests(bytes.toString('utf8'), manifestFormat(rel)!, cached?.documents ?? NO_DOCUMENTS);
       if (!parsed.ok) {
         this.unreadable(rel, signature, readAt, hash, cached, parsed.reason);
         continue;
@@ -438,7 +442,7 @@ export class ManifestSource implements Source {
       for (const p of parsed.ignored) {
         this.log.debug({ file, ...located(p), reason: p.reason }, 'object of a kind not watched ignored');
       }
-      this.cache.set(rel, { signature, readAt, hash, objects: parsed.objects });
+      this.cache.set(rel, { signature, readAt, hash, objects: parsed.objects, documents: parsed.documents });
       changed.add(rel);
     }
     return changed;
@@ -450,7 +454,7 @@ export class ManifestSource implements Source {
       { code: 'GH_MANIFEST_UNREADABLE', file: this.file(rel), reason, keeping: cached ? cached.objects.length : 0 },
       cached ? 'manifest file unreadable; its last good contents stay in effect' : 'manifest file unreadable',
     );
-    this.cache.set(rel, { signature, readAt, hash, objects: cached?.objects ?? [] });
+    this.cache.set(rel, { signature, readAt, hash, objects: cached?.objects ?? [], documents: cached?.documents });
   }
 
   private reportProblems(problems: Map<string, string>): void {
