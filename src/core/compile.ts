@@ -122,6 +122,8 @@ interface IngressRead {
   readonly hosts: readonly string[];
   /** What ties it to other Ingresses in compile (see groupIngresses): `h:` host names, `s:` Services, `t:` ACME Secrets. */
   readonly links: readonly string[];
+  /** Its links and wildcard TLS hosts as one string: all groupIngresses reads of it. */
+  readonly ties: string;
 }
 
 type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
@@ -130,7 +132,11 @@ type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
 function readOwned(ing: KubeObject, annotationOptions: AnnotationOptions): IngressRead {
   const conditions: Condition[] = [];
   const configMaps: string[] = [];
-  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => ({ conditions, configMaps, output, canary, policy, tls, hosts: policy === null ? [] : ruleHosts(ing), links: links(ing, policy, output, tls) });
+  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => {
+    const tied = links(ing, policy, output, tls);
+    const ties = JSON.stringify([tied, tls.flatMap((c) => (c.host.startsWith('*.') ? [c.host] : []))]);
+    return { conditions, configMaps, output, canary, policy, tls, hosts: policy === null ? [] : ruleHosts(ing), links: tied, ties };
+  };
   const tlsProblem = tlsShapeProblem(ing);
   if (tlsProblem !== null) {
     conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
@@ -222,7 +228,7 @@ function links(ing: KubeObject, policy: IngressAnnotations | null, output: Ingre
  * depends on an Ingress of another group (see links). Each group is in age order; the groups are
  * in the order of their oldest Ingress.
  */
-function groupIngresses(reads: readonly IngressRead[]): number[][] {
+function groupIngresses(reads: readonly Pick<IngressRead, 'links' | 'tls'>[]): number[][] {
   const parent: number[] = reads.map((_, i) => i);
   const find = (i: number): number => {
     while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
@@ -280,9 +286,11 @@ interface Part {
 export class CompileMemo {
   #key = '';
   #reads = new WeakMap<KubeObject, IngressRead>();
+  /** The last grouping, and the ties (IngressRead.ties) it was made from, in order. */
+  #groups: { ties: readonly string[]; groups: readonly (readonly number[])[] } | null = null;
   #partsKey = '';
-  /** Each group's part, by its Ingresses' keys: valid while they are the same objects, under the same settings, ConfigMaps and Services. */
-  #parts = new Map<string, { members: readonly KubeObject[]; part: Part }>();
+  /** Each group's part, by its oldest Ingress: valid while its Ingresses are the same objects, under the same settings, ConfigMaps and Services. */
+  #parts = new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
 
   read(ing: KubeObject, key: string, read: () => IngressRead): IngressRead {
     if (key !== this.#key) {
@@ -294,15 +302,28 @@ export class CompileMemo {
     return r;
   }
 
-  /** The part of each group: kept from the last compile when its Ingresses are the same objects, else made. Parts of groups gone are forgotten. */
-  parts(groups: readonly (readonly KubeObject[])[], key: string, make: (members: readonly KubeObject[]) => Part): Part[] {
-    const before = key === this.#partsKey ? this.#parts : new Map<string, { members: readonly KubeObject[]; part: Part }>();
-    const next = new Map<string, { members: readonly KubeObject[]; part: Part }>();
-    const out = groups.map((members) => {
-      const id = members.map(ingressKey).join('\n');
-      const had = before.get(id);
-      const entry = had !== undefined && had.members.every((m, i) => m === members[i]) ? had : { members, part: make(members) };
-      next.set(id, entry);
+  /** groupIngresses(reads), kept while the Ingresses in age order tie as they did (it depends on nothing else). */
+  groups(reads: readonly IngressRead[]): readonly (readonly number[])[] {
+    const last = this.#groups;
+    const ties = reads.map((r) => r.ties);
+    if (last !== null && last.ties.length === ties.length && ties.every((t, i) => t === last.ties[i])) return last.groups;
+    this.#groups = { ties, groups: groupIngresses(reads) };
+    return this.#groups.groups;
+  }
+
+  /**
+   * The part of each group (indices into `ingresses`): kept from the last compile when its
+   * Ingresses are the same objects, else made. Parts of groups gone are forgotten.
+   */
+  parts(groups: readonly (readonly number[])[], ingresses: readonly KubeObject[], key: string, make: (group: readonly number[]) => Part): Part[] {
+    const before = key === this.#partsKey ? this.#parts : new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
+    const next = new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
+    const out = groups.map((group) => {
+      const first = ingresses[group[0]!]!;
+      const had = before.get(first);
+      const kept = had !== undefined && had.members.length === group.length && group.every((i, k) => ingresses[i] === had.members[k]);
+      const entry = kept ? had : { members: group.map((i) => ingresses[i]!), part: make(group) };
+      next.set(first, entry);
       return entry.part;
     });
     this.#partsKey = key;
@@ -329,11 +350,10 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
   const reads = ingresses.map((ing) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions))));
   for (const r of reads) for (const ref of r.configMaps) configMaps.add(ref);
-  const readOf = new Map<KubeObject, IngressRead>(ingresses.map((ing, i) => [ing, reads[i]!]));
-  const partOf = (members: readonly KubeObject[]) => assemble(snapshot, options, members, members.map((ing) => readOf.get(ing)!));
+  const partOf = (group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
   // With a memo, each group of Ingresses that do not touch another group's output is assembled
   // alone, and kept while its Ingresses (and the Services they use) stay the same.
-  const parts = memo === undefined ? [partOf(ingresses)] : memo.parts(groupIngresses(reads).map((g) => g.map((i) => ingresses[i]!)), `${memoKey} ${snapshot.revision('Service')}`, partOf);
+  const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(memo.groups(reads), ingresses, `${memoKey} ${snapshot.revision('Service')}`, partOf);
   return finish(snapshot, options, global, generation, ingresses, parts, [...configMaps], conditions);
 }
 
