@@ -107,7 +107,8 @@ export async function startController(options: Options, source: Source, rootLog:
   let resolvedFrom: { slices: number; backends: RouteTable['backends'] } | null = null;
   const sameBackends = (a: RouteTable['backends'], b: RouteTable['backends']) => {
     const ids = Object.keys(a);
-    return ids.length === Object.keys(b).length && ids.every((id) => a[id] === b[id]);
+    // Mostly the same objects; a group compile assembled again has new ones, alike or not.
+    return ids.length === Object.keys(b).length && ids.every((id) => a[id] === b[id] || (b[id] !== undefined && JSON.stringify(a[id]) === JSON.stringify(b[id])));
   };
 
   const recompute = () =>
