@@ -64,7 +64,7 @@ function promWorker() {
 function sabPool(workers: number) {
   const buffer = createMetricsBuffer(workers);
   const series = new SeriesRegistry();
-  const index = series.register(routeTable);
+  const index = series.add(routeTable);
   // The router's precomputed series number of each route.
   const numbers = routeTable.hosts.map((h) => index[`ns\0${h.routes[0]!.ingress.slice(3)}\0${routeTable.backends[h.routes[0]!.backend]!.service}`]!);
   const writers = Array.from({ length: workers }, (_, w) => new RequestMetrics(buffer, w));

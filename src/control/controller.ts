@@ -103,14 +103,23 @@ export async function startController(options: Options, source: Source, rootLog:
     queue = queue.then(step).catch((err: unknown) => log.error({ err }, 'could not publish an update'));
   };
 
+  /** What the endpoints were last resolved from: the EndpointSlices' revision and the table's backends. */
+  let resolvedFrom: { slices: number; backends: RouteTable['backends'] } | null = null;
+  const sameBackends = (a: RouteTable['backends'], b: RouteTable['backends']) => {
+    const ids = Object.keys(a);
+    // Mostly the same objects; a group compile assembled again has new ones, alike or not.
+    return ids.length === Object.keys(b).length && ids.every((id) => a[id] === b[id] || (b[id] !== undefined && JSON.stringify(a[id]) === JSON.stringify(b[id])));
+  };
+
   const recompute = () =>
     enqueue(async () => {
       const change = pending;
       pending = 'none';
       const update: Partial<WorkerState> = {};
+      let result: CompileResult | null = null;
       if (change === 'routes' || table === null) {
         const started = performance.now();
-        const result = compile(snapshot, copts, (table?.generation ?? 0) + 1, memo);
+        result = compile(snapshot, copts, (table?.generation ?? 0) + 1, memo);
         compileSeconds.observe((performance.now() - started) / 1000);
         if (result.table.fingerprint !== table?.fingerprint) {
           const material = await tls.resolve(result.table);
@@ -121,14 +130,20 @@ export async function startController(options: Options, source: Source, rootLog:
         compiled = result.conditions;
         acme?.update(result.acme);
         setConditions(compiled);
-        hooks.onCompiled?.(snapshot, { ...result, conditions });
       }
-      const next = resolveEndpoints(snapshot, table!.backends);
-      if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
+      // The same backends (compile keeps the objects of those unchanged) and EndpointSlices give the same endpoints.
+      const slices = snapshot.revision('EndpointSlice');
+      if (resolvedFrom === null || resolvedFrom.slices !== slices || !sameBackends(resolvedFrom.backends, table!.backends)) {
+        const next = resolveEndpoints(snapshot, table!.backends);
+        resolvedFrom = { slices, backends: table!.backends };
+        if (next.fingerprint !== endpoints?.fingerprint) endpoints = update.endpoints = next;
+      }
       if (update.table || update.endpoints) {
         pool.publish(update);
         health.update(table!, endpoints!);
       }
+      // Status and Events once the workers have the table (they walk every Ingress).
+      if (result !== null) hooks.onCompiled?.(snapshot, { ...result, conditions });
     });
 
   // Active health checks: once per replica, here; their verdict travels beside the endpoints.

@@ -80,7 +80,8 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
   readonly metrics: MetricsReader;
   /** The label sets of the metrics series, numbered once for every worker. */
   readonly series = new SeriesRegistry();
-  private seriesIndex: SeriesIndex = {};
+  /** Every label set numbered so far (grows with each table: a number never changes meaning). */
+  private readonly seriesIndex: Record<string, number> = { ...this.series.index() };
   /** Tables every worker came to serve (gatehouse_config_applies_total), and when the last one was (epoch ms; 0: none). */
   applies = 0;
   lastApply = 0;
@@ -166,18 +167,17 @@ export class WorkerPool extends EventEmitter<{ ack: []; fatal: [Error] }> {
     const wasComplete = this.complete() !== null;
     const tableDiff = update.table ? this.differ.diff(update.table) : null;
     Object.assign(this.state, update);
-    const seriesBefore = Object.keys(this.seriesIndex).length;
     // A diff's unchanged hosts were numbered with their table (series are keyed by Ingress and Service, and never renumbered): only its hosts need it.
-    if (update.table) this.seriesIndex = this.series.register(tableDiff === null ? update.table : { ...update.table, hosts: tableDiff.hosts });
+    const added: SeriesIndex = update.table ? this.series.add(tableDiff === null ? update.table : { ...update.table, hosts: tableDiff.hosts }) : {};
+    Object.assign(this.seriesIndex, added);
     const state = this.complete();
     if (state === null || this.stopping) return;
     const sent = wasComplete ? update : state;
     let m: ToWorker = { type: 'update', ...sent, ...(sent.table ? { series: this.seriesIndex } : {}) };
     if (wasComplete && tableDiff !== null) {
-      // The diff, and the series it numbered (the index only grows: its new entries are its last ones).
+      // The diff, and the series it numbered.
       const { table: _whole, series: _all, ...rest } = m;
-      const added = Object.entries(this.seriesIndex).slice(seriesBefore);
-      m = { ...rest, tableDiff, ...(added.length > 0 ? { series: Object.fromEntries(added) } : {}) };
+      m = { ...rest, tableDiff, ...(Object.keys(added).length > 0 ? { series: added } : {}) };
     }
     for (const s of this.slots) this.post(s, m);
   }

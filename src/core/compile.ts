@@ -13,7 +13,7 @@ import { routeErrorPages } from './annotations/error-pages.ts';
 import { aliasHosts } from './processors/aliases.ts';
 import { readAnnotation } from './annotations/read-annotation.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
-import { deepFreeze, fingerprint } from './hash.ts';
+import { deepFreeze, digest, fingerprint } from './hash.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
@@ -120,6 +120,10 @@ interface IngressRead {
   readonly tls: readonly TlsCandidate[];
   /** Its rules' hosts (processors/tls.ts ruleHosts), when it is served. */
   readonly hosts: readonly string[];
+  /** What ties it to other Ingresses in compile (see groupIngresses): `h:` host names, `s:` Services, `t:` ACME Secrets. */
+  readonly links: readonly string[];
+  /** Its links and wildcard TLS hosts as one string: all groupIngresses reads of it. */
+  readonly ties: string;
 }
 
 type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
@@ -128,7 +132,11 @@ type AnnotationOptions = Parameters<typeof readIngressAnnotations>[1];
 function readOwned(ing: KubeObject, annotationOptions: AnnotationOptions): IngressRead {
   const conditions: Condition[] = [];
   const configMaps: string[] = [];
-  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => ({ conditions, configMaps, output, canary, policy, tls, hosts: policy === null ? [] : ruleHosts(ing) });
+  const done = (policy: IngressAnnotations | null = null, output: IngressOutput | null = null, canary = false, tls: TlsCandidate[] = []): IngressRead => {
+    const tied = links(ing, policy, output, tls);
+    const ties = JSON.stringify([tied, tls.flatMap((c) => (c.host.startsWith('*.') ? [c.host] : []))]);
+    return { conditions, configMaps, output, canary, policy, tls, hosts: policy === null ? [] : ruleHosts(ing), links: tied, ties };
+  };
   const tlsProblem = tlsShapeProblem(ing);
   if (tlsProblem !== null) {
     conditions.push(condition(ing, 'GH_OBJECT_INVALID', tlsProblem.field, `${tlsProblem.message}; the Ingress is left out`));
@@ -180,12 +188,109 @@ function readOwned(ing: KubeObject, annotationOptions: AnnotationOptions): Ingre
 }
 
 /**
+ * The names through which an Ingress's output can depend on another's: its hosts (routes, default
+ * backends, canaries, TLS, client certificates, conditions about conflicts are per host), the
+ * www-redirect and server-alias names of those hosts (they are hosts too, and yield to Ingresses
+ * naming them), its Services (backends are shared, and health checks are per backend) and, with
+ * gatehouse.io/acme, its TLS Secrets (one certificate per Secret). A wildcard TLS host reaches the
+ * hosts one label under it: groupIngresses adds that tie, knowing every wildcard.
+ */
+function links(ing: KubeObject, policy: IngressAnnotations | null, output: IngressOutput | null, tls: readonly TlsCandidate[]): string[] {
+  const out = new Set<string>();
+  const host = (h: string) => {
+    out.add(`h:${h}`);
+    const www = wwwAlias(h);
+    if (www !== null) out.add(`h:${www}`);
+  };
+  const service = (namespace: string, name: string) => out.add(`s:${namespace}/${name}`);
+  for (const h of ruleHosts(ing)) host(h);
+  for (const c of output?.routes ?? []) {
+    host(c.host);
+    service(c.backend.namespace, c.backend.service);
+  }
+  for (const d of output?.defaults ?? []) {
+    host(d.host);
+    service(d.backend.namespace, d.backend.service);
+  }
+  for (const h of output?.hosts ?? []) host(h);
+  for (const c of tls) {
+    host(c.host);
+    if (policy?.acme.acme === true && c.secret !== null) out.add(`t:${c.secret}`);
+  }
+  for (const alias of policy?.aliases ?? []) host(alias);
+  const fallback = policy?.errorPages?.defaultBackend;
+  if (fallback !== undefined && fallback !== null) service(ing.metadata.namespace, fallback);
+  return [...out];
+}
+
+/**
+ * The owned Ingresses (in age order) in groups that compile can take apart: no Ingress's output
+ * depends on an Ingress of another group (see links). Each group is in age order; the groups are
+ * in the order of their oldest Ingress.
+ */
+function groupIngresses(reads: readonly Pick<IngressRead, 'links' | 'tls'>[]): number[][] {
+  const parent: number[] = reads.map((_, i) => i);
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]!]!;
+    return i;
+  };
+  const union = (a: number, b: number) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[Math.max(ra, rb)] = Math.min(ra, rb);
+  };
+  const wildcards = new Set<string>();
+  for (const r of reads) for (const c of r.tls) if (c.host.startsWith('*.')) wildcards.add(c.host);
+  const owner = new Map<string, number>();
+  const tie = (key: string, i: number) => {
+    const o = owner.get(key);
+    if (o === undefined) owner.set(key, i);
+    else union(o, i);
+  };
+  reads.forEach((r, i) => {
+    for (const key of r.links) {
+      tie(key, i);
+      // A wildcard binding covers the names one label under it (tlsCovers).
+      const dot = key.indexOf('.');
+      if (wildcards.size > 0 && key.startsWith('h:') && !key.startsWith('h:*.') && dot > 2 && wildcards.has(`*.${key.slice(dot + 1)}`)) tie(`h:*.${key.slice(dot + 1)}`, i);
+    }
+  });
+  const groups = new Map<number, number[]>();
+  for (let i = 0; i < reads.length; i++) {
+    const root = find(i);
+    const g = groups.get(root);
+    if (g === undefined) groups.set(root, [i]);
+    else g.push(i);
+  }
+  return [...groups.values()];
+}
+
+/** What compile makes of one group of Ingresses (groupIngresses), or of all of them. */
+interface Part {
+  /** Sorted by host. */
+  readonly hosts: readonly VirtualHost[];
+  /** With their health checks. */
+  readonly backends: Readonly<Record<string, Backend>>;
+  readonly bindings: readonly TlsBinding[];
+  readonly conditions: readonly Condition[];
+  readonly acme: readonly AcmeRequest[];
+  readonly annotationSecrets: readonly string[];
+  /** `namespace/name` of the Ingresses taken in. */
+  readonly accepted: readonly string[];
+}
+
+/**
  * compile's per-Ingress readings, kept between compiles (see compile). Valid for one Ingress
  * object (the snapshot replaces an object that changes) under one key (settings and ConfigMaps).
  */
 export class CompileMemo {
   #key = '';
   #reads = new WeakMap<KubeObject, IngressRead>();
+  /** The last grouping, and the ties (IngressRead.ties) it was made from, in order. */
+  #groups: { ties: readonly string[]; groups: readonly (readonly number[])[] } | null = null;
+  #partsKey = '';
+  /** Each group's part, by its oldest Ingress: valid while its Ingresses are the same objects, under the same settings, ConfigMaps and Services. */
+  #parts = new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
 
   read(ing: KubeObject, key: string, read: () => IngressRead): IngressRead {
     if (key !== this.#key) {
@@ -195,6 +300,35 @@ export class CompileMemo {
     let r = this.#reads.get(ing);
     if (r === undefined) this.#reads.set(ing, (r = read()));
     return r;
+  }
+
+  /** groupIngresses(reads), kept while the Ingresses in age order tie as they did (it depends on nothing else). */
+  groups(reads: readonly IngressRead[]): readonly (readonly number[])[] {
+    const last = this.#groups;
+    const ties = reads.map((r) => r.ties);
+    if (last !== null && last.ties.length === ties.length && ties.every((t, i) => t === last.ties[i])) return last.groups;
+    this.#groups = { ties, groups: groupIngresses(reads) };
+    return this.#groups.groups;
+  }
+
+  /**
+   * The part of each group (indices into `ingresses`): kept from the last compile when its
+   * Ingresses are the same objects, else made. Parts of groups gone are forgotten.
+   */
+  parts(groups: readonly (readonly number[])[], ingresses: readonly KubeObject[], key: string, make: (group: readonly number[]) => Part): Part[] {
+    const before = key === this.#partsKey ? this.#parts : new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
+    const next = new Map<KubeObject, { members: readonly KubeObject[]; part: Part }>();
+    const out = groups.map((group) => {
+      const first = ingresses[group[0]!]!;
+      const had = before.get(first);
+      const kept = had !== undefined && had.members.length === group.length && group.every((i, k) => ingresses[i] === had.members[k]);
+      const entry = kept ? had : { members: group.map((i) => ingresses[i]!), part: make(group) };
+      next.set(first, entry);
+      return entry.part;
+    });
+    this.#partsKey = key;
+    this.#parts = next;
+    return out;
   }
 }
 
@@ -211,6 +345,21 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const ingresses = ownedIngresses(snapshot, options).sort(age);
   const configMaps = new Set(global.configMaps);
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
+  const annotationOptions = { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext };
+  // What changes an Ingress's own reading besides itself: the settings and the ConfigMaps (custom-headers).
+  const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
+  const reads = ingresses.map((ing) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions))));
+  for (const r of reads) for (const ref of r.configMaps) configMaps.add(ref);
+  const partOf = (group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
+  // With a memo, each group of Ingresses that do not touch another group's output is assembled
+  // alone, and kept while its Ingresses (and the Services they use) stay the same.
+  const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(memo.groups(reads), ingresses, `${memoKey} ${snapshot.revision('Service')}`, partOf);
+  return finish(snapshot, options, global, generation, ingresses, parts, [...configMaps], conditions);
+}
+
+/** compile for one group of owned Ingresses (in age order), or all of them; `reads` are theirs. */
+function assemble(snapshot: Snapshot, options: CompileOptions, ingresses: readonly KubeObject[], reads: readonly IngressRead[]): Part {
+  const conditions: Condition[] = [];
   const read: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
   /** The paths and default backends of canary Ingresses: they attach to the main Ingresses' (below the routes). */
   const canaryRead: IngressOutput = { routes: [], defaults: [], hosts: new Set() };
@@ -218,25 +367,21 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const tlsRead: TlsCandidate[] = [];
   /** The oldest Ingress naming each host: its annotations hold for the host's unmatched paths. */
   const firstIngress = new Map<string, string>();
-  const annotationOptions = { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext };
-  // What changes an Ingress's own reading besides itself: the settings and the ConfigMaps (custom-headers).
-  const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
-  for (const ing of ingresses) {
-    const r = memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions));
+  ingresses.forEach((ing, i) => {
+    const r = reads[i]!;
     conditions.push(...r.conditions);
-    for (const ref of r.configMaps) configMaps.add(ref);
     if (r.output !== null) {
       const into = r.canary ? canaryRead : read;
       into.routes.push(...r.output.routes);
       into.defaults.push(...r.output.defaults);
       for (const host of r.output.hosts) into.hosts.add(host);
     }
-    if (r.policy === null) continue;
+    if (r.policy === null) return;
     policies.set(ingressKey(ing), r.policy);
-    if (r.canary) continue;
+    if (r.canary) return;
     tlsRead.push(...r.tls);
     for (const host of r.hosts) if (!firstIngress.has(host)) firstIngress.set(host, ingressKey(ing));
-  }
+  });
 
   // TLS bindings: for the same host the oldest Ingress wins; one naming another Secret loses
   // with a condition (the same Secret twice is no conflict).
@@ -489,30 +634,61 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   hosts.push(...aliased.hosts);
   conditions.push(...aliased.conditions);
   hosts.sort((a, b) => cmp(a.host, b.host));
-
-  let defaultBackend: string | null = null;
-  if (options.defaultBackendService !== null) {
-    const b = resolveDefaultBackendService(snapshot, options.defaultBackendService, conditions);
-    backends[b.id] = b;
-    defaultBackend = b.id;
-  }
-
   for (const [id, health] of backendHealth(backendsOf, ingresses, policies, conditions)) backends[id] = { ...backends[id]!, health };
-  const sortedBackends: Record<string, Backend> = {};
-  for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
-  const tls = [...bindings.values()].sort((a, b) => cmp(a.host, b.host));
-  const defaultCertificate = options.defaultSslCertificate ?? null;
-  // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
-  const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
-  const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate])];
   // proxy-ssl-secret and auth-secret Secrets too: their data travels to the workers apart from the table.
   const annotationSecrets = new Set<string>();
   for (const vh of hosts) for (const u of [...vh.routes.map((r) => r.upstream), vh.defaultUpstream]) if (u?.tls?.secret) annotationSecrets.add(u.tls.secret.ref);
   for (const vh of hosts) for (const p of [...vh.routes.map((r) => r.policies), vh.defaultPolicies]) if (p?.basicAuth) annotationSecrets.add(p.basicAuth.secret.ref);
   for (const c of clientCerts.values()) annotationSecrets.add(c.secret.ref);
-  secretRefs.push(...annotationSecrets);
-  const table: RouteTable = { generation, fingerprint: fingerprint(JSON.stringify(body) + secretContents(snapshot, secretRefs)), ...body };
+  return { hosts, backends, bindings: [...bindings.values()], conditions, acme, annotationSecrets: [...annotationSecrets], accepted: [...policies.keys()] };
+}
+
+/**
+ * The table's fingerprint: of its body with each host and backend as its digest (so that the hosts
+ * and backends a compile kept cost nothing), and of the Secrets it names (secretContents).
+ */
+function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>> }, secrets: string): string {
+  const backends: Record<string, string> = {};
+  for (const [id, b] of Object.entries(body.backends)) backends[id] = digest(b);
+  return fingerprint(JSON.stringify({ ...body, hosts: body.hosts.map(digest), backends }) + secrets);
+}
+
+/** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) and the settings. */
+function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<typeof readGlobalConfig>, generation: number, ingresses: readonly KubeObject[], parts: readonly Part[], configMaps: readonly string[], conditions: Condition[]): CompileResult {
+  const byHost = (a: { host: string }, b: { host: string }) => cmp(a.host, b.host);
+  const hosts = parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost);
+  const backends: Record<string, Backend> = {};
+  for (const p of parts) {
+    Object.assign(backends, p.backends);
+    conditions.push(...p.conditions);
+  }
+  let defaultBackend: string | null = null;
+  if (options.defaultBackendService !== null) {
+    const b = resolveDefaultBackendService(snapshot, options.defaultBackendService, conditions);
+    // It replaces a route's backend of the same id, whose health checks still apply.
+    const health = backends[b.id]?.health;
+    backends[b.id] = health === undefined ? b : { ...b, health };
+    defaultBackend = b.id;
+  }
+  const sortedBackends: Record<string, Backend> = {};
+  for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
+  const tls = parts.flatMap((p) => p.bindings).sort(byHost);
+  const defaultCertificate = options.defaultSslCertificate ?? null;
+  // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
+  const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
+  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
+  const annotationSecrets = parts.flatMap((p) => p.annotationSecrets);
+  const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate]), ...annotationSecrets];
+  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));
-  return { table: deepFreeze(table), conditions: deepFreeze(conditions), ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), accepted: Object.freeze([...policies.keys()].sort(cmp)), acme: deepFreeze(acme), annotationSecrets: Object.freeze([...annotationSecrets].sort(cmp)), configMaps: Object.freeze([...configMaps].sort(cmp)) };
+  const acme = parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret));
+  return {
+    table: deepFreeze(table),
+    conditions: deepFreeze(conditions),
+    ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)),
+    accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)),
+    acme: deepFreeze(acme),
+    annotationSecrets: Object.freeze([...new Set(annotationSecrets)].sort(cmp)),
+    configMaps: Object.freeze([...new Set(configMaps)].sort(cmp)),
+  };
 }

@@ -6,6 +6,18 @@ export function fingerprint(text: string): string {
   return cyrb53(text).toString(16).padStart(14, '0');
 }
 
+const digests = new WeakMap<object, string>();
+
+/**
+ * fingerprint(JSON.stringify(value)), worked out once per object: only for values never changed
+ * once made (compile's hosts and backends, which a compile may keep from the last table).
+ */
+export function digest(value: object): string {
+  let d = digests.get(value);
+  if (d === undefined) digests.set(value, (d = fingerprint(JSON.stringify(value))));
+  return d;
+}
+
 /** cyrb53 of `text` as a number below 2^53; `seed` picks one of 2^32 hash functions. */
 export function cyrb53(text: string, seed = 0): number {
   let h1 = 0xdeadbeef ^ seed;

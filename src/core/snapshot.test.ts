@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Kind } from './model.ts';
 import { KINDS, Snapshot, mergeChange, objectKey, toKubeObject, type KubeObject } from './snapshot.ts';
@@ -186,5 +187,35 @@ describe('mergeChange', () => {
     expect(mergeChange('endpoints', 'none')).toBe('endpoints');
     expect(mergeChange('endpoints', 'routes')).toBe('routes');
     expect(mergeChange('routes', 'none')).toBe('routes');
+  });
+});
+
+describe('Snapshot.list', () => {
+  it('lists the current objects in key order after any sequence of upserts and removes (its kept order included)', () => {
+    const names = ['a', 'b', 'c', 'd'];
+    const op = fc.record({ remove: fc.boolean(), kind: fc.constantFrom<Kind>('Service', 'Ingress'), name: fc.constantFrom(...names), namespace: fc.constantFrom('x', 'y'), port: fc.nat(3) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const s = new Snapshot();
+        const want = new Map<string, KubeObject>();
+        for (const o of ops) {
+          const key = objectKey(o.kind, o.namespace, o.name);
+          if (o.remove) {
+            s.remove(o.kind, o.namespace, o.name);
+            want.delete(key);
+          } else {
+            const object = obj(o.kind, o.name, o.namespace, { spec: { port: o.port } });
+            s.upsert(object);
+            want.set(key, object);
+          }
+          for (const kind of ['Service', 'Ingress'] as const) {
+            const expected = [...want.entries()].filter(([k]) => k.startsWith(`${kind}/`)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([, v]) => v);
+            expect(s.list(kind)).toEqual(expected);
+            for (const [i, v] of s.list(kind).entries()) expect(v).toBe(expected[i]);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });

@@ -83,12 +83,16 @@ function content(o: KubeObject): string {
 export class Snapshot {
   private readonly objects = new Map<Kind, Map<string, { object: KubeObject; content: string }>>(KINDS.map((k) => [k, new Map()]));
   private readonly revisions = new Map<Kind, number>(KINDS.map((k) => [k, 0]));
+  /** Each kind's keys in order, kept until a key comes or goes (a changed object keeps its place). */
+  private readonly sortedKeys = new Map<Kind, string[]>();
 
   upsert(object: KubeObject): Change {
     const byKey = this.objects.get(object.kind)!;
     const key = objectKey(object.kind, object.metadata.namespace, object.metadata.name);
     const c = content(object);
-    const unchanged = byKey.get(key)?.content === c;
+    const had = byKey.get(key);
+    if (had === undefined) this.sortedKeys.delete(object.kind);
+    const unchanged = had?.content === c;
     // Keep the newest object even when nothing that matters changed: get() must hand out
     // the current resourceVersion (status writes use it for optimistic concurrency).
     byKey.set(key, { object, content: c });
@@ -99,6 +103,7 @@ export class Snapshot {
 
   remove(kind: Kind, namespace: string, name: string): Change {
     if (!this.objects.get(kind)!.delete(objectKey(kind, namespace, name))) return 'none';
+    this.sortedKeys.delete(kind);
     this.bump(kind);
     return changeFor(kind);
   }
@@ -119,7 +124,9 @@ export class Snapshot {
   /** Every object of a kind, in key order (output never depends on arrival order). */
   list(kind: Kind): KubeObject[] {
     const byKey = this.objects.get(kind)!;
-    return [...byKey.keys()].sort().map((k) => byKey.get(k)!.object);
+    let keys = this.sortedKeys.get(kind);
+    if (keys === undefined) this.sortedKeys.set(kind, (keys = [...byKey.keys()].sort()));
+    return keys.map((k) => byKey.get(k)!.object);
   }
 
   /** Keys of every object, for sources that replace their whole set at once. */

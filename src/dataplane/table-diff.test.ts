@@ -88,6 +88,22 @@ describe('table diffs', () => {
     expect(applied.generation).toBe(2);
   });
 
+  it('finds the same changes in tables whose hosts are not sorted', () => {
+    fc.assert(
+      fc.property(table(1), table(2), (before, after) => {
+        const sorted = new TableDiffer();
+        sorted.diff(before);
+        const want = sorted.diff(after)!;
+        const unsorted = new TableDiffer();
+        unsorted.diff({ ...before, hosts: [...before.hosts].reverse() });
+        const got = unsorted.diff({ ...after, hosts: [...after.hosts].reverse() })!;
+        expect(new Set(got.hosts)).toEqual(new Set(want.hosts));
+        expect(new Set(got.removedHosts)).toEqual(new Set(want.removedHosts));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('refuses a diff made for another generation', () => {
     const t = (generation: number): RouteTable => ({ generation, fingerprint: 'f', hosts: [], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null });
     const differ = new TableDiffer();

@@ -4,8 +4,8 @@
 // Ingress costs the same at 10 and at 10,000 hosts: a structured clone of 10,000 hosts per worker
 // per change is gone, and the worker keeps the VirtualHost objects, and so the built matchers
 // (router.ts), of every host the change did not touch. Hosts and backends are compared as data
-// with the previous table's (compile builds every object afresh, so identity says nothing on the
-// control plane's side).
+// with the previous table's; compile with a memo keeps the objects of the hosts a change did not
+// touch, so most compare by identity, walking the two sorted lists side by side.
 
 import type { Backend, RouteTable, VirtualHost } from '../core/model.ts';
 
@@ -39,11 +39,40 @@ function same(a: unknown, b: unknown): boolean {
   return true;
 }
 
-/** What changed from one keyed set to the next. */
-function changes<T>(before: ReadonlyMap<string, T>, after: ReadonlyMap<string, T>): { changed: T[]; removed: string[] } {
+/** Whether the keys of `list` ascend strictly (compile sorts hosts by host and backends by id). */
+function ascending<T>(list: readonly T[], key: (v: T) => string): boolean {
+  for (let i = 1; i < list.length; i++) if (!(key(list[i - 1]!) < key(list[i]!))) return false;
+  return true;
+}
+
+/** What changed from one list to the next, entries by `key`: walked side by side when both are sorted by it. */
+function changes<T>(before: readonly T[], after: readonly T[], key: (v: T) => string): { changed: T[]; removed: string[] } {
   const changed: T[] = [];
-  for (const [key, value] of after) if (!same(before.get(key), value)) changed.push(value);
-  const removed = [...before.keys()].filter((key) => !after.has(key));
+  const removed: string[] = [];
+  if (!ascending(before, key) || !ascending(after, key)) {
+    const was = new Map(before.map((v) => [key(v), v]));
+    const is = new Set(after.map(key));
+    for (const v of after) if (!same(was.get(key(v)), v)) changed.push(v);
+    for (const k of was.keys()) if (!is.has(k)) removed.push(k);
+    return { changed, removed };
+  }
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const a = before[i];
+    const b = after[j];
+    if (b === undefined || (a !== undefined && key(a) < key(b))) {
+      removed.push(key(a!));
+      i++;
+    } else if (a === undefined || key(b) < key(a)) {
+      changed.push(b);
+      j++;
+    } else {
+      if (!same(a, b)) changed.push(b);
+      i++;
+      j++;
+    }
+  }
   return { changed, removed };
 }
 
@@ -56,9 +85,8 @@ export class TableDiffer {
     const before = this.#last;
     this.#last = next;
     if (before === null) return null;
-    const hostsOf = (t: RouteTable) => new Map(t.hosts.map((vh) => [vh.host, vh]));
-    const hosts = changes(hostsOf(before), hostsOf(next));
-    const backends = changes(new Map(Object.entries(before.backends)), new Map(Object.entries(next.backends)));
+    const hosts = changes(before.hosts, next.hosts, (vh) => vh.host);
+    const backends = changes(Object.values(before.backends), Object.values(next.backends), (b) => b.id);
     const { hosts: _h, backends: _b, ...rest } = next;
     return { base: before.generation, table: rest, hosts: hosts.changed, removedHosts: hosts.removed, backends: Object.fromEntries(backends.changed.map((b) => [b.id, b])), removedBackends: backends.removed };
   }

@@ -27,7 +27,8 @@ describe('metrics series', () => {
 
   it('numbers each label set once, keeps numbers across tables, and labels defaults with their Service and no Ingress', () => {
     const r = new SeriesRegistry();
-    const first = r.register(t);
+    r.add(t);
+    const first = r.index();
     expect(r.labels()).toEqual([
       { namespace: '', ingress: '', service: '' },
       { namespace: '', ingress: '_overflow', service: '' },
@@ -39,21 +40,24 @@ describe('metrics series', () => {
     // The route's Ingress and its backend's Service, both hosts alike.
     expect(first[seriesKey(t, 'shop/web:80', t.hosts[1]!.routes[0]!)]).toBe(4);
     const next = table([{ host: 'c.test', routes: [route('/', 'shop/api:80', 'shop/other')], defaultBackend: null, tls: false, sslRedirect: false }], ['shop/api:80']);
-    const second = r.register(next);
-    expect(second[seriesKey(t, 'shop/api:80', t.hosts[0]!.routes[1]!)]).toBe(5);
-    expect(second[seriesKey(next, 'shop/api:80', next.hosts[0]!.routes[0]!)]).toBe(6);
+    // add answers only the label sets it numbered; the index keeps the others.
+    expect(r.add(next)).toEqual({ [seriesKey(next, 'shop/api:80', next.hosts[0]!.routes[0]!)]: 6 });
+    expect(r.index()[seriesKey(t, 'shop/api:80', t.hosts[0]!.routes[1]!)]).toBe(5);
+    expect(r.index()[seriesKey(next, 'shop/api:80', next.hosts[0]!.routes[0]!)]).toBe(6);
   });
 
   it('puts label sets past MAX_SERIES into the overflow series', () => {
     const r = new SeriesRegistry();
     const hosts: VirtualHost[] = Array.from({ length: MAX_SERIES + 10 }, (_, i) => ({ host: `h${i}.test`, routes: [route('/', 'shop/web:80', `shop/i${i}`)], defaultBackend: null, tls: false, sslRedirect: false }));
-    const index = r.register(table(hosts, ['shop/web:80']));
+    const index = r.add(table(hosts, ['shop/web:80']));
     expect(r.labels()).toHaveLength(MAX_SERIES);
     expect(index[seriesKey({ backends: { 'shop/web:80': backend('shop/web:80') } }, 'shop/web:80', hosts.at(-1)!.routes[0]!)]).toBe(OVERFLOW);
   });
 
   it('puts its series on each Match, once per table', () => {
-    const index = new SeriesRegistry().register(t);
+    const r = new SeriesRegistry();
+    r.add(t);
+    const index = r.index();
     const router = new Router(t, { series: (b, r) => index[seriesKey(t, b, r)] ?? OVERFLOW });
     expect(router.lookup('a.test', '/api/x').series).toBe(5);
     expect(router.lookup('b.test', '/').series).toBe(4);

@@ -43,14 +43,20 @@ export class SeriesRegistry {
     { namespace: '', ingress: '_overflow', service: '' },
   ];
 
-  /** Numbers the label sets of `table` not seen before; returns the whole index. */
-  register(table: RouteTable): SeriesIndex {
+  /** Numbers the label sets of `table` not seen before; returns those alone. */
+  add(table: RouteTable): SeriesIndex {
+    const added: Record<string, number> = {};
     const add = (backend: string | null, route: Route | null) => {
       const key = seriesKey(table, backend, route);
       if (this.#index.has(key)) return;
-      if (this.#labels.length >= MAX_SERIES) return void this.#index.set(key, OVERFLOW);
+      if (this.#labels.length >= MAX_SERIES) {
+        this.#index.set(key, OVERFLOW);
+        added[key] = OVERFLOW;
+        return;
+      }
       const [namespace = '', ingress = '', service = ''] = key.split('\0');
       this.#index.set(key, this.#labels.length);
+      added[key] = this.#labels.length;
       this.#labels.push({ namespace, ingress, service });
     };
     add(table.defaultBackend, null);
@@ -58,6 +64,11 @@ export class SeriesRegistry {
       add(vh.defaultBackend ?? table.defaultBackend, null);
       for (const r of vh.routes) add(r.backend, r);
     }
+    return added;
+  }
+
+  /** The whole index: every label set numbered so far, with the two built in. */
+  index(): SeriesIndex {
     return Object.fromEntries(this.#index);
   }
 

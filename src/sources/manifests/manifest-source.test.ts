@@ -253,6 +253,21 @@ describe('ManifestSource: initial load', () => {
     expect(log.withCode('GH_OBJECT_DUPLICATE')).toHaveLength(2); // not logged again on rescans
   });
 
+  it('edits of a duplicate: the losing copy delivers nothing, the winning one delivers; other objects of the files as they were', async () => {
+    const dir = await tree({ '10-first.yaml': `${svc('shared', 80)}---\n${svc('a')}`, '20-second.yaml': `${svc('b')}---\n${svc('shared', 81)}` });
+    const { sink } = await started(dir);
+    const mark = sink.events.length;
+    await put(dir, '20-second.yaml', `${svc('b')}---\n${svc('shared', 82)}`);
+    await settle(dir, sink);
+    expect(sink.since(mark).filter((e) => e.op !== 'synced')).toEqual([]);
+    await put(dir, '10-first.yaml', `${svc('shared', 90)}---\n${svc('a')}`);
+    await waitFor(() => sink.port(K.svc('shared')) === 90, 'the winner\'s edit');
+    await put(dir, '20-second.yaml', `${svc('b', 443)}---\n${svc('shared', 83)}`);
+    await waitFor(() => sink.port(K.svc('b')) === 443, 'the edit of the loser\'s other object');
+    expect(sink.port(K.svc('shared'))).toBe(90);
+    expect(sink.since(mark).filter((e) => e.op !== 'synced')).toEqual([{ op: 'upsert', key: K.svc('shared') }, { op: 'upsert', key: K.svc('b') }]);
+  });
+
   it('follows symlinked files and directories, reading a directory reached twice only once', async () => {
     const dir = await tree({ 'real/a.yaml': svc('a'), 'elsewhere.txt': '' });
     const outside = await tree({ 'b.yaml': svc('b') });

@@ -15,7 +15,8 @@
 // so two same-size writes within one tick leave the signature as it was: a file named by an
 // event is read and hashed whatever its stat says, and a file whose ctime is within
 // RACY_MARGIN_MS of the time it was last read ("racily clean") is read again on the next
-// scan. Reading costs little; a file is parsed only when its content hash changed.
+// scan. Reading costs little; a file is parsed only when its content hash changed, and then
+// only its YAML documents whose text changed (parse-manifests.ts): the others keep their objects.
 //
 // Layout rules:
 // - `*.yaml`, `*.yml`, `*.json` (any case) anywhere under the directory.
@@ -38,7 +39,7 @@ import { silentLog } from '../source.ts';
 import { DirectoryWatchers } from './directory-watchers.ts';
 import type { WatchFunction } from './directory-watchers.ts';
 import { manifestFormat, parseManifests } from './parse-manifests.ts';
-import type { ManifestObject, ManifestProblem } from './parse-manifests.ts';
+import type { ManifestObject, ManifestProblem, ParsedDocuments } from './parse-manifests.ts';
 
 export interface ManifestSourceOptions {
   /** The directory to read, recursively. */
@@ -75,6 +76,7 @@ const MAX_RETRY_MS = 30_000;
 const RACY_MARGIN_MS = 2000;
 /** Past this many dirty paths between two scans, the whole tree is dirty (an event storm). */
 const MAX_DIRTY_PATHS = 10_000;
+const NO_DOCUMENTS: ParsedDocuments = new Map();
 
 interface CachedFile {
   /** dev, inode, size, mtime and ctime of the version last read (good or not). */
@@ -85,6 +87,8 @@ interface CachedFile {
   readonly hash: string;
   /** Objects of the last version that parsed. */
   readonly objects: readonly ManifestObject[];
+  /** Its YAML documents, by text: a new version parses only the documents that changed. */
+  readonly documents?: ParsedDocuments | undefined;
 }
 
 interface Delivered {
@@ -141,6 +145,8 @@ export class ManifestSource implements Source {
   private readonly delivered = new Map<string, Delivered>();
   /** Duplicates reported last time, so that one is logged when it appears, not on every rescan. */
   private duplicates = new Set<string>();
+  /** The keys of those duplicates. */
+  private duplicateKeys = new Set<string>();
   private problems = new Map<string, string>();
 
   constructor(options: ManifestSourceOptions) {
@@ -333,8 +339,10 @@ export class ManifestSource implements Source {
       }
     }
     this.reportProblems(scan.problems);
-    // An unchanged tree stops here: no merge, no comparison, no delivery.
-    const applied = initial || forgot || changed.size > 0 ? this.deliver(this.merge(changed), initial) : { upserted: 0, removed: 0 };
+    // An unchanged tree stops here: no merge, no comparison, no delivery. Files that changed only
+    // the contents of their objects replace them in place (no merge of every file).
+    const inPlace = initial || forgot ? null : this.inPlace(changed);
+    const applied = inPlace !== null ? this.deliverInPlace(inPlace) : initial || forgot || changed.size > 0 ? this.deliver(this.merge(changed), initial) : { upserted: 0, removed: 0 };
     if (!initial) this.log.debug({ dir: this.dir, periodic, files: scan.files.size, ...counts, ...applied }, 'manifests scanned');
     if (watchedAll) this.retryDelay = this.retryMs;
     // Without the periodic re-scan, the retry's backoff is what looks again at directories
@@ -390,10 +398,11 @@ export class ManifestSource implements Source {
 
   /**
    * Reads the files that may have changed: stat changed, named by an event, or racily clean.
-   * Parses those whose content hash changed, and returns their paths.
+   * Parses those whose content hash changed, and returns their paths, each with the objects of its
+   * version before (none: a new file).
    */
-  private async readChanged(scan: Scan, counts: ReadCounts): Promise<Set<string>> {
-    const changed = new Set<string>();
+  private async readChanged(scan: Scan, counts: ReadCounts): Promise<Map<string, readonly ManifestObject[] | undefined>> {
+    const changed = new Map<string, readonly ManifestObject[] | undefined>();
     for (const [rel, st] of scan.files) {
       const signature = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
       const cached = this.cache.get(rel);
@@ -427,7 +436,7 @@ export class ManifestSource implements Source {
         continue;
       }
       counts.parsed++;
-      const parsed = parseManifests(bytes.toString('utf8'), manifestFormat(rel)!);
+      const parsed = parseManifests(bytes.toString('utf8'), manifestFormat(rel)!, cached?.documents ?? NO_DOCUMENTS);
       if (!parsed.ok) {
         this.unreadable(rel, signature, readAt, hash, cached, parsed.reason);
         continue;
@@ -438,8 +447,8 @@ export class ManifestSource implements Source {
       for (const p of parsed.ignored) {
         this.log.debug({ file, ...located(p), reason: p.reason }, 'object of a kind not watched ignored');
       }
-      this.cache.set(rel, { signature, readAt, hash, objects: parsed.objects });
-      changed.add(rel);
+      this.cache.set(rel, { signature, readAt, hash, objects: parsed.objects, documents: parsed.documents });
+      changed.set(rel, cached?.objects);
     }
     return changed;
   }
@@ -450,7 +459,7 @@ export class ManifestSource implements Source {
       { code: 'GH_MANIFEST_UNREADABLE', file: this.file(rel), reason, keeping: cached ? cached.objects.length : 0 },
       cached ? 'manifest file unreadable; its last good contents stay in effect' : 'manifest file unreadable',
     );
-    this.cache.set(rel, { signature, readAt, hash, objects: cached?.objects ?? [] });
+    this.cache.set(rel, { signature, readAt, hash, objects: cached?.objects ?? [], documents: cached?.documents });
   }
 
   private reportProblems(problems: Map<string, string>): void {
@@ -471,9 +480,10 @@ export class ManifestSource implements Source {
    * The object set across all files: first file in path order wins (GH_OBJECT_DUPLICATE).
    * Objects of files not parsed again keep their identity, so deliver skips them unexamined.
    */
-  private merge(changed: Set<string>): Map<string, { object: KubeObject; file: string }> {
+  private merge(changed: ReadonlyMap<string, unknown>): Map<string, { object: KubeObject; file: string }> {
     const next = new Map<string, { object: KubeObject; file: string }>();
     const duplicates = new Set<string>();
+    const duplicateKeys = new Set<string>();
     for (const rel of [...this.cache.keys()].sort()) {
       for (const entry of this.cache.get(rel)!.objects) {
         const { kind, metadata } = entry.object;
@@ -485,6 +495,7 @@ export class ManifestSource implements Source {
         }
         const id = `${key}\0${rel}\0${entry.document}\0${entry.item}\0${winner.file}`;
         duplicates.add(id);
+        duplicateKeys.add(key);
         if (!this.duplicates.has(id) || changed.has(rel) || changed.has(winner.file)) {
           this.log.warn(
             {
@@ -502,7 +513,53 @@ export class ManifestSource implements Source {
       }
     }
     this.duplicates = duplicates;
+    this.duplicateKeys = duplicateKeys;
     return next;
+  }
+
+  /**
+   * The objects of the changed files when each holds the same objects (by key, in the same order)
+   * as its version before, and none of them is a duplicate: then each object's winner is as it
+   * was (its own file), and merge would change nothing but these objects. Null otherwise.
+   */
+  private inPlace(changed: ReadonlyMap<string, readonly ManifestObject[] | undefined>): KubeObject[] | null {
+    const out: KubeObject[] = [];
+    const key = (o: KubeObject) => objectKey(o.kind, o.metadata.namespace, o.metadata.name);
+    for (const [rel, before] of changed) {
+      const after = this.cache.get(rel)!.objects;
+      if (before === undefined || before.length !== after.length) return null;
+      for (let i = 0; i < after.length; i++) {
+        const k = key(after[i]!.object);
+        if (k !== key(before[i]!.object) || this.duplicateKeys.has(k)) return null;
+        out.push(after[i]!.object);
+      }
+    }
+    return out;
+  }
+
+  /** Delivers the objects inPlace found, each replacing the one delivered under its key. */
+  private deliverInPlace(objects: readonly KubeObject[]): { upserted: number; removed: number } {
+    let upserted = 0;
+    for (const object of objects) if (this.offer(objectKey(object.kind, object.metadata.namespace, object.metadata.name), object)) upserted++;
+    if (upserted > 0) this.sink!.synced();
+    return { upserted, removed: 0 };
+  }
+
+  /** Upserts `object` unless what was delivered under `key` is the same object or the same content; says whether it did. */
+  private offer(key: string, object: KubeObject): boolean {
+    const prev = this.delivered.get(key);
+    if (prev) {
+      if (prev.object === object) return false; // from a file not parsed again: unchanged
+      // Parsed again: compare by content, so a comment or a reordered key delivers nothing.
+      prev.json ??= JSON.stringify(prev.object);
+      const json = JSON.stringify(object);
+      this.delivered.set(key, { object, json });
+      if (prev.json === json) return false;
+    } else {
+      this.delivered.set(key, { object, json: null });
+    }
+    this.sink!.upsert(object);
+    return true;
   }
 
   private deliver(next: Map<string, { object: KubeObject }>, initial: boolean): { upserted: number; removed: number } {
@@ -515,24 +572,7 @@ export class ManifestSource implements Source {
       sink.remove(object.kind, object.metadata.namespace, object.metadata.name);
       removed++;
     }
-    for (const [key, { object }] of next) {
-      const prev = this.delivered.get(key);
-      if (prev) {
-        if (prev.object === object) continue; // from a file not parsed again: unchanged
-        // Parsed again: compare by content, so a comment or a reordered key delivers nothing.
-        prev.json ??= JSON.stringify(prev.object);
-        const json = JSON.stringify(object);
-        if (prev.json === json) {
-          this.delivered.set(key, { object, json });
-          continue;
-        }
-        this.delivered.set(key, { object, json });
-      } else {
-        this.delivered.set(key, { object, json: null });
-      }
-      sink.upsert(object);
-      upserted++;
-    }
+    for (const [key, { object }] of next) if (this.offer(key, object)) upserted++;
     if (initial) this.log.info({ dir: this.dir, files: this.cache.size, objects: this.delivered.size }, 'manifests loaded');
     if (initial || removed + upserted > 0) sink.synced();
     return { upserted, removed };

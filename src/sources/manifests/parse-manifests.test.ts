@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { manifestFormat, parseManifests } from './parse-manifests.ts';
 import type { ParsedManifest } from './parse-manifests.ts';
@@ -139,5 +140,69 @@ describe('parseManifests', () => {
       { document: 0, reason: expect.stringContaining('items') },
       { document: 1, item: 'items[0]' },
     ]);
+  });
+});
+
+/** Document bodies, each one or more lines, the awkward ones included. */
+const BODIES = [
+  SERVICE('a'),
+  SERVICE('b', 'web'),
+  SERVICE('a'),
+  'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n',
+  'apiVersion: v1\nkind: Service\n',
+  'apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: { name: in-list }\n- null\n',
+  '# only a comment\n',
+  '',
+  'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  text: |\n    a line\n     ---\n    another\n',
+  'apiVersion: v1\nkind: ConfigMap\nmetadata: &m\n  name: anchored\ndata: { copy: *m }\n',
+  'apiVersion: v1\nkind: Service\nmetadata: { name: [unclosed\n',
+  'apiVersion: v1\nkind: Service\nkind: Service\nmetadata: { name: twice }\n',
+  'apiVersion: v1\r\nkind: Service\r\nmetadata:\r\n  name: crlf\r\n',
+  'apiVersion: v1\nkind: Service\nmetadata: { name: x }\n...\n',
+];
+const MARKERS = ['---\n', '--- \n', '---\r\n', '--- # a comment\n', '--- {apiVersion: v1, kind: Service, metadata: {name: inline}}\n', '--- |\n  text\n'];
+
+const file = fc
+  .record({
+    directive: fc.constantFrom('', '', '', '%YAML 1.1\n', '\ufeff'),
+    first: fc.constantFrom(...BODIES),
+    rest: fc.array(fc.tuple(fc.constantFrom(...MARKERS), fc.constantFrom(...BODIES)), { maxLength: 6 }),
+    end: fc.constantFrom('', '\n', '---\n', 'trailing: no newline'),
+  })
+  .map(({ directive, first, rest, end }) => directive + first + rest.map(([m, b]) => m + b).join('') + end);
+
+/** The result without what is kept for the next version. */
+function result(parsed: ParsedManifest): ParsedManifest {
+  if (!parsed.ok) return parsed;
+  const { documents: _documents, ...rest } = parsed;
+  return rest;
+}
+
+describe('parseManifests by document', () => {
+  it('gives what parsing the whole text gives, with the last version parsed before or not', () => {
+    fc.assert(
+      fc.property(file, file, (before, text) => {
+        const whole = parseManifests(text, 'yaml');
+        expect(result(parseManifests(text, 'yaml', new Map()))).toEqual(whole);
+        const last = parseManifests(before, 'yaml', new Map());
+        expect(result(parseManifests(text, 'yaml', last.ok ? last.documents : undefined))).toEqual(whole);
+        const again = parseManifests(text, 'yaml', new Map());
+        if (again.ok && again.documents !== undefined) expect(result(parseManifests(text, 'yaml', again.documents))).toEqual(whole);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps the objects of the documents that did not change, at their new index and line', () => {
+    const before = ok(parseManifests(`${SERVICE('a')}---\n${SERVICE('b')}---\n${SERVICE('c')}`, 'yaml', new Map()));
+    const after = ok(parseManifests(`${SERVICE('a')}---\n# new\n${SERVICE('b2')}---\n${SERVICE('c')}`, 'yaml', before.documents));
+    expect(after.objects.map((o) => [o.object.metadata.name, o.document, o.line])).toEqual([
+      ['a', 0, 1],
+      ['b2', 1, 10],
+      ['c', 2, 18],
+    ]);
+    expect(after.objects[0]!.object).toBe(before.objects[0]!.object);
+    expect(after.objects[1]!.object).not.toBe(before.objects[1]!.object);
+    expect(after.objects[2]!.object).toBe(before.objects[2]!.object);
   });
 });

@@ -51,6 +51,8 @@ export type ParsedManifest =
       readonly invalid: readonly ManifestProblem[];
       /** Well-formed objects of kinds we do not watch. */
       readonly ignored: readonly ManifestProblem[];
+      /** YAML: what each document's text gave, for the next version of the file (see parseManifests). */
+      readonly documents?: ParsedDocuments;
     }
   | {
       /** The file as a whole does not parse (GH_MANIFEST_UNREADABLE). */
@@ -80,12 +82,83 @@ const MAX_ALIAS_COUNT = 100;
 /** Lists inside Lists are flattened (kubectl does), to this depth. */
 const MAX_LIST_DEPTH = 4;
 
-/** Parses one file's text. Never throws. */
-export function parseManifests(text: string, format: ManifestFormat): ParsedManifest {
+/** What the text of one YAML document (from its `---` line to the next) gave: document 0, lines from 1. */
+interface ParsedDocument {
+  /** Documents in the text: 1, or 0 for the comments before a file's first `---`. */
+  readonly documents: number;
+  readonly out: { readonly objects: readonly ManifestObject[]; readonly invalid: readonly ManifestProblem[]; readonly ignored: readonly ManifestProblem[] };
+}
+
+/** The documents of a file's last version, by their text. */
+export type ParsedDocuments = ReadonlyMap<string, ParsedDocument>;
+
+/**
+ * Parses one file's text. Never throws. With `previous` (the `documents` of the file's last
+ * version), YAML documents whose text is unchanged are not parsed again: their objects are the
+ * same as before (the same KubeObjects), at their new document index and line.
+ */
+export function parseManifests(text: string, format: ManifestFormat, previous?: ParsedDocuments): ParsedManifest {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  const byDocument = format === 'yaml' && previous !== undefined ? parseByDocument(text, previous) : null;
+  if (byDocument !== null) return byDocument;
+  const whole = parseWhole(text, format);
+  if (!whole.ok) return whole;
+  const { count: _count, ...parsed } = whole;
+  return parsed;
+}
+
+/** A YAML document marker `---` at a line's start; `...` and `%` directives make parseByDocument give up. */
+const MARKER = /^---(?:[ \t\r\n]|$)/;
+const GIVE_UP = /^(?:\.\.\.(?:[ \t\r]|$)|%)/m;
+
+/**
+ * The text cut at its `---` lines, each piece parsed alone unless `previous` has it: as
+ * parseAllDocuments on the whole text gives, since a document marker at a line's start always
+ * ends a document. Null when the text has `...` or directives, or a piece does not parse (the
+ * caller parses the whole text, for the same message and line).
+ */
+function parseByDocument(text: string, previous: ParsedDocuments): ParsedManifest | null {
+  if (GIVE_UP.test(text)) return null;
+  const pieces: { text: string; line: number }[] = [];
+  let start = 0;
+  let startLine = 1;
+  let line = 1;
+  for (let at = 0; at < text.length; line++) {
+    const end = text.indexOf('\n', at);
+    const next = end === -1 ? text.length : end + 1;
+    if (at > 0 && MARKER.test(text.slice(at, Math.min(next, at + 4)))) {
+      pieces.push({ text: text.slice(start, at), line: startLine });
+      start = at;
+      startLine = line;
+    }
+    at = next;
+  }
+  pieces.push({ text: text.slice(start), line: startLine });
+  const documents = new Map<string, ParsedDocument>();
+  const out: Out = { objects: [], invalid: [], ignored: [] };
+  let index = 0;
+  for (const piece of pieces) {
+    let parsed = previous.get(piece.text) ?? documents.get(piece.text);
+    if (parsed === undefined) {
+      const whole = parseWhole(piece.text, 'yaml');
+      if (!whole.ok) return null;
+      parsed = { documents: whole.count, out: { objects: whole.objects, invalid: whole.invalid, ignored: whole.ignored } };
+    }
+    documents.set(piece.text, parsed);
+    const shift = <T extends ManifestLocation>(p: T): T => ({ ...p, document: p.document + index, ...(p.line === undefined ? {} : { line: p.line + piece.line - 1 }) });
+    out.objects.push(...parsed.out.objects.map(shift));
+    out.invalid.push(...parsed.out.invalid.map(shift));
+    out.ignored.push(...parsed.out.ignored.map(shift));
+    index += parsed.documents;
+  }
+  return { ok: true, ...out, documents };
+}
+
+/** Parses one file's text whole; `count` is the number of YAML documents. */
+function parseWhole(text: string, format: ManifestFormat): (ParsedManifest & { ok: true; count: number }) | (ParsedManifest & { ok: false }) {
   const out = { objects: [] as ManifestObject[], invalid: [] as ManifestProblem[], ignored: [] as ManifestProblem[] };
   if (format === 'json') {
-    if (text.trim() === '') return { ok: true, ...out };
+    if (text.trim() === '') return { ok: true, ...out, count: 0 };
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -93,7 +166,7 @@ export function parseManifests(text: string, format: ManifestFormat): ParsedMani
       return { ok: false, reason: jsonReason(err) };
     }
     collect(value, 0, '', () => undefined, 0, out);
-    return { ok: true, ...out };
+    return { ok: true, ...out, count: 1 };
   }
 
   const lineCounter = new LineCounter();
@@ -119,7 +192,7 @@ export function parseManifests(text: string, format: ManifestFormat): ParsedMani
     }
     collect(value, i, '', (path) => lineOf(doc, lineCounter, path), 0, out);
   }
-  return { ok: true, ...out };
+  return { ok: true, ...out, count: docs.length };
 }
 
 type Out = { objects: ManifestObject[]; invalid: ManifestProblem[]; ignored: ManifestProblem[] };
