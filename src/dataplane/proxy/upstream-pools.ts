@@ -23,6 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { buildConnector, Pool } from 'undici';
 import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { Endpoint, UpstreamKeepalivePolicy } from '../../core/model.ts';
+import { authority } from './authority.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
 /**
@@ -40,11 +41,6 @@ function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connect
 
 export function origin(e: Endpoint): string {
   return `http://${authority(e)}`;
-}
-
-/** `host:port`, an IPv6 address in brackets. */
-export function authority(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 /** What the routes of the table use: TLS configurations (UpstreamTls ids) and connect timeouts. */

@@ -1,15 +1,16 @@
-// The `gatehouse` command (src/gatehouse.js) behind Node's compile cache: the workers use it too
-// (they do not inherit an enabled cache, only NODE_COMPILE_CACHE), a cache the image build warmed
-// (deploy/warm-compile-cache.js) serves the very first start, and a directory that cannot be
-// created costs one log line, not the start. Node's own debug output (NODE_DEBUG_NATIVE) says
-// which cache entry each thread read; only a worker loads dataplane/worker.ts.
+// What keeps an idle Gatehouse small. The `gatehouse` command (src/gatehouse.js) runs behind
+// Node's compile cache: the workers use it too (they do not inherit an enabled cache, only
+// NODE_COMPILE_CACHE), a cache the image build warmed (deploy/warm-compile-cache.js) serves the
+// very first start, and a directory that cannot be created costs one log line, not the start.
+// Node's own debug output (NODE_DEBUG_NATIVE) says which cache entry each thread read; only a
+// worker loads dataplane/worker.ts. And the main thread loads none of the data plane's modules.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '../support/harness.ts';
 
@@ -45,10 +46,10 @@ function status(port: number): Promise<number> {
   });
 }
 
-/** `node script args` with `env` over a copy of this environment without NODE_COMPILE_CACHE. */
-function node(script: string, args: readonly string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+/** `node [execArgv] script args` with `env` over a copy of this environment without NODE_COMPILE_CACHE. */
+function node(script: string, args: readonly string[], env: NodeJS.ProcessEnv, execArgv: readonly string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const { NODE_COMPILE_CACHE: _ignored, ...base } = process.env;
-  const child = spawn(process.execPath, [script, ...args], { cwd: ROOT, env: { ...base, NODE_DEBUG_NATIVE: 'COMPILE_CACHE', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...execArgv, script, ...args], { cwd: ROOT, env: { ...base, NODE_DEBUG_NATIVE: 'COMPILE_CACHE', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += String(c)));
@@ -58,9 +59,9 @@ function node(script: string, args: readonly string[], env: NodeJS.ProcessEnv): 
 }
 
 /** The command on the demo manifests with one worker, until ready; then Ctrl-C, and its output once it exited. */
-async function serveOnce(env: NodeJS.ProcessEnv): Promise<string> {
+async function serveOnce(env: NodeJS.ProcessEnv, execArgv: readonly string[] = []): Promise<string> {
   const [http, https, admin] = [await freePort(), await freePort(), await freePort()];
-  const run = node(COMMAND, ['--manifests', DEMO, '--workers', '1', '--bind-address', '127.0.0.1', '--http-port', String(http), '--https-port', String(https), '--status-port', String(admin)], env);
+  const run = node(COMMAND, ['--manifests', DEMO, '--workers', '1', '--bind-address', '127.0.0.1', '--http-port', String(http), '--https-port', String(https), '--status-port', String(admin)], env, execArgv);
   await waitFor('gatehouse to become ready', async () => (await status(admin)) === 200, 30_000, 50).catch((err: Error) => {
     throw new Error(`${err.message}\n${run.output()}`);
   });
@@ -94,5 +95,29 @@ describe('the gatehouse command', () => {
     await writeFile(notADirectory, '');
     const output = await serveOnce({ XDG_CACHE_HOME: notADirectory, NODE_DEBUG_NATIVE: '' });
     expect(output.split('\n').filter((l) => l.includes('compile cache unavailable'))).toHaveLength(1);
+  }, 90_000);
+});
+
+describe('the main thread', () => {
+  it('loads none of the data plane, X.509, Kubernetes or ACME modules in local mode (they load where used)', async () => {
+    // A preload that records every module the main thread loads (module.registerHooks is per thread).
+    const hook = path.join(dir, 'record-modules.mjs');
+    await writeFile(hook, [
+      "import { registerHooks } from 'node:module';",
+      "import { isMainThread } from 'node:worker_threads';",
+      'const seen = [];',
+      'if (isMainThread) {',
+      '  registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });',
+      "  process.on('exit', () => process.stderr.write(`MAIN-THREAD-MODULES ${JSON.stringify(seen)}\\n`));",
+      '}',
+      '',
+    ].join('\n'));
+    const output = await serveOnce({ XDG_CACHE_HOME: path.join(dir, 'user-cache'), NODE_DEBUG_NATIVE: '' }, ['--import', pathToFileURL(hook).href]);
+    const line = output.split('\n').find((l) => l.startsWith('MAIN-THREAD-MODULES '));
+    expect(line, output).toBeDefined();
+    const modules = (JSON.parse(line!.slice('MAIN-THREAD-MODULES '.length)) as string[]).map((u) => u.replace(pathToFileURL(ROOT).href, ''));
+    expect(modules).toContain('src/control/controller.ts');
+    const unwanted = /node_modules\/(undici|@peculiar|find-my-way|http-proxy-3|@kubernetes|acme-client)\/|src\/dataplane\/(proxy\/proxy|router\/router|worker)\.ts|src\/observability\/explain\.ts/;
+    expect(modules.filter((m) => unwanted.test(m))).toEqual([]);
   }, 90_000);
 });
