@@ -20,7 +20,8 @@
 // proxy-next-upstream's `error` retries.
 
 import { performance } from 'node:perf_hooks';
-import { buildConnector, Pool } from 'undici';
+import type { buildConnector as Connector } from 'undici';
+import { buildConnector, Pool } from '../undici-dispatchers.ts';
 import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { Endpoint, UpstreamKeepalivePolicy } from '../../core/model.ts';
 import { authority } from './authority.ts';
@@ -34,8 +35,8 @@ import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 export const POOL_SERVERNAME = 'gatehouse-upstream';
 
 /** undici's TLS connector with the route's options, sending `sniFor` whatever servername undici passes. */
-function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connector {
-  const base = buildConnector({ ...tls.options, timeout } as buildConnector.BuildOptions);
+function tlsConnector(tls: UpstreamTls, timeout: number): Connector.connector {
+  const base = buildConnector({ ...tls.options, timeout } as Connector.BuildOptions);
   return (opts, cb) => base({ ...opts, servername: sniFor(tls, opts.hostname) }, cb);
 }
 
