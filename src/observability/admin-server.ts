@@ -9,12 +9,15 @@
 // control plane ships Secret data to the workers apart from it (test/e2e/admin-safety.test.ts).
 
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 // explain.ts is imported on the first /debug/explain: it brings the router and the request
 // pipeline, about 10 MB that the main thread otherwise has no use for (measured here).
 import type { ExplainState } from './explain.ts';
 import { CONTENT_TYPE } from './metrics.ts';
+
+// node:http through getBuiltinModule, not an import: see eslint.config.js (its WebSocket getter).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface AdminState {
   ready(): boolean;

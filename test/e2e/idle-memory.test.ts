@@ -99,17 +99,21 @@ describe('the gatehouse command', () => {
 });
 
 describe('the main thread', () => {
-  it('loads none of the data plane, X.509, Kubernetes or ACME modules in local mode (they load where used)', async () => {
+  it('loads none of the data plane, X.509, Kubernetes or ACME modules in local mode (they load where used); nor Node\'s bundled undici', async () => {
     // A preload that records every module the main thread loads (module.registerHooks is per thread).
     const hook = path.join(dir, 'record-modules.mjs');
     await writeFile(hook, [
       "import { registerHooks } from 'node:module';",
       "import { isMainThread } from 'node:worker_threads';",
+      "import { writeSync } from 'node:fs';",
       'const seen = [];',
       'if (isMainThread) {',
       '  registerHooks({ load(url, context, next) { seen.push(url); return next(url, context); } });',
       "  process.on('exit', () => process.stderr.write(`MAIN-THREAD-MODULES ${JSON.stringify(seen)}\\n`));",
       '}',
+      // Node's bundled undici is internal (no load hook sees it): its name in moduleLoadList. Workers
+      // are stopped without an exit event; the lint rule (eslint.config.js) covers their imports.
+      "process.on('exit', () => isMainThread && writeSync(2, `NODE-UNDICI main ${process.moduleLoadList.some((m) => m.includes('internal/deps/undici'))}\\n`));",
       '',
     ].join('\n'));
     const output = await serveOnce({ XDG_CACHE_HOME: path.join(dir, 'user-cache'), NODE_DEBUG_NATIVE: '' }, ['--import', pathToFileURL(hook).href]);
@@ -119,5 +123,7 @@ describe('the main thread', () => {
     expect(modules).toContain('src/control/controller.ts');
     const unwanted = /node_modules\/(undici|@peculiar|find-my-way|http-proxy-3|@kubernetes|acme-client)\/|src\/dataplane\/(proxy\/proxy|router\/router|worker)\.ts|src\/observability\/explain\.ts/;
     expect(modules.filter((m) => unwanted.test(m))).toEqual([]);
+    // An ES import of node:http loads it (eslint.config.js).
+    expect(output.split('\n').filter((l) => l.startsWith('NODE-UNDICI '))).toEqual(['NODE-UNDICI main false']);
   }, 90_000);
 });
