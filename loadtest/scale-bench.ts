@@ -14,8 +14,10 @@
 //             /readyz polled until every worker acks a new table generation; the change is
 //             served once both happened. p50 / p99 / max.
 // and, unless --no-idle, the idle RSS on the demo manifests (examples/local) with 1 and 2 workers.
+// Each checkout runs as its `gatehouse` command (package.json "bin"); src/gatehouse.js keeps
+// Node's compile cache in ~/.cache/gatehouse, so only a first run ever starts cold.
 // With --baseline DIR (another checkout, e.g. `git worktree add /tmp/base main`, with node_modules),
-// each figure is measured for DIR/src/main.ts right before this tree's, so both see the same load.
+// each figure is measured for DIR's command right before this tree's, so both see the same load.
 // Every server listens on 127.0.0.1 and is stopped by its PID. Not part of npm test.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +31,12 @@ import { startEchoUpstream, type EchoUpstream } from './lib/echo-upstream.ts';
 import { freePort } from './lib/gatehouse.ts';
 import { startKubeApi, type KubeApi, type KubeObject } from '../test/support/kube-api-emulator.ts';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+/** A checkout's `gatehouse` command (package.json "bin"): what `npm start` and the image run. */
+function entry(checkout: string): string {
+  const pkg = JSON.parse(readFileSync(join(checkout, 'package.json'), 'utf8')) as { bin: { gatehouse: string } };
+  return join(checkout, pkg.bin.gatehouse);
+}
+const MAIN = entry(fileURLToPath(new URL('..', import.meta.url)));
 const DEMO = fileURLToPath(new URL('../examples/local/', import.meta.url));
 const FILES = 20;
 const INGRESSES_PER_SERVICE = 10;
@@ -45,7 +52,7 @@ const USAGE = `Flags:
   --changes N      changes measured per size and mode (default 50, 1-500)
   --workers N      data-plane workers (default 2, 1-8)
   --no-idle        skip the idle-memory figures on the demo manifests
-  --baseline DIR   also run DIR/src/main.ts, interleaved with this tree's (before/after)
+  --baseline DIR   also run DIR's gatehouse command, interleaved with this tree's (before/after)
 `;
 
 function fail(message: string): never {
@@ -80,7 +87,7 @@ const CHANGES = int('changes', values.changes, 1, 500);
 const WORKERS = int('workers', values.workers, 1, 8);
 /** The Gatehouse builds measured, each figure for all of them in turn. */
 const TREES: readonly { label: string; main: string }[] = [
-  ...(values.baseline === undefined ? [] : [{ label: 'base', main: join(values.baseline, 'src/main.ts') }]),
+  ...(values.baseline === undefined ? [] : [{ label: 'base', main: entry(values.baseline) }]),
   { label: values.baseline === undefined ? 'this' : 'new', main: MAIN },
 ];
 

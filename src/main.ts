@@ -1,13 +1,16 @@
 #!/usr/bin/env -S node --max-semi-space-size=16
-// Entry point: parse flags, start the control plane (which starts the worker pool), drain
-// on SIGTERM. With no arguments at all, `npm start` runs the bundled demo.
+// Parse flags, start the control plane (which starts the worker pool), drain on SIGTERM. With
+// no arguments at all, `npm start` runs the bundled demo. The `gatehouse` command is
+// gatehouse.js, which enables Node's compile cache first and then calls main(); running this
+// file directly (the tests do) works the same without the cache.
 //
-// --max-semi-space-size=16 (MB; here and in `npm start`): Node 24's V8 grows each isolate's young
-// generation to 64 MB semi-spaces while the first snapshot loads (most objects survive), and
-// never gives the pages back: 5,000 Ingresses held 420 MB resident without it, 320 MB with it
-// (measured here). 16 MB was V8's default until Node 22.
+// --max-semi-space-size=16 (MB; here, in gatehouse.js and in `npm start`): Node 24's V8 grows
+// each isolate's young generation to 64 MB semi-spaces while the first snapshot loads (most
+// objects survive), and never gives the pages back: 5,000 Ingresses held 420 MB resident without
+// it, 320 MB with it (measured here). 16 MB was V8's default until Node 22.
 
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:module';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
 import { createLog, flushLog } from './observability/log.ts';
@@ -24,7 +27,14 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-export async function run(argv: readonly string[], onReady?: (options: Options) => void): Promise<void> {
+/** What gatehouse.js reports of `module.enableCompileCache()`, logged once when it failed. */
+export interface CompileCacheResult {
+  readonly status: number;
+  readonly message?: string;
+  readonly directory?: string;
+}
+
+export async function run(argv: readonly string[], onReady?: (options: Options) => void, compileCache?: CompileCacheResult): Promise<void> {
   if (argv[0] === 'check' || argv[0] === 'explain') {
     const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
     // Imported here: they bring the Kubernetes client, which serving in local mode does without.
@@ -48,6 +58,9 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     throw err;
   }
   const log = createLog(options.logLevel);
+  if (compileCache?.status === constants.compileCacheStatus.FAILED) {
+    log.info({ reason: compileCache.message }, 'compile cache unavailable: every thread strips the TypeScript sources again (about 17 MB each)');
+  }
   let launched: Launched;
   try {
     launched = await launch(options, log);
@@ -92,12 +105,13 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
-if (import.meta.main) {
-  const argv = process.argv.slice(2);
+export async function main(argv: readonly string[], compileCache?: CompileCacheResult): Promise<void> {
   if (argv.length === 0) {
     const { runDemo } = await import('../examples/local/demo.ts');
-    await runDemo(run);
+    await runDemo((demoArgv, onReady) => run(demoArgv, onReady, compileCache));
   } else {
-    await run(argv);
+    await run(argv, undefined, compileCache);
   }
 }
+
+if (import.meta.main) await main(process.argv.slice(2));

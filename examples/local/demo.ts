@@ -1,8 +1,10 @@
 // `npm start` with no flags: two small demo upstreams on 127.0.0.1:9001 and :9002, and the
 // controller on the manifests beside this file, listening on 127.0.0.1 only.
 
-import { createServer } from 'node:http';
 import type { Options } from '../../src/options.ts';
+
+// node:http through getBuiltinModule, not an import: see eslint.config.js (its WebSocket getter).
+const { createServer } = process.getBuiltinModule('node:http');
 
 const UPSTREAMS = [
   { name: 'demo-a', port: 9001 },

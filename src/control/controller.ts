@@ -18,7 +18,7 @@ import { Holdoff } from './holdoff.ts';
 import { HealthChecker } from './health/health-checker.ts';
 import { probe } from './health/probe.ts';
 import { endpointKey } from '../dataplane/balancer/endpoint-health.ts';
-import { authority } from '../dataplane/proxy/upstream-pools.ts';
+import { authority } from '../dataplane/proxy/authority.ts';
 import { TlsControl } from './tls/tls-control.ts';
 import { WorkerPool, type WorkerState } from './worker-pool.ts';
 

@@ -5,9 +5,10 @@ import { closeSync, openSync } from 'node:fs';
 import type { Log } from '../observability/log.ts';
 import type { Options } from '../options.ts';
 // Kubernetes mode and ACME are imported only when used: the Kubernetes client and acme-client
-// hold about 80 and 40 MB once loaded (measured here), which local mode has no use for.
+// hold about 80 and 40 MB once loaded (measured here), which local mode has no use for. Local
+// mode's manifest source likewise, for Kubernetes mode: it brings the yaml package (~7 MB).
 import type { KubeMode, KubeModeTimings } from '../sources/kube/kube-mode.ts';
-import { ManifestSource } from '../sources/manifests/manifest-source.ts';
+import type { ManifestSource } from '../sources/manifests/manifest-source.ts';
 import type { Source } from '../sources/source.ts';
 import type { AcmeService, AcmeTimings } from './acme/acme-service.ts';
 import { startController, type Controller } from './controller.ts';
@@ -29,7 +30,8 @@ export interface LaunchEnv {
 }
 
 /** Local mode's source: the manifest directory `dir` (--manifests), watched. */
-export function manifestSource(dir: string, options: Pick<Options, 'manifestsRescanInterval'>, log: Log): ManifestSource {
+export async function manifestSource(dir: string, options: Pick<Options, 'manifestsRescanInterval'>, log: Log): Promise<ManifestSource> {
+  const { ManifestSource } = await import('../sources/manifests/manifest-source.ts');
   return new ManifestSource({ dir, log: log.child({ component: 'manifests' }), rescanIntervalMs: options.manifestsRescanInterval * 1000 });
 }
 
@@ -44,7 +46,7 @@ export async function launch(options: Options, log: Log, { env = process.env, ti
   }
   let kube: KubeMode | null = null;
   let source: Source;
-  if (options.manifests !== null) source = manifestSource(options.manifests, options, log);
+  if (options.manifests !== null) source = await manifestSource(options.manifests, options, log);
   else {
     const { createKubeMode } = await import('../sources/kube/kube-mode.ts');
     kube = createKubeMode(options, log, env, timings);

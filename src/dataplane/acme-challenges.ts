@@ -6,7 +6,10 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import { ACME_CHALLENGE_PREFIX } from './proxy/redirect.ts';
+
+// Defined here, not beside the redirects that skip it (proxy/redirect.ts): the worker pool imports
+// this module on the main thread, and redirect.ts brings the whole proxy.
+export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 /** What travels to every worker: plain data, token → key authorization, and a version to ack. */
 export interface AcmeChallenges {

@@ -8,7 +8,7 @@
 // from the cert store; session-ticket keys shared with the other workers. With use-proxy-protocol
 // each connection's PROXY header is read first, on both.
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createSecureServer, Http2ServerResponse, type Http2SecureServer, type Http2ServerRequest, type SecureServerOptions, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -45,6 +45,9 @@ import { EjectionTable } from './shared/ejection-table.ts';
 import { RequestObserver, type Observation } from './observe/request-observer.ts';
 import { FIXED } from './observe/request-metrics.ts';
 import { OVERFLOW, seriesKey, type SeriesIndex } from './observe/series.ts';
+
+// node:http through getBuiltinModule, not an import: see eslint.config.js (its WebSocket getter).
+const { createServer } = process.getBuiltinModule('node:http');
 
 const config = workerData as WorkerConfig;
 const log = createLog(config.logLevel, { component: 'worker', worker: config.id });

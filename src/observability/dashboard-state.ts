@@ -4,7 +4,8 @@
 // (`namespace/name`) and never holds their data.
 
 import type { Condition, RoutePolicies } from '../core/model.ts';
-import { backendReport, type BackendReport, type ExplainState } from './explain.ts';
+import { backendReport, type BackendReport } from './backend-report.ts';
+import type { ExplainState } from './explain.ts';
 
 export interface DashboardInput extends Omit<ExplainState, 'ingresses' | 'httpsRedirectPort'> {
   readonly ready: boolean;

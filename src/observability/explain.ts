@@ -12,7 +12,7 @@
 // Never shows Secret material: the table holds only `namespace/name` references to Secrets, and
 // nothing here reads a Secret.
 
-import type { ActiveHealthPolicy, Backend, CanaryPolicy, Condition, EndpointTable, PassiveHealthPolicy, Route, RoutePolicies, RouteTable, VirtualHost } from '../core/model.ts';
+import type { CanaryPolicy, Condition, EndpointTable, Route, RoutePolicies, RouteTable, VirtualHost } from '../core/model.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
 import { compilePathRegex } from '../core/path-regex.ts';
 import type { KubeObject } from '../core/snapshot.ts';
@@ -22,6 +22,7 @@ import { rewriteStep, sslRedirectTarget } from '../dataplane/policies/rewrite.ts
 import type { ProxyRequest, ProxyResponse } from '../dataplane/proxy/proxy.ts';
 import { httpsLocation, isAcmeChallenge } from '../dataplane/proxy/redirect.ts';
 import { normaliseHost, Router, type Match } from '../dataplane/router/router.ts';
+import { backendReport, type BackendReport } from './backend-report.ts';
 
 /** What explain reads: the served state (admin server) or one compile's (CLI). */
 export interface ExplainState {
@@ -44,22 +45,6 @@ export interface Candidate {
   readonly ingress: string;
   /** Why it serves the URL, or why not. */
   readonly why: string;
-}
-
-export interface EndpointReport {
-  readonly address: string;
-  readonly port: number;
-  /** up, down (active checks), ejected (passive health), or unknown (health not known here). */
-  readonly state: 'up' | 'down' | 'ejected' | 'unknown';
-  readonly why: string;
-}
-
-export interface BackendReport {
-  readonly id: string;
-  readonly service: string;
-  readonly target: string;
-  readonly health: string;
-  readonly endpoints: readonly EndpointReport[];
 }
 
 export interface PolicyReport {
@@ -350,42 +335,6 @@ function canarySummary(c: CanaryPolicy): string {
   if (c.cookie) rules.push(`cookie ${c.cookie} always|never`);
   rules.push(`else ${c.weight} of ${c.weightTotal} of the rest at random`);
   return `Ingress ${c.ingress} sends to ${c.backend}: ${rules.join('; then ')}`;
-}
-
-// ---- backends -----------------------------------------------------------------------------
-
-/** A backend with its endpoints and their health (explain, and the dashboard's backends). */
-export function backendReport(state: Pick<ExplainState, 'table' | 'endpoints' | 'active' | 'passive'>, id: string): BackendReport {
-  const b: Backend | undefined = state.table.backends[id];
-  const list = state.endpoints?.backends[id] ?? [];
-  const active = new Map((state.active?.[id] ?? []).map((e) => [e.endpoint, e]));
-  const passive = new Map((state.passive?.[id] ?? []).map((e) => [e.endpoint, e]));
-  const endpoints = list.map((e): EndpointReport => {
-    const key = `${e.address}|${e.port}`;
-    const a = active.get(key);
-    const p = passive.get(key);
-    if (a !== undefined && !a.healthy) return { address: e.address, port: e.port, state: 'down', why: `active checks: ${a.streak} failed in a row` };
-    if (p !== undefined && p.ejectedForMs > 0) return { address: e.address, port: e.port, state: 'ejected', why: `passive health: ejected for ${Math.ceil(p.ejectedForMs / 1000)} s more (${p.ejections} ejections)` };
-    const known = state.active !== null;
-    const why = !known ? 'health not known offline (ready in its EndpointSlice)'
-      : a !== undefined ? `ready; active checks pass${p ? `; ${p.failures} recent failures` : ''}`
-      : `ready in its EndpointSlice${p ? `; passive health: ${p.failures} recent failures` : ''}`;
-    return { address: e.address, port: e.port, state: known ? 'up' : 'unknown', why };
-  });
-  return {
-    id,
-    service: b ? `${b.namespace}/${b.service}:${b.port}` : id,
-    target: b === undefined ? 'unknown backend' : b.target.type === 'endpoints' ? 'EndpointSlice addresses' : b.target.type === 'externalName' ? `ExternalName ${b.target.hostname}:${b.target.port}` : 'the Service does not exist (503)',
-    health: healthSummary(b?.health?.active, b?.health?.passive),
-    endpoints,
-  };
-}
-
-function healthSummary(active: ActiveHealthPolicy | undefined, passive: PassiveHealthPolicy | undefined): string {
-  const parts: string[] = [];
-  if (active) parts.push(`active ${active.protocol} ${active.path} every ${active.intervalMs} ms`);
-  if (passive) parts.push(`passive: eject after ${passive.consecutiveFailures} failures`);
-  return parts.length ? parts.join('; ') : 'no health checks (ready endpoints are used)';
 }
 
 // ---- text ---------------------------------------------------------------------------------

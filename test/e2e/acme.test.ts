@@ -71,7 +71,7 @@ async function startAcmeGatehouse(o: { manifests: Record<string, string>; storag
   const log = createLog(options.logLevel);
   const acmeLogs: LogLine[] = [];
   const acme = (await createAcme(options, memoryLog('warn', acmeLogs), null, o.timings ?? TIMINGS))!;
-  const source = manifestSource(dir, options, log);
+  const source = await manifestSource(dir, options, log);
   let controller: Controller;
   try {
     controller = await startController(options, source, log, {}, acme);

@@ -9,7 +9,6 @@ import { request as httpsRequestRaw } from 'node:https';
 import { Readable } from 'node:stream';
 import { connect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
-import { pkcs8Pem } from '../../src/control/tls/self-signed.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -49,6 +48,12 @@ const nextSerial = () => (serial++).toString(16).padStart(8, '0');
 
 async function newKeys(): Promise<Keys> {
   return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as unknown as Keys;
+}
+
+/** PKCS#8 DER → PEM. */
+function pkcs8Pem(der: ArrayBuffer): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n');
+  return `-----BEGIN PRIVATE KEY-----\n${b64}-----END PRIVATE KEY-----\n`;
 }
 
 async function keyPem(keys: Keys): Promise<string> {

@@ -137,7 +137,7 @@ export async function startGatehouse(start: StartOptions = {}): Promise<Gatehous
     ...start.options,
   };
   const log = createLog(options.logLevel);
-  const source = manifestSource(dir, options, log);
+  const source = await manifestSource(dir, options, log);
   let controller: Controller | undefined;
   try {
     controller = await startController(options, source, log);

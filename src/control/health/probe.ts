@@ -9,10 +9,12 @@
 // a refused connection, a reset, a timeout or another status fail it. Nothing is kept alive: each
 // probe opens and closes its own connection, so a probe sees what a new connection would.
 
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { connect as http2Connect, constants as h2 } from 'node:http2';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { ActiveHealthPolicy, Endpoint } from '../../core/model.ts';
+
+// Node's modules are taken when a probe needs them (process.getBuiltinModule loads on first use):
+// this runs on the main thread, where node:http2 (with node:tls and node:crypto behind it) and
+// node:https are otherwise unused. node:http never as an ES import: see eslint.config.js.
 
 export type Probe = (endpoint: Endpoint, policy: ActiveHealthPolicy) => Promise<boolean>;
 
@@ -34,7 +36,7 @@ function http1(e: Endpoint, policy: ActiveHealthPolicy, tls: boolean): Promise<b
       resolve(res.statusCode !== undefined && res.statusCode >= policy.statusMin && res.statusCode <= policy.statusMax);
       req.destroy();
     };
-    const req = tls ? httpsRequest({ ...options, rejectUnauthorized: false }, done) : httpRequest(options, done);
+    const req = tls ? process.getBuiltinModule('node:https').request({ ...options, rejectUnauthorized: false }, done) : process.getBuiltinModule('node:http').request(options, done);
     const timer = setTimeout(() => req.destroy(new Error('health check timed out')), policy.timeoutMs);
     req.on('error', () => resolve(false));
     req.on('close', () => clearTimeout(timer));
@@ -43,6 +45,7 @@ function http1(e: Endpoint, policy: ActiveHealthPolicy, tls: boolean): Promise<b
 }
 
 function http2(e: Endpoint, policy: ActiveHealthPolicy): Promise<boolean> {
+  const { connect: http2Connect, constants: h2 } = process.getBuiltinModule('node:http2');
   const grpc = policy.protocol === 'GRPC' || policy.protocol === 'GRPCS';
   const scheme = policy.protocol === 'GRPCS' ? 'https' : 'http';
   return new Promise((resolve) => {

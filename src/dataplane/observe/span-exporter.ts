@@ -3,7 +3,7 @@
 // queue is bounded: a span that finds it full is dropped and counted (never waited for), and so
 // is a batch the receiver refuses or does not answer in time. One post in flight at a time.
 
-import { request } from 'undici';
+import { Agent } from '../undici-dispatchers.ts';
 import type { TraceContext } from './trace-context.ts';
 
 /** Spans a worker holds at most; past it, new ones are dropped. */
@@ -68,7 +68,10 @@ export interface SpanExporterCounts {
 }
 
 export class SpanExporter {
-  readonly #url: string;
+  readonly #origin: string;
+  readonly #path: string;
+  /** An Agent with undici's defaults, as its global one that `request()` used (undici-dispatchers.ts says why not that). */
+  #agent: Agent | null = null;
   readonly #counts: SpanExporterCounts;
   #queue: ProxySpan[] = [];
   #inFlight = false;
@@ -76,7 +79,9 @@ export class SpanExporter {
 
   /** `endpoint`: the OTLP/HTTP base URL (`/v1/traces` is appended unless it already ends so). */
   constructor(endpoint: string, counts: SpanExporterCounts) {
-    this.#url = /\/v1\/traces$/.test(endpoint) ? endpoint : `${endpoint.replace(/\/+$/, '')}/v1/traces`;
+    const url = new URL(/\/v1\/traces$/.test(endpoint) ? endpoint : `${endpoint.replace(/\/+$/, '')}/v1/traces`);
+    this.#origin = url.origin;
+    this.#path = `${url.pathname}${url.search}`;
     this.#counts = counts;
   }
 
@@ -96,7 +101,8 @@ export class SpanExporter {
     const body = JSON.stringify({
       resourceSpans: [{ resource: { attributes: [str('service.name', 'gatehouse')] }, scopeSpans: [{ scope: { name: 'gatehouse' }, spans: batch.map(otlpSpan) }] }],
     });
-    request(this.#url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS })
+    (this.#agent ??= new Agent())
+      .request({ origin: this.#origin, path: this.#path, method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS })
       .then(async (res) => {
         await res.body.dump();
         if (res.statusCode >= 200 && res.statusCode < 300) this.#counts.exported(batch.length);

@@ -39,7 +39,8 @@ import { sendTooLarge } from './body-limit.ts';
 import { dropHandlerHeaders } from './headers.ts';
 import { CONNECT_FAILURES, failureStatus, type Failure, type Tries } from './next-upstream.ts';
 import type { RequestBody } from './request-body.ts';
-import { authority, inUse, type ConnectionUses } from './upstream-pools.ts';
+import { authority } from './authority.ts';
+import { inUse, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM, NGHTTP2_FLAG_END_STREAM } = constants;

@@ -9,7 +9,7 @@
 // Pool per origin and TLS configuration, upstream-tls.ts); H2C, GRPC and GRPCS over node:http2
 // (h2-upstream.ts).
 
-import { STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Writable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -38,10 +38,14 @@ import { ResponseThrottle } from './response-throttle.ts';
 import { mustCount, sendTooLarge } from './body-limit.ts';
 import { failureStatus, Tries, undiciFailure } from './next-upstream.ts';
 import { RequestBody } from './request-body.ts';
-import { authority, origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
+import { authority } from './authority.ts';
+import { origin, POOL_SERVERNAME, UpstreamPools, type ConnectionUses } from './upstream-pools.ts';
 import { sniFor, UpstreamTlsConfigs, type UpstreamTls } from './upstream-tls.ts';
 import { Agent as HttpsAgent } from 'node:https';
 import { upgradeAnswered, upstreamEnded, upstreamTry, type UpstreamObservation } from '../observe/request-observer.ts';
+
+// node:http through getBuiltinModule, not an import: see eslint.config.js (its WebSocket getter).
+const { STATUS_CODES } = process.getBuiltinModule('node:http');
 
 /** A request from the HTTP/1.1 server, or from the HTTPS server (HTTP/1.1 or, compat API, HTTP/2). */
 export type ProxyRequest = IncomingMessage | Http2ServerRequest;

@@ -6,9 +6,8 @@
 // it, so 443 means no port in the URL (--https-redirect-port says otherwise). ACME HTTP-01
 // challenges are never redirected (RFC 8555 §8.3: the CA fetches them over plain HTTP).
 
+import { ACME_CHALLENGE_PREFIX } from '../acme-challenges.ts';
 import { sendAnswer, type ProxyResponse } from './proxy.ts';
-
-export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 export function isAcmeChallenge(target: string): boolean {
   return target.startsWith(ACME_CHALLENGE_PREFIX);

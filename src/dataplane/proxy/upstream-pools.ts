@@ -20,9 +20,11 @@
 // proxy-next-upstream's `error` retries.
 
 import { performance } from 'node:perf_hooks';
-import { buildConnector, Pool } from 'undici';
+import type { buildConnector as Connector } from 'undici';
+import { buildConnector, Pool } from '../undici-dispatchers.ts';
 import { DEFAULT_UPSTREAM_KEEPALIVE } from '../../core/annotations/forward-policy.ts';
 import type { Endpoint, UpstreamKeepalivePolicy } from '../../core/model.ts';
+import { authority } from './authority.ts';
 import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 
 /**
@@ -33,18 +35,13 @@ import { sniFor, type UpstreamTls } from './upstream-tls.ts';
 export const POOL_SERVERNAME = 'gatehouse-upstream';
 
 /** undici's TLS connector with the route's options, sending `sniFor` whatever servername undici passes. */
-function tlsConnector(tls: UpstreamTls, timeout: number): buildConnector.connector {
-  const base = buildConnector({ ...tls.options, timeout } as buildConnector.BuildOptions);
+function tlsConnector(tls: UpstreamTls, timeout: number): Connector.connector {
+  const base = buildConnector({ ...tls.options, timeout } as Connector.BuildOptions);
   return (opts, cb) => base({ ...opts, servername: sniFor(tls, opts.hostname) }, cb);
 }
 
 export function origin(e: Endpoint): string {
   return `http://${authority(e)}`;
-}
-
-/** `host:port`, an IPv6 address in brackets. */
-export function authority(e: Endpoint): string {
-  return e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
 }
 
 /** What the routes of the table use: TLS configurations (UpstreamTls ids) and connect timeouts. */
