@@ -74,6 +74,20 @@ describe('table diffs', () => {
     );
   });
 
+  it('hosts changed in place (none added or removed) apply as the whole new table too', () => {
+    fc.assert(
+      fc.property(table(1), fc.array(fc.nat(), { maxLength: 5 }), (before, picks) => {
+        const changed = new Set(picks.map((p) => p % Math.max(1, before.hosts.length)));
+        const after = { ...before, generation: 2, fingerprint: 'after', hosts: before.hosts.map((vh, i) => (changed.has(i) ? { ...vh, routes: [], defaultBackend: null } : vh)) };
+        const differ = new TableDiffer();
+        differ.diff(before);
+        const applied = applyTableDiff(structuredClone(before), structuredClone(differ.diff(after)!));
+        expect(JSON.stringify(applied)).toBe(JSON.stringify(after));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('sends only the hosts and backends that changed, and keeps the objects of the others', () => {
     const vh = (host: string, path: string): VirtualHost => ({ host, routes: [{ path, match: 'Prefix', backend: 'ns/one:80', ingress: 'ns/ing', sslRedirect: false }], defaultBackend: null, tls: false, sslRedirect: false });
     const t = (generation: number, hosts: VirtualHost[]): RouteTable => ({ generation, fingerprint: `f${generation}`, hosts, defaultBackend: null, backends: {}, tls: [], defaultCertificate: null });

@@ -102,23 +102,55 @@ function byKey(a: string, b: string): number {
  */
 export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
   if (table.generation !== diff.base) throw new Error(`table diff for generation ${diff.base} applied to generation ${table.generation}`);
-  const hosts = new Map(table.hosts.map((vh) => [vh.host, vh]));
-  const count = hosts.size;
+  return assemble(diff, replaceHosts(table.hosts, diff) ?? rebuildHosts(table.hosts, diff), table.backends);
+}
+
+/** Index of `host` in `hosts` (sorted by host), or -1. */
+function indexOfHost(hosts: readonly VirtualHost[], host: string): number {
+  let lo = 0;
+  let hi = hosts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const h = hosts[mid]!.host;
+    if (h === host) return mid;
+    if (h < host) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** The common change, hosts changed in place (none added or removed): a copy with those replaced; null otherwise. */
+function replaceHosts(hosts: readonly VirtualHost[], diff: TableDiff): VirtualHost[] | null {
+  if (diff.removedHosts.length > 0 || !ascending(hosts, (vh) => vh.host)) return null;
+  const out = hosts.slice();
+  for (const vh of diff.hosts) {
+    const i = indexOfHost(hosts, vh.host);
+    if (i === -1) return null;
+    out[i] = vh;
+  }
+  return out;
+}
+
+/** Hosts added or removed: merged by name, and sorted again. */
+function rebuildHosts(table: readonly VirtualHost[], diff: TableDiff): VirtualHost[] {
+  const hosts = new Map(table.map((vh) => [vh.host, vh]));
   for (const h of diff.removedHosts) hosts.delete(h);
   for (const vh of diff.hosts) hosts.set(vh.host, vh);
-  // Only a host added or removed moves the others: else the order stands, and sorting is skipped.
-  const reordered = diff.removedHosts.length > 0 || hosts.size !== count;
+  return [...hosts.values()].sort((a, b) => byKey(a.host, b.host));
+}
+
+/** The new table: `diff`'s fields, these hosts (sorted), and `before`'s backends with the diff's changes. */
+function assemble(diff: TableDiff, sortedHosts: VirtualHost[], before: RouteTable['backends']): RouteTable {
   // Backends by id, in order: sorted again only when one was added or removed.
-  let ids = Object.keys(table.backends);
-  const added = Object.keys(diff.backends).filter((id) => table.backends[id] === undefined);
+  let ids = Object.keys(before);
+  const added = Object.keys(diff.backends).filter((id) => before[id] === undefined);
   if (added.length > 0 || diff.removedBackends.length > 0) {
     const removed = new Set(diff.removedBackends);
     ids = [...ids.filter((id) => !removed.has(id)), ...added].sort(byKey);
   }
   const backends: Record<string, Backend> = {};
-  for (const id of ids) backends[id] = diff.backends[id] ?? table.backends[id]!;
+  for (const id of ids) backends[id] = diff.backends[id] ?? before[id]!;
   // In compile's key order, so the two print alike.
   const { generation, fingerprint, defaultBackend, ...rest } = diff.table;
-  const sortedHosts = reordered ? [...hosts.values()].sort((a, b) => byKey(a.host, b.host)) : table.hosts.map((vh) => hosts.get(vh.host)!);
   return { generation, fingerprint, hosts: sortedHosts, defaultBackend, backends, ...rest };
 }

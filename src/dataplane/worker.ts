@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
-import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy } from '../core/model.ts';
+import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy, VirtualHost } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
@@ -64,6 +64,8 @@ let table: RouteTable | null = null;
 let seriesIndex: SeriesIndex = {};
 let generation = 0;
 let endpointsFingerprint: string | null = null;
+/** The proxy-ssl PEM last given to the proxy (JSON of TlsMaterial.upstream). */
+let upstreamPem = '';
 /** proxy-body-size for routes without the annotation: the table's (the ConfigMap's), else 1m. */
 let defaultBodyLimit = DEFAULT_PROXY_BODY_SIZE;
 /** ACME HTTP-01 tokens (token → key authorization) and the version the control plane gave them. */
@@ -507,6 +509,41 @@ function drain(graceMs: number): void {
   checkDrained();
 }
 
+/** Whether a host sends requests other than plain HTTP with the table's timeouts (backend-protocol, proxy-ssl-*, its own forward policy), a canary's included. */
+function hasUpstreamSettings(vh: VirtualHost | undefined): boolean {
+  if (vh === undefined) return false;
+  if (vh.defaultUpstream !== undefined || vh.defaultPolicies?.canary?.upstream !== undefined) return true;
+  return vh.routes.some((r) => r.upstream !== undefined || r.policies?.canary?.upstream !== undefined);
+}
+
+/**
+ * Whether what Proxy.setUpstreamTls reads moved from `before` to `after`: the global policy, or a
+ * host with upstream settings added, removed or changed (old or new version). Hosts sorted by host,
+ * as compile gives them; a host the diff left alone is the same object, so the walk compares references.
+ */
+function upstreamSettingsMoved(before: RouteTable, after: RouteTable): boolean {
+  if (JSON.stringify(before.global) !== JSON.stringify(after.global)) return true;
+  for (let i = 0, j = 0; i < before.hosts.length || j < after.hosts.length; ) {
+    const a = before.hosts[i];
+    const b = after.hosts[j];
+    if (a !== undefined && a === b) {
+      i++;
+      j++;
+    } else if (b === undefined || (a !== undefined && a.host < b.host)) {
+      if (hasUpstreamSettings(a)) return true;
+      i++;
+    } else if (a === undefined || b.host < a.host) {
+      if (hasUpstreamSettings(b)) return true;
+      j++;
+    } else {
+      if (hasUpstreamSettings(a) || hasUpstreamSettings(b)) return true;
+      i++;
+      j++;
+    }
+  }
+  return false;
+}
+
 port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
@@ -538,6 +575,12 @@ port.on('message', (m: ToWorker) => {
       proxy.setEndpoints(m.endpoints);
       endpointsFingerprint = m.endpoints.fingerprint;
     }
+    // Upstream TLS configurations and connect timeouts are read off every host: only again for a
+    // whole table, other proxy-ssl PEM (the TLS material comes with every table), or a diff that
+    // changes a host with upstream settings or the global policy.
+    const pem = m.tls === undefined ? null : JSON.stringify(m.tls.upstream ?? {});
+    const pemMoved = pem !== null && pem !== upstreamPem;
+    const upstreamsMoved = pemMoved || m.table !== undefined || (m.tableDiff !== undefined && upstreamSettingsMoved(table!, nextTable!));
     if (nextTable) {
       router = next;
       table = nextTable;
@@ -547,7 +590,8 @@ port.on('message', (m: ToWorker) => {
       proxy.defaultBackend = nextTable.defaultBackend;
     }
     // The TLS configurations of the table's HTTPS and GRPCS routes.
-    if (m.tls || nextTable) proxy.setUpstreamTls(m.tls ? (m.tls.upstream ?? {}) : undefined, table?.hosts ?? []);
+    if (upstreamsMoved) proxy.setUpstreamTls(pemMoved ? (m.tls!.upstream ?? {}) : undefined, table?.hosts ?? []);
+    if (pem !== null) upstreamPem = pem;
   } catch (err) {
     // An update this worker cannot apply must not take it down; it keeps the last good state.
     log.error({ err }, 'could not apply update; keeping the previous one');

@@ -26,6 +26,8 @@ interface Seen {
   readonly clientCert: string | null;
   readonly sni: string | null;
   readonly headers: Record<string, unknown>;
+  /** The client port of the connection it came on (Gatehouse's side): the same for a kept-alive connection. */
+  readonly remotePort: number;
 }
 
 interface Upstream {
@@ -52,6 +54,7 @@ function handler(server: string, seen: Seen[]) {
         clientCert: peer && typeof peer.subject?.CN === 'string' ? peer.subject.CN : null,
         sni: typeof (socket as { servername?: unknown }).servername === 'string' ? (socket.servername as string) : null,
         headers: { ...req.headers },
+        remotePort: socket.remotePort ?? 0,
       };
       seen.push(s);
       (res as ServerResponse).writeHead(200, { 'content-type': 'application/json', 'x-upstream': server });
@@ -238,6 +241,23 @@ describe('backend-protocol HTTPS and H2C, proxy-ssl-*', () => {
     expect((await get('rotating.test')).status).toBe(502);
     await gh.write('rotating.yaml', manifest(secret('rotating', { 'ca.crt': backendCaPem })));
     expect((await get('rotating.test')).status).toBe(200);
+  });
+
+  it('an Ingress edited to backend-protocol HTTPS and back reaches its backend the new way at once (a table diff that changes upstream settings)', async () => {
+    await gh.write('switch.yaml', manifest(route('switch', 'switch.test', 'secure')));
+    // Plain HTTP to a TLS-only upstream: the upstream cannot answer it.
+    expect((await get('switch.test')).status).toBe(502);
+    // A TLS configuration of its own (SNI on): the worker must take it among those in use, or each
+    // request would get a pool of its own, closed after it, and a new connection.
+    await gh.write('switch.yaml', manifest(route('switch', 'switch.test', 'secure', { [`${A}backend-protocol`]: 'HTTPS', [`${A}proxy-ssl-verify`]: 'on', [`${A}proxy-ssl-secret`]: 'default/backend-ca', [`${A}proxy-ssl-server-name`]: 'on' })));
+    for (let i = 0; i < 6; i++) expect((await get('switch.test', `/switch-${i}`)).status).toBe(200);
+    const ports = secure.seen.filter((x) => x.url.startsWith('/switch-')).map((x) => x.remotePort);
+    expect(ports).toHaveLength(6);
+    // Kept-alive: at most one connection per worker these requests reached.
+    expect(new Set(ports).size).toBeLessThanOrEqual(gh.options.workers);
+    await gh.write('switch.yaml', manifest(route('switch', 'switch.test', 'secure', { [`${A}backend-protocol`]: 'HTTPS', [`${A}proxy-ssl-verify`]: 'on', [`${A}proxy-ssl-secret`]: 'default/other-ca' })));
+    expect((await get('switch.test')).status).toBe(502);
+    await gh.remove('switch.yaml');
   });
 
   it('H2C: a plain HTTP/1.1 request reaches the backend over HTTP/2, body both ways, Host as :authority', async () => {
