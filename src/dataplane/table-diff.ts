@@ -106,7 +106,7 @@ export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
 }
 
 /** Index of `host` in `hosts` (sorted by host), or -1. */
-function indexOfHost(hosts: readonly VirtualHost[], host: string): number {
+export function indexOfHost(hosts: readonly VirtualHost[], host: string): number {
   let lo = 0;
   let hi = hosts.length - 1;
   while (lo <= hi) {

@@ -33,7 +33,7 @@ import { sslRedirectTarget } from './policies/rewrite.ts';
 import { declaredTooLarge, sendTooLarge } from './proxy/body-limit.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from '../core/annotations/body-size.ts';
 import { Router, type Match } from './router/router.ts';
-import { applyTableDiff } from './table-diff.ts';
+import { applyTableDiff, indexOfHost, type TableDiff } from './table-diff.ts';
 import { CertStore } from './tls/cert-store.ts';
 import { ClientAuthServers } from './tls/client-auth-servers.ts';
 import { useClientAuth } from './policies/client-cert.ts';
@@ -517,31 +517,14 @@ function hasUpstreamSettings(vh: VirtualHost | undefined): boolean {
 }
 
 /**
- * Whether what Proxy.setUpstreamTls reads moved from `before` to `after`: the global policy, or a
- * host with upstream settings added, removed or changed (old or new version). Hosts sorted by host,
- * as compile gives them; a host the diff left alone is the same object, so the walk compares references.
+ * Whether what Proxy.setUpstreamTls reads moves with `diff`: the global policy, or a host with
+ * upstream settings added, removed or changed (its old or new version; `before`'s hosts sorted by
+ * host, as compile gives them).
  */
-function upstreamSettingsMoved(before: RouteTable, after: RouteTable): boolean {
-  if (JSON.stringify(before.global) !== JSON.stringify(after.global)) return true;
-  for (let i = 0, j = 0; i < before.hosts.length || j < after.hosts.length; ) {
-    const a = before.hosts[i];
-    const b = after.hosts[j];
-    if (a !== undefined && a === b) {
-      i++;
-      j++;
-    } else if (b === undefined || (a !== undefined && a.host < b.host)) {
-      if (hasUpstreamSettings(a)) return true;
-      i++;
-    } else if (a === undefined || b.host < a.host) {
-      if (hasUpstreamSettings(b)) return true;
-      j++;
-    } else {
-      if (hasUpstreamSettings(a) || hasUpstreamSettings(b)) return true;
-      i++;
-      j++;
-    }
-  }
-  return false;
+function upstreamSettingsMoved(before: RouteTable, diff: TableDiff): boolean {
+  if (JSON.stringify(before.global) !== JSON.stringify(diff.table.global)) return true;
+  const old = (host: string) => before.hosts[indexOfHost(before.hosts, host)];
+  return diff.hosts.some((vh) => hasUpstreamSettings(vh) || hasUpstreamSettings(old(vh.host))) || diff.removedHosts.some((host) => hasUpstreamSettings(old(host)));
 }
 
 port.on('message', (m: ToWorker) => {
@@ -580,7 +563,7 @@ port.on('message', (m: ToWorker) => {
     // changes a host with upstream settings or the global policy.
     const pem = m.tls === undefined ? null : JSON.stringify(m.tls.upstream ?? {});
     const pemMoved = pem !== null && pem !== upstreamPem;
-    const upstreamsMoved = pemMoved || m.table !== undefined || (m.tableDiff !== undefined && upstreamSettingsMoved(table!, nextTable!));
+    const upstreamsMoved = pemMoved || m.table !== undefined || (m.tableDiff !== undefined && upstreamSettingsMoved(table!, m.tableDiff));
     if (nextTable) {
       router = next;
       table = nextTable;
