@@ -1,11 +1,12 @@
-// `node loadtest/ab-bench.ts BASE_DIR [--duration S --warmup S --connections N --rounds N]`
+// `node loadtest/ab-bench.ts BASE_DIR [--duration S --warmup S --connections N --rounds N --h2]`
 // (BASE_DIR: e.g. `git worktree add /tmp/gh-base main`, with `ln -s $PWD/node_modules /tmp/gh-base/`)
 //
 // Two Gatehouse checkouts side by side, one worker each, the same echo upstream: BASE_DIR (a
 // `git worktree` of the baseline, with node_modules) and this one, measured in alternation
 // (base, ours, then ours, base …), each Gatehouse pinned to CPU 1, wrk and the upstream to CPU 0, so that both see the same machine. Prints per round and in total
 // the Gatehouse CPU µs per request (user + sys) and requests/s per Gatehouse core
-// (requests / Gatehouse CPU seconds). For before/after figures of a data-plane change.
+// (requests / Gatehouse CPU seconds). For before/after figures of a data-plane change. With --h2,
+// h2load drives HTTP/2 over TLS (--connections connections, one stream in flight on each) instead of wrk.
 
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -13,18 +14,20 @@ import { parseArgs } from 'node:util';
 import { stopAll } from './lib/child.ts';
 import { ECHO_BODY, startEchoUpstream } from './lib/echo-upstream.ts';
 import { startGatehouse, type Gatehouse } from './lib/gatehouse.ts';
-import { expectBody } from './lib/http-check.ts';
-import { measure, warmUp, type Target } from './lib/measure.ts';
+import { expectBody, expectH2Body } from './lib/http-check.ts';
 import { hasTaskset, pin } from './lib/pin.ts';
-import { requireWrk } from './lib/wrk.ts';
+import { requireWrk, runWrkLoad, type LoadResult } from './lib/wrk.ts';
+import { requireH2load, runH2load } from './lib/h2load.ts';
+import { measureCpu } from './lib/cpu.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { duration: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' } },
+  options: { duration: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, connections: { type: 'string', default: '50' }, rounds: { type: 'string', default: '3' }, h2: { type: 'boolean', default: false } },
 });
 const base = positionals[0];
 if (base === undefined) throw new Error('usage: node loadtest/ab-bench.ts BASE_DIR [--duration S --rounds N]');
-requireWrk();
+if (values.h2) requireH2load();
+else requireWrk();
 const bounded = (v: string, max: number) => Math.min(max, Math.max(1, Number(v)));
 const args = { durationS: bounded(values.duration, 60), warmupS: bounded(values.warmup, 30), connections: bounded(values.connections, 500), threads: 1, profile: false };
 const rounds = bounded(values.rounds, 30);
@@ -44,13 +47,22 @@ const started: Gatehouse[] = [];
 try {
   started.push(await startBase({ host: HOST, upstreamPort: upstream.port, workers: 1 }));
   started.push(await startGatehouse({ host: HOST, upstreamPort: upstream.port, workers: 1 }));
-  const targets: Target[] = started.map((g, i) => ({ name: i === 0 ? 'base' : 'ours', url: `http://127.0.0.1:${g.httpPort}/`, headers: { Host: HOST }, pids: { gatehouse: g.child.pid } }));
   for (const g of started) pinTo(g.child.pid, 1);
-  for (const t of targets) {
-    await expectBody(t.url, ECHO_BODY, HOST);
-    await warmUp(t, args);
+  /** One bounded load on `g`, wrk or h2load, with the Gatehouse CPU time over the same window. */
+  const load = async (g: Gatehouse, durationS: number): Promise<{ r: LoadResult; cpu: { user: number; sys: number } }> => {
+    const run = values.h2
+      ? () => runH2load({ url: `https://127.0.0.1:${g.httpsPort}/`, host: HOST, durationS, clients: args.connections, streams: 1, threads: 1 })
+      : () => runWrkLoad({ url: `http://127.0.0.1:${g.httpPort}/`, headers: { Host: HOST }, durationS, connections: args.connections, threads: 1 });
+    const { value, cpu } = await measureCpu({ gatehouse: g.child.pid }, run);
+    return { r: value, cpu: cpu.gatehouse! };
+  };
+  const names = ['base', 'ours'];
+  for (const g of started) {
+    if (values.h2) await expectH2Body(g.httpsPort, ECHO_BODY, HOST);
+    else await expectBody(`http://127.0.0.1:${g.httpPort}/`, ECHO_BODY, HOST);
+    await load(g, args.warmupS);
   }
-  const total = targets.map(() => ({ requests: 0, cpu: 0, wall: 0 }));
+  const total = started.map(() => ({ requests: 0, cpu: 0, wall: 0 }));
   const line = (name: string, requests: number, cpu: number, wall: number) =>
     `${name.padEnd(5)} ${(requests / wall).toFixed(0).padStart(7)} req/s  ${((cpu * 1e6) / requests).toFixed(1).padStart(6)} µs CPU/req  ${(requests / cpu).toFixed(0).padStart(7)} req/s per core`;
   /** ours/base CPU per request in each round: its median shrugs off a round another program disturbed. */
@@ -59,23 +71,20 @@ try {
     const perRequest: number[] = [];
     // Alternate who goes first, so that neither always follows the other.
     for (const i of r % 2 === 0 ? [0, 1] : [1, 0]) {
-      const t = targets[i]!;
-      const m = await measure(t, args);
-      const c = m.cpu.gatehouse!;
+      const { r: m, cpu: c } = await load(started[i]!, args.durationS);
       const cpu = c.user + c.sys;
-      const wall = m.wrk.durationUs / 1e6;
-      total[i]!.requests += m.wrk.requests;
+      total[i]!.requests += m.requests;
       total[i]!.cpu += cpu;
-      total[i]!.wall += wall;
-      perRequest[i] = cpu / m.wrk.requests;
-      process.stdout.write(`round ${r + 1} ${line(t.name, m.wrk.requests, cpu, wall)}  (sys ${((c.sys * 1e6) / m.wrk.requests).toFixed(1)} µs)\n`);
+      total[i]!.wall += m.durationS;
+      perRequest[i] = cpu / m.requests;
+      process.stdout.write(`round ${r + 1} ${line(names[i]!, m.requests, cpu, m.durationS)}  (sys ${((c.sys * 1e6) / m.requests).toFixed(1)} µs)\n`);
     }
     paired.push(perRequest[1]! / perRequest[0]!);
   }
   const sorted = [...paired].sort((a, b) => a - b);
   const median = sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
   process.stdout.write('total\n');
-  for (const [i, t] of targets.entries()) process.stdout.write(`  ${line(t.name, total[i]!.requests, total[i]!.cpu, total[i]!.wall)}\n`);
+  for (const [i, name] of names.entries()) process.stdout.write(`  ${line(name, total[i]!.requests, total[i]!.cpu, total[i]!.wall)}\n`);
   const [b, o] = total;
   process.stdout.write(`ours/base CPU per request: ${((o!.cpu / o!.requests) / (b!.cpu / b!.requests)).toFixed(3)} in total, ${median.toFixed(3)} median of the rounds (${sorted.map((x) => x.toFixed(2)).join(' ')})\n`);
 } finally {

@@ -23,6 +23,7 @@ import { framingStatus } from './framing-status.ts';
 import { clientIp, requestHeaderSet, type Forwarded, type RequestHeaderSet } from './proxy/headers.ts';
 import { RealIp } from './proxy/real-ip.ts';
 import { ProxyProtocolIntake } from './proxy-protocol-intake.ts';
+import { Http2Response } from './proxy/h2-response.ts';
 import { Proxy, sendError, sendRawError, type ProxyRequest, type ProxyResponse } from './proxy/proxy.ts';
 import { hstsHeader, httpsLocation, isAcmeChallenge, sendRedirect } from './proxy/redirect.ts';
 import { buildSteps, RequestContext, runSteps } from './policies/pipeline.ts';
@@ -347,6 +348,8 @@ function makeSecureServer(tls: SecureServerOptions): Http2SecureServer {
       // Memory a session may hold for queued frames before it is refused (ENHANCE_YOUR_CALM): many
       // concurrent streams with bodies in flight need more than the 10 MB default.
       maxSessionMemory: 64,
+      // Answers end with their last DATA frame (proxy/h2-response.ts).
+      Http2ServerResponse: Http2Response,
     },
     (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => onHttpsRequest(req, res),
   );

@@ -8,6 +8,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCa, h2Request, h2Session, tlsSecret, type TestCa } from '../support/certs.ts';
+import { END_STREAM, h2Frames } from '../support/h2-frames.ts';
 import { headerValues, startEcho, type Echo, type EchoReply } from '../support/echo-upstream.ts';
 import { backendService, freePort, ingress, ingressClass, manifest, service, simpleIngress, startGatehouse, waitFor, type Gatehouse } from '../support/harness.ts';
 
@@ -129,6 +130,17 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
     const r = await h2Request(session, { ':path': '/__reset', ':authority': 'h2.test' });
     expect(r.status).toBe(502);
     expect((await h2Request(session, { ':path': '/after', ':authority': 'h2.test' })).status).toBe(200);
+  });
+
+  it('ends an answer with its last DATA frame, with no empty frame or trailers after it', async () => {
+    // node:http2's compatibility response ends every stream with one more frame (proxy/h2-response.ts).
+    const proxied = await h2Frames(gh.httpsPort, { authority: 'h2.test', path: '/framed', ca: ca.cert });
+    expect(proxied.map((f) => f.type)).toEqual(['HEADERS', 'DATA']);
+    expect(proxied[0]!.flags & END_STREAM).toBe(0);
+    expect(proxied[1]!.flags & END_STREAM).toBe(END_STREAM);
+    expect(proxied[1]!.length).toBeGreaterThan(0);
+    const own = await h2Frames(gh.httpsPort, { authority: 'empty.test', path: '/', ca: ca.cert });
+    expect(own.map((f) => [f.type, f.flags & END_STREAM, f.length > 0])).toEqual([['HEADERS', 0, true], ['DATA', END_STREAM, true]]);
   });
 
   it('drains on shutdown: open sessions get GOAWAY, a request in flight completes (runs last)', async () => {

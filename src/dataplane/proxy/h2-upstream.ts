@@ -37,6 +37,7 @@ import type { Endpoint, ForwardPolicy, UpstreamKeepalivePolicy } from '../../cor
 import type { ProxyRequest, ProxyResponse } from './proxy.ts';
 import { sendTooLarge } from './body-limit.ts';
 import { dropHandlerHeaders } from './headers.ts';
+import { expectTrailers } from './h2-response.ts';
 import { CONNECT_FAILURES, failureStatus, type Failure, type Tries } from './next-upstream.ts';
 import type { RequestBody } from './request-body.ts';
 import { authority } from './authority.ts';
@@ -140,7 +141,9 @@ function trailerHeaders(trailers: IncomingHttpHeaders): Record<string, string | 
   return out;
 }
 
+/** The head of an answer whose trailers (addTrailers, on the backend's 'trailers') follow the body. */
 function writeHead(res: ProxyResponse, status: number, headers: Record<string, string | string[]>): void {
+  expectTrailers(res);
   (res as unknown as { writeHead(s: number, h: Record<string, string | string[]>): void }).writeHead(status, headers);
 }
 
