@@ -28,10 +28,13 @@ class LeanHttp2ServerResponse extends Http2ServerResponse {}
 
 if (BEGIN_SEND !== undefined) {
   const stock = (Http2ServerResponse.prototype as unknown as Record<symbol, (this: Http2ServerResponse) => void>)[BEGIN_SEND]!;
+  /** The symbol of a response's own header object, as the stock method sends it (getHeaders() copies it): found on the first response. */
+  let own: symbol | null | undefined;
   Object.defineProperty(LeanHttp2ServerResponse.prototype, BEGIN_SEND, {
     value(this: Http2ServerResponse): void {
       if (withTrailers.has(this)) return stock.call(this);
-      const headers = this.getHeaders() as Record<string, unknown>;
+      own ??= Object.getOwnPropertySymbols(this).find((s) => s.description === 'headers') ?? null;
+      const headers = (own === null ? this.getHeaders() : (this as unknown as Record<symbol, unknown>)[own]) as Record<string, unknown>;
       headers[':status'] = this.statusCode;
       // sendDate: Node's own option (a Date header unless the response turned it off), not in its types.
       this.stream.respond(headers as OutgoingHttpHeaders, { endStream: this.writableEnded, sendDate: this.sendDate } as ServerStreamResponseOptions);
