@@ -405,7 +405,8 @@ export class Proxy {
       this.answerError(x, failureStatus(failure));
     };
     this.pools.get(endpoint, x.tls, forward.connectTimeoutMs).dispatch(
-      // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it).
+      // servername: see POOL_SERVERNAME (not in undici's types; its Request reads it). Plain-HTTP
+      // pools ignore it, and given one undici need not work it out of Host for every request.
       // undici takes an async iterable body too; its types leave that out.
       {
         path: x.path,
@@ -415,8 +416,8 @@ export class Proxy {
         // proxy-read-timeout: for the response headers, then between body reads.
         headersTimeout: forward.readTimeoutMs,
         bodyTimeout: forward.readTimeoutMs,
-        ...(x.tls === null ? {} : ({ servername: POOL_SERVERNAME } as object)),
-      },
+        servername: POOL_SERVERNAME,
+      } as Dispatcher.DispatchOptions,
       {
         onRequestStart: (c) => {
           controller = c;
