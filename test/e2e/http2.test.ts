@@ -143,6 +143,20 @@ describe('HTTP/2 to HTTP/1.1 upstreams', () => {
     expect(own.map((f) => [f.type, f.flags & END_STREAM, f.length > 0])).toEqual([['HEADERS', 0, true], ['DATA', END_STREAM, true]]);
   });
 
+  it('answers HEAD, 204 and 304 with headers alone, and the session goes on', async () => {
+    const head = await h2Request(session, { ':method': 'HEAD', ':path': '/head', ':authority': 'h2.test' });
+    expect(head.status).toBe(200);
+    expect(head.headers['x-echo-name']).toBe('h2');
+    expect(head.body.length).toBe(0);
+    expect(last().method).toBe('HEAD');
+    for (const status of [204, 304]) {
+      const r = await h2Request(session, { ':path': `/__status/${status}`, ':authority': 'h2.test' });
+      expect(r.status).toBe(status);
+      expect(r.body.length).toBe(0);
+    }
+    expect((await h2Request(session, { ':path': '/after', ':authority': 'h2.test' })).status).toBe(200);
+  });
+
   it('drains on shutdown: open sessions get GOAWAY, a request in flight completes (runs last)', async () => {
     const idle = await h2Session(gh.httpsPort, { servername: 'h2.test', ca: ca.cert });
     const goaway = new Promise<void>((resolve) => idle.once('goaway', () => resolve()));
