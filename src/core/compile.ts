@@ -5,7 +5,7 @@
 import type { Backend, CanaryPolicy, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
-import { ownedIngresses } from './processors/ingress-class.ts';
+import { ownership } from './processors/ingress-class.ts';
 import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
 import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { clusterIpBackend, firstPortRef, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
@@ -14,6 +14,7 @@ import { aliasHosts } from './processors/aliases.ts';
 import { readAnnotation } from './annotations/read-annotation.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
 import { deepFreeze, digest, fingerprint } from './hash.ts';
+import { indexOfHost, insertionPoint } from './sorted.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
@@ -284,6 +285,8 @@ interface Part {
  * object (the snapshot replaces an object that changes) under one key (settings and ConfigMaps).
  */
 export class CompileMemo {
+  /** The last compile's Ingresses, groups, parts and their merge: what a change to a few Ingresses starts from (again). */
+  #last: Last | null = null;
   #key = '';
   #reads = new WeakMap<KubeObject, IngressRead>();
   /** The last grouping, and the ties (IngressRead.ties) it was made from, in order. */
@@ -330,6 +333,169 @@ export class CompileMemo {
     this.#parts = next;
     return out;
   }
+
+  /** Kept for again(): the Ingresses as listed under `key`, and what compile made of them. */
+  keep(last: Omit<Last, 'at' | 'groupOf' | 'configMaps'>): Last {
+    const groupOf = new Int32Array(last.ingresses.length);
+    last.groups.forEach((group, g) => {
+      for (const i of group) groupOf[i] = g;
+    });
+    this.#last = { ...last, at: new Map(last.ingresses.map((ing, i) => [ingressKey(ing), i])), groupOf, configMaps: readConfigMaps(last.reads) };
+    return this.#last;
+  }
+
+  /**
+   * The common change, some Ingresses replaced by new versions that stay ours, keep their
+   * creationTimestamp and tie to the same others (IngressRead.ties), under the same `key`
+   * (settings, ConfigMaps, Services, IngressClasses): the last compile's Ingresses in age order with
+   * those replaced, their groups assembled again and merged into the last merge. Null for any
+   * other change (compile then starts over, with the reads and parts kept).
+   */
+  again(list: readonly KubeObject[], key: string, owns: (ing: KubeObject) => boolean, readOf: (ing: KubeObject) => IngressRead, partOf: (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => Part): Last | null {
+    const last = this.#last;
+    if (last === null || last.key !== key || last.list.length !== list.length) return null;
+    const ingresses = last.ingresses.slice();
+    const reads = last.reads.slice();
+    const touched = new Set<number>();
+    let configMapsMoved = false;
+    for (let i = 0; i < list.length; i++) {
+      const was = last.list[i]!;
+      const now = list[i]!;
+      if (now === was) continue;
+      if (ingressKey(now) !== ingressKey(was)) return null;
+      const at = last.at.get(ingressKey(now));
+      if (at === undefined) {
+        if (owns(now)) return null;
+        continue;
+      }
+      if (!owns(now) || created(now) !== created(was)) return null;
+      const read = readOf(now);
+      if (read.ties !== reads[at]!.ties) return null;
+      if (!sameStrings(read.configMaps, reads[at]!.configMaps)) configMapsMoved = true;
+      ingresses[at] = now;
+      reads[at] = read;
+      touched.add(last.groupOf[at]!);
+    }
+    const parts = last.parts.slice();
+    const changes: { before: Part; after: Part }[] = [];
+    for (const g of touched) {
+      const group = last.groups[g]!;
+      const after = partOf(ingresses, reads, group);
+      changes.push({ before: parts[g]!, after });
+      parts[g] = after;
+      this.#parts.delete(last.ingresses[group[0]!]!);
+      this.#parts.set(ingresses[group[0]!]!, { members: group.map((i) => ingresses[i]!), part: after });
+    }
+    const merged = changes.length === 0 ? last.merged : (remerge(last.merged, changes) ?? merge(parts, ingresses));
+    this.#last = { ...last, list, ingresses, reads, parts, merged, configMaps: configMapsMoved ? readConfigMaps(reads) : last.configMaps };
+    return this.#last;
+  }
+}
+
+/** What CompileMemo.again starts from: the last compile's Ingresses (as listed, and owned in age order) and what it made of them. */
+interface Last {
+  /** The settings, ConfigMaps, Services and IngressClasses they were compiled under. */
+  readonly key: string;
+  /** snapshot.list('Ingress'). */
+  readonly list: readonly KubeObject[];
+  /** The owned ones, in age order, and their reads. */
+  readonly ingresses: readonly KubeObject[];
+  readonly reads: readonly IngressRead[];
+  /** ingressKey → index in `ingresses`. */
+  readonly at: ReadonlyMap<string, number>;
+  readonly groups: readonly (readonly number[])[];
+  /** Index in `ingresses` → index of its group. */
+  readonly groupOf: Int32Array;
+  /** The ConfigMaps the reads name (IngressRead.configMaps), each once. */
+  readonly configMaps: readonly string[];
+  /** Each group's part. */
+  readonly parts: readonly Part[];
+  readonly merged: Merged;
+}
+
+/** The parts taken together (finish adds the settings). */
+interface Merged {
+  /** Sorted by host, frozen. */
+  readonly hosts: readonly VirtualHost[];
+  readonly hostsSum: DigestSum;
+  /** Sorted by id, frozen. */
+  readonly backends: Readonly<Record<string, Backend>>;
+  readonly backendsSum: DigestSum;
+  /** CompileResult.ingresses and accepted. */
+  readonly ingresses: readonly string[];
+  readonly accepted: readonly string[];
+}
+
+/**
+ * Digests (of hosts, or of backends) summed, in two lanes of 32 bits: kept from one compile to the
+ * next by taking out those gone and adding those new. A host's or backend's JSON holds its name or
+ * id, which are unique, so the sum stands for the list sorted by them.
+ */
+type DigestSum = readonly [number, number];
+
+const LANE = 2 ** 32;
+
+function addDigest(sum: DigestSum, value: object, sign: 1 | -1): DigestSum {
+  const d = parseInt(digest(value), 16);
+  const lo = d % LANE;
+  const hi = (d - lo) / LANE;
+  return [(sum[0] + sign * lo + LANE) % LANE, (sum[1] + sign * hi + LANE) % LANE];
+}
+
+function byHost(a: { host: string }, b: { host: string }): number {
+  return cmp(a.host, b.host);
+}
+
+const sameStrings = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+function readConfigMaps(reads: readonly IngressRead[]): string[] {
+  const out = new Set<string>();
+  for (const r of reads) for (const ref of r.configMaps) out.add(ref);
+  return [...out];
+}
+
+/** The parts (in the order of their groups) merged; `ingresses` the owned ones. */
+function merge(parts: readonly Part[], ingresses: readonly KubeObject[]): Merged {
+  for (const p of parts) deepFreeze(p.hosts);
+  const hosts = Object.freeze(parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost));
+  let hostsSum: DigestSum = [0, 0];
+  for (const vh of hosts) hostsSum = addDigest(hostsSum, vh, 1);
+  const backends: Record<string, Backend> = {};
+  for (const p of parts) Object.assign(backends, deepFreeze(p.backends));
+  const sorted: Record<string, Backend> = {};
+  let backendsSum: DigestSum = [0, 0];
+  for (const id of Object.keys(backends).sort()) backendsSum = addDigest(backendsSum, (sorted[id] = backends[id]!), 1);
+  return { hosts, hostsSum, backends: sorted, backendsSum, ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)) };
+}
+
+/**
+ * `last` with parts replaced (`before` → `after`, the same owned Ingresses): their hosts spliced
+ * out and in by binary search, their backends replaced. Null when a part's backends or accepted
+ * Ingresses are others than before (merge then starts over), or a host would repeat.
+ */
+function remerge(last: Merged, changes: readonly { before: Part; after: Part }[]): Merged | null {
+  const hosts = last.hosts.slice();
+  let hostsSum = last.hostsSum;
+  const backends: Record<string, Backend> = { ...last.backends };
+  let backendsSum = last.backendsSum;
+  for (const { before, after } of changes) {
+    if (!sameStrings(Object.keys(before.backends), Object.keys(after.backends)) || !sameStrings(before.accepted, after.accepted)) return null;
+    deepFreeze(after.hosts);
+    for (const vh of before.hosts) {
+      hostsSum = addDigest(hostsSum, vh, -1);
+      hosts.splice(indexOfHost(hosts, vh.host), 1);
+    }
+    for (const vh of after.hosts) {
+      hostsSum = addDigest(hostsSum, vh, 1);
+      const at = insertionPoint(hosts, vh.host);
+      if (hosts[at]?.host === vh.host) return null;
+      hosts.splice(at, 0, vh);
+    }
+    for (const b of Object.values(before.backends)) backendsSum = addDigest(backendsSum, b, -1);
+    for (const b of Object.values(deepFreeze(after.backends))) backendsSum = addDigest(backendsSum, b, 1);
+    Object.assign(backends, after.backends);
+  }
+  return { hosts: Object.freeze(hosts), hostsSum, backends: Object.freeze(backends), backendsSum, ingresses: last.ingresses, accepted: last.accepted };
 }
 
 /**
@@ -342,19 +508,28 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // The --configmap ConfigMap first: its keys are defaults the families below read from options.
   const global = readGlobalConfig(snapshot, flags, conditions);
   const options = global.options;
-  const ingresses = ownedIngresses(snapshot, options).sort(age);
-  const configMaps = new Set(global.configMaps);
+  const owns = ownership(snapshot, options);
+  const list = snapshot.list('Ingress');
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const annotationOptions = { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext };
   // What changes an Ingress's own reading besides itself: the settings and the ConfigMaps (custom-headers).
   const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
-  const reads = ingresses.map((ing) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions))));
-  for (const r of reads) for (const ref of r.configMaps) configMaps.add(ref);
-  const partOf = (group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
-  // With a memo, each group of Ingresses that do not touch another group's output is assembled
-  // alone, and kept while its Ingresses (and the Services they use) stay the same.
-  const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(memo.groups(reads), ingresses, `${memoKey} ${snapshot.revision('Service')}`, partOf);
-  return finish(snapshot, options, global, generation, ingresses, parts, [...configMaps], conditions);
+  const readOf = (ing: KubeObject) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions)));
+  const partOf = (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
+  const partsKey = `${memoKey} ${snapshot.revision('Service')}`;
+  const lastKey = `${partsKey} ${snapshot.revision('IngressClass')}`;
+  let kept: Pick<Last, 'configMaps' | 'parts' | 'merged'> | null = memo?.again(list, lastKey, owns, readOf, partOf) ?? null;
+  if (kept === null) {
+    const ingresses = list.filter(owns).sort(age);
+    const reads = ingresses.map(readOf);
+    // With a memo, each group of Ingresses that do not touch another group's output is assembled
+    // alone, and kept while its Ingresses (and the Services they use) stay the same.
+    const groups = memo === undefined ? [ingresses.map((_, i) => i)] : memo.groups(reads);
+    const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(groups, ingresses, partsKey, (group) => partOf(ingresses, reads, group));
+    const merged = merge(parts, ingresses);
+    kept = memo?.keep({ key: lastKey, list, ingresses, reads, groups, parts, merged }) ?? { configMaps: readConfigMaps(reads), parts, merged };
+  }
+  return finish(snapshot, options, global, generation, kept.merged, kept.parts, [...global.configMaps, ...kept.configMaps], conditions);
 }
 
 /** compile for one group of owned Ingresses (in age order), or all of them; `reads` are theirs. */
@@ -644,49 +819,47 @@ function assemble(snapshot: Snapshot, options: CompileOptions, ingresses: readon
 }
 
 /**
- * The table's fingerprint: of its body with each host and backend as its digest (so that the hosts
- * and backends a compile kept cost nothing), and of the Secrets it names (secretContents).
+ * The table's fingerprint: of its body with its hosts and backends as their digests' sums (so that
+ * the hosts and backends a compile kept cost nothing), and of the Secrets it names (secretContents).
  */
-function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>> }, secrets: string): string {
-  const backends: Record<string, string> = {};
-  for (const [id, b] of Object.entries(body.backends)) backends[id] = digest(b);
-  return fingerprint(JSON.stringify({ ...body, hosts: body.hosts.map(digest), backends }) + secrets);
+function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>> }, hostsSum: DigestSum, backendsSum: DigestSum, secrets: string): string {
+  return fingerprint(JSON.stringify({ ...body, hosts: [body.hosts.length, ...hostsSum], backends: [Object.keys(body.backends).length, ...backendsSum] }) + secrets);
 }
 
-/** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) and the settings. */
-function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<typeof readGlobalConfig>, generation: number, ingresses: readonly KubeObject[], parts: readonly Part[], configMaps: readonly string[], conditions: Condition[]): CompileResult {
-  const byHost = (a: { host: string }, b: { host: string }) => cmp(a.host, b.host);
-  const hosts = parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost);
-  const backends: Record<string, Backend> = {};
-  for (const p of parts) {
-    Object.assign(backends, p.backends);
-    conditions.push(...p.conditions);
-  }
+/** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) merged, and the settings. */
+function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<typeof readGlobalConfig>, generation: number, merged: Merged, parts: readonly Part[], configMaps: readonly string[], conditions: Condition[]): CompileResult {
+  let backends = merged.backends;
+  let backendsSum = merged.backendsSum;
+  for (const p of parts) conditions.push(...p.conditions);
   let defaultBackend: string | null = null;
   if (options.defaultBackendService !== null) {
     const b = resolveDefaultBackendService(snapshot, options.defaultBackendService, conditions);
     // It replaces a route's backend of the same id, whose health checks still apply.
-    const health = backends[b.id]?.health;
-    backends[b.id] = health === undefined ? b : { ...b, health };
+    const had = backends[b.id];
+    const own = had?.health === undefined ? b : { ...b, health: had.health };
+    if (had !== undefined) backendsSum = addDigest(backendsSum, had, -1);
+    backendsSum = addDigest(backendsSum, deepFreeze(own), 1);
+    const all: Record<string, Backend> = { ...backends, [b.id]: own };
+    // In id order, as the parts' backends are.
+    backends = had === undefined ? Object.fromEntries(Object.keys(all).sort().map((id) => [id, all[id]!])) : all;
     defaultBackend = b.id;
   }
-  const sortedBackends: Record<string, Backend> = {};
-  for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
   const tls = parts.flatMap((p) => p.bindings).sort(byHost);
   const defaultCertificate = options.defaultSslCertificate ?? null;
   // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
+  const body = { hosts: merged.hosts, defaultBackend, backends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
   const annotationSecrets = parts.flatMap((p) => p.annotationSecrets);
   const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate]), ...annotationSecrets];
-  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, secretContents(snapshot, secretRefs)), ...body };
+  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, merged.hostsSum, backendsSum, secretContents(snapshot, secretRefs)), ...body };
   sortConditions(printableConditions(conditions));
   const acme = parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret));
   return {
+    // Its hosts are frozen already (merge).
     table: deepFreeze(table),
     conditions: deepFreeze(conditions),
-    ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)),
-    accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)),
+    ingresses: merged.ingresses,
+    accepted: merged.accepted,
     acme: deepFreeze(acme),
     annotationSecrets: Object.freeze([...new Set(annotationSecrets)].sort(cmp)),
     configMaps: Object.freeze([...new Set(configMaps)].sort(cmp)),

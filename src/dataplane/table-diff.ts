@@ -8,6 +8,9 @@
 // touch, so most compare by identity, walking the two sorted lists side by side.
 
 import type { Backend, RouteTable, VirtualHost } from '../core/model.ts';
+import { indexOfHost } from '../core/sorted.ts';
+
+export { indexOfHost };
 
 export interface TableDiff {
   /** The generation of the table this applies to. */
@@ -103,20 +106,6 @@ function byKey(a: string, b: string): number {
 export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
   if (table.generation !== diff.base) throw new Error(`table diff for generation ${diff.base} applied to generation ${table.generation}`);
   return assemble(diff, replaceHosts(table.hosts, diff) ?? rebuildHosts(table.hosts, diff), table.backends);
-}
-
-/** Index of `host` in `hosts` (sorted by host), or -1. */
-export function indexOfHost(hosts: readonly VirtualHost[], host: string): number {
-  let lo = 0;
-  let hi = hosts.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const h = hosts[mid]!.host;
-    if (h === host) return mid;
-    if (h < host) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -1;
 }
 
 /** The common change, hosts changed in place (none added or removed): a copy with those replaced; null otherwise. */
