@@ -118,6 +118,27 @@ describe('table diffs', () => {
     );
   });
 
+  it('a next table that keeps some of the hosts as the same objects (as compile does), in order or not, gives the changes the unsorted walk finds', () => {
+    fc.assert(
+      fc.property(table(1), table(2), fc.array(fc.constantFrom('keep', 'keep', 'change', 'drop'), { minLength: HOSTS.length, maxLength: HOSTS.length }), fc.boolean(), (before, extra, fates, shuffle) => {
+        const kept = before.hosts.flatMap((vh, i) => (fates[i] === 'drop' ? [] : fates[i] === 'change' ? [{ ...vh, routes: [], defaultBackend: 'ns/changed:80' }] : [vh]));
+        const names = new Set(kept.map((vh) => vh.host));
+        const hosts = [...kept, ...extra.hosts.filter((vh) => !names.has(vh.host))].sort((x, y) => (x.host < y.host ? -1 : 1));
+        const after = { ...extra, hosts: shuffle ? [...hosts].reverse() : hosts };
+        const differ = new TableDiffer();
+        differ.diff(before);
+        const got = differ.diff(after)!;
+        const reference = new TableDiffer();
+        reference.diff({ ...before, hosts: [...before.hosts].reverse() });
+        const want = reference.diff({ ...after, hosts: [...after.hosts].reverse() })!;
+        expect(new Set(got.hosts)).toEqual(new Set(want.hosts));
+        expect(new Set(got.removedHosts)).toEqual(new Set(want.removedHosts));
+        if (!shuffle) expect(JSON.stringify(applyTableDiff(structuredClone(before), structuredClone(got)))).toBe(JSON.stringify(after));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses a diff made for another generation', () => {
     const t = (generation: number): RouteTable => ({ generation, fingerprint: 'f', hosts: [], defaultBackend: null, backends: {}, tls: [], defaultCertificate: null });
     const differ = new TableDiffer();

@@ -48,35 +48,72 @@ function ascending<T>(list: readonly T[], key: (v: T) => string): boolean {
   return true;
 }
 
-/** What changed from one list to the next, entries by `key`: walked side by side when both are sorted by it. */
-function changes<T>(before: readonly T[], after: readonly T[], key: (v: T) => string): { changed: T[]; removed: string[] } {
+/** The lists seen to ascend (the last table's hosts are the next diff's `before`). */
+const ascend = new WeakSet<readonly unknown[]>();
+
+/**
+ * What changed from one list to the next, both sorted by `key`, walked side by side; null when
+ * either does not ascend. A run of the same objects in both costs an identity check each: `after`
+ * is checked to ascend where it leaves `before`'s order only.
+ */
+function sortedChanges<T>(before: readonly T[], after: readonly T[], key: (v: T) => string): { changed: T[]; removed: string[] } | null {
+  if (!ascend.has(before)) {
+    if (!ascending(before, key)) return null;
+    ascend.add(before);
+  }
   const changed: T[] = [];
   const removed: string[] = [];
-  if (!ascending(before, key) || !ascending(after, key)) {
-    const was = new Map(before.map((v) => [key(v), v]));
-    const is = new Set(after.map(key));
-    for (const v of after) if (!same(was.get(key(v)), v)) changed.push(v);
-    for (const k of was.keys()) if (!is.has(k)) removed.push(k);
-    return { changed, removed };
-  }
   let i = 0;
   let j = 0;
+  /** after[j - 1] came with before[i - 1]: the same object. */
+  let kept = false;
+  /** Takes after[j]; false when it does not come after after[j - 1]. */
+  const take = (same: boolean): boolean => {
+    const ok = j === 0 || (same && kept) || key(after[j - 1]!) < key(after[j]!);
+    kept = same;
+    j++;
+    return ok;
+  };
   while (i < before.length || j < after.length) {
     const a = before[i];
     const b = after[j];
-    if (b === undefined || (a !== undefined && key(a) < key(b))) {
+    if (a !== undefined && a === b) {
+      i++;
+      if (!take(true)) return null;
+    } else if (b === undefined || (a !== undefined && key(a) < key(b))) {
       removed.push(key(a!));
       i++;
     } else if (a === undefined || key(b) < key(a)) {
       changed.push(b);
-      j++;
+      if (!take(false)) return null;
     } else {
       if (!same(a, b)) changed.push(b);
       i++;
-      j++;
+      if (!take(false)) return null;
     }
   }
+  ascend.add(after);
   return { changed, removed };
+}
+
+/** What changed from one list to the next, entries by `key`: walked side by side when both are sorted by it. */
+function changes<T>(before: readonly T[], after: readonly T[], key: (v: T) => string): { changed: T[]; removed: string[] } {
+  const sorted = sortedChanges(before, after, key);
+  if (sorted !== null) return sorted;
+  const changed: T[] = [];
+  const removed: string[] = [];
+  const was = new Map(before.map((v) => [key(v), v]));
+  const is = new Set(after.map(key));
+  for (const v of after) if (!same(was.get(key(v)), v)) changed.push(v);
+  for (const k of was.keys()) if (!is.has(k)) removed.push(k);
+  return { changed, removed };
+}
+
+const hostName = (vh: VirtualHost) => vh.host;
+
+/** The hosts added or changed (as data) from `before` to `after`, and the names removed; null unless both are sorted by host (as compile gives them). */
+export function hostChanges(before: readonly VirtualHost[], after: readonly VirtualHost[]): { changed: VirtualHost[]; removed: string[] } | null {
+  return sortedChanges(before, after, hostName);
 }
 
 /** Remembers the last table it saw, and says how the next one differs from it. */
@@ -88,7 +125,7 @@ export class TableDiffer {
     const before = this.#last;
     this.#last = next;
     if (before === null) return null;
-    const hosts = changes(before.hosts, next.hosts, (vh) => vh.host);
+    const hosts = changes(before.hosts, next.hosts, hostName);
     const backends = changes(Object.values(before.backends), Object.values(next.backends), (b) => b.id);
     const { hosts: _h, backends: _b, ...rest } = next;
     return { base: before.generation, table: rest, hosts: hosts.changed, removedHosts: hosts.removed, backends: Object.fromEntries(backends.changed.map((b) => [b.id, b])), removedBackends: backends.removed };
