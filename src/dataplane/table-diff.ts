@@ -8,7 +8,7 @@
 // touch, so most compare by identity, walking the two sorted lists side by side.
 
 import type { Backend, RouteTable, VirtualHost } from '../core/model.ts';
-import { indexOfHost } from '../core/sorted.ts';
+import { indexOfHost, insertionPoint } from '../core/sorted.ts';
 
 export { indexOfHost };
 
@@ -142,22 +142,30 @@ function byKey(a: string, b: string): number {
  */
 export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
   if (table.generation !== diff.base) throw new Error(`table diff for generation ${diff.base} applied to generation ${table.generation}`);
-  return assemble(diff, replaceHosts(table.hosts, diff) ?? rebuildHosts(table.hosts, diff), table.backends);
+  return assemble(diff, spliceHosts(table.hosts, diff) ?? rebuildHosts(table.hosts, diff), table.backends);
 }
 
-/** The common change, hosts changed in place (none added or removed): a copy with those replaced; null otherwise. */
-function replaceHosts(hosts: readonly VirtualHost[], diff: TableDiff): VirtualHost[] | null {
-  if (diff.removedHosts.length > 0 || !ascending(hosts, (vh) => vh.host)) return null;
-  const out = hosts.slice();
-  for (const vh of diff.hosts) {
-    const i = indexOfHost(hosts, vh.host);
-    if (i === -1) return null;
-    out[i] = vh;
+/** The hosts `diff` makes of `hosts` (sorted by host): a copy with the diff's removed, replaced and added by binary search; null when `hosts` does not ascend. */
+function spliceHosts(hosts: readonly VirtualHost[], diff: TableDiff): VirtualHost[] | null {
+  if (!ascend.has(hosts)) {
+    if (!ascending(hosts, hostName)) return null;
+    ascend.add(hosts);
   }
+  const out = hosts.slice();
+  for (const host of diff.removedHosts) {
+    const at = indexOfHost(out, host);
+    if (at !== -1) out.splice(at, 1);
+  }
+  for (const vh of diff.hosts) {
+    const at = insertionPoint(out, vh.host);
+    if (out[at]?.host === vh.host) out[at] = vh;
+    else out.splice(at, 0, vh);
+  }
+  ascend.add(out);
   return out;
 }
 
-/** Hosts added or removed: merged by name, and sorted again. */
+/** Hosts that do not ascend (a hand-made table): merged by name, and sorted. */
 function rebuildHosts(table: readonly VirtualHost[], diff: TableDiff): VirtualHost[] {
   const hosts = new Map(table.map((vh) => [vh.host, vh]));
   for (const h of diff.removedHosts) hosts.delete(h);
