@@ -7,7 +7,7 @@ import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
 import { ownership } from './processors/ingress-class.ts';
 import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
-import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
+import { readTls, ruleHosts, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { clusterIpBackend, firstPortRef, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { routeErrorPages } from './annotations/error-pages.ts';
 import { aliasHosts } from './processors/aliases.ts';
@@ -351,7 +351,7 @@ export class CompileMemo {
    * those replaced, their groups assembled again and merged into the last merge. Null for any
    * other change (compile then starts over, with the reads and parts kept).
    */
-  again(list: readonly KubeObject[], key: string, owns: (ing: KubeObject) => boolean, readOf: (ing: KubeObject) => IngressRead, partOf: (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => Part): Last | null {
+  again(list: readonly KubeObject[], key: string, owns: (ing: KubeObject) => boolean, readOf: (ing: KubeObject) => IngressRead, partOf: (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => Part, secrets: { revision: number; digest: (ref: string) => string }): Last | null {
     const last = this.#last;
     if (last === null || last.key !== key || last.list.length !== list.length) return null;
     const ingresses = last.ingresses.slice();
@@ -386,7 +386,7 @@ export class CompileMemo {
       this.#parts.delete(last.ingresses[group[0]!]!);
       this.#parts.set(ingresses[group[0]!]!, { members: group.map((i) => ingresses[i]!), part: after });
     }
-    const merged = changes.length === 0 ? last.merged : (remerge(last.merged, changes) ?? merge(parts, ingresses));
+    const merged = changes.length === 0 ? last.merged : (remerge(last.merged, changes, secrets.revision, secrets.digest) ?? merge(parts, ingresses));
     this.#last = { ...last, list, ingresses, reads, parts, merged, configMaps: configMapsMoved ? readConfigMaps(reads) : last.configMaps };
     return this.#last;
   }
@@ -421,25 +421,61 @@ interface Merged {
   /** Sorted by id, frozen. */
   readonly backends: Readonly<Record<string, Backend>>;
   readonly backendsSum: DigestSum;
-  /** CompileResult.ingresses and accepted. */
+  /** Sorted by host, frozen. */
+  readonly tls: readonly TlsBinding[];
+  readonly tlsSum: DigestSum;
+  /** The Secrets the bindings and annotations name, each with how many name it (remerge counts the next merge's in it). */
+  readonly refs: Map<string, number>;
+  /** Those Secrets' contents (secretDigest) summed, under a Secret revision of the snapshot; null: not worked out yet. */
+  secrets: { readonly revision: number; readonly sum: DigestSum } | null;
+  /** CompileResult.ingresses, accepted, acme and annotationSecrets. */
   readonly ingresses: readonly string[];
   readonly accepted: readonly string[];
+  readonly acme: readonly AcmeRequest[];
+  readonly annotationSecrets: readonly string[];
 }
 
 /**
- * Digests (of hosts, or of backends) summed, in two lanes of 32 bits: kept from one compile to the
- * next by taking out those gone and adding those new. A host's or backend's JSON holds its name or
- * id, which are unique, so the sum stands for the list sorted by them.
+ * Digests (of hosts, backends, TLS bindings or Secrets) summed, in two lanes of 32 bits: kept from
+ * one compile to the next by taking out those gone and adding those new. A host's, backend's or
+ * binding's JSON holds its name or id, which are unique, so the sum stands for the list sorted by
+ * them.
  */
 type DigestSum = readonly [number, number];
 
 const LANE = 2 ** 32;
 
-function addDigest(sum: DigestSum, value: object, sign: 1 | -1): DigestSum {
-  const d = parseInt(digest(value), 16);
+/** `sum` with the digest (hex, from fingerprint) added or taken out. */
+function addHex(sum: DigestSum, hex: string, sign: 1 | -1): DigestSum {
+  const d = parseInt(hex, 16);
   const lo = d % LANE;
   const hi = (d - lo) / LANE;
   return [(sum[0] + sign * lo + LANE) % LANE, (sum[1] + sign * hi + LANE) % LANE];
+}
+
+function addDigest(sum: DigestSum, value: object, sign: 1 | -1): DigestSum {
+  return addHex(sum, digest(value), sign);
+}
+
+const secretContentDigests = new WeakMap<KubeObject, string>();
+
+/**
+ * Of the Secret `ref` as the snapshot has it: its name, type and data (missing: its name alone; it
+ * may appear), worked out once per Secret object. The table carries only the references; a changed
+ * Secret must still publish a new table, so that the control plane ships the new certificate.
+ */
+function secretDigest(snapshot: Snapshot, ref: string): string {
+  const [namespace = '', name = ''] = ref.split('/');
+  const s = snapshot.get('Secret', namespace, name);
+  if (s === undefined) return fingerprint(JSON.stringify([ref, null]));
+  let content = secretContentDigests.get(s);
+  if (content === undefined) secretContentDigests.set(s, (content = fingerprint(JSON.stringify([s.type ?? null, s.data ?? null, s.stringData ?? null]))));
+  return fingerprint(JSON.stringify([ref, content]));
+}
+
+/** The Secrets a part names: its bindings' and its annotations', as often as they name them. */
+function partRefs(p: Part): string[] {
+  return [...p.bindings.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...p.annotationSecrets];
 }
 
 function byHost(a: { host: string }, b: { host: string }): number {
@@ -456,46 +492,100 @@ function readConfigMaps(reads: readonly IngressRead[]): string[] {
 
 /** The parts (in the order of their groups) merged; `ingresses` the owned ones. */
 function merge(parts: readonly Part[], ingresses: readonly KubeObject[]): Merged {
-  for (const p of parts) deepFreeze(p.hosts);
+  for (const p of parts) deepFreeze(p);
   const hosts = Object.freeze(parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost));
   let hostsSum: DigestSum = [0, 0];
   for (const vh of hosts) hostsSum = addDigest(hostsSum, vh, 1);
   const backends: Record<string, Backend> = {};
-  for (const p of parts) Object.assign(backends, deepFreeze(p.backends));
+  for (const p of parts) Object.assign(backends, p.backends);
   const sorted: Record<string, Backend> = {};
   let backendsSum: DigestSum = [0, 0];
   for (const id of Object.keys(backends).sort()) backendsSum = addDigest(backendsSum, (sorted[id] = backends[id]!), 1);
-  return { hosts, hostsSum, backends: sorted, backendsSum, ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)), accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)) };
+  const tls = Object.freeze(parts.flatMap((p) => p.bindings).sort(byHost));
+  let tlsSum: DigestSum = [0, 0];
+  for (const b of tls) tlsSum = addDigest(tlsSum, b, 1);
+  const refs = new Map<string, number>();
+  for (const p of parts) for (const ref of partRefs(p)) refs.set(ref, (refs.get(ref) ?? 0) + 1);
+  return {
+    hosts,
+    hostsSum,
+    backends: sorted,
+    backendsSum,
+    tls,
+    tlsSum,
+    refs,
+    secrets: null,
+    ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)),
+    accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)),
+    acme: deepFreeze(parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret))),
+    annotationSecrets: Object.freeze([...new Set(parts.flatMap((p) => p.annotationSecrets))].sort(cmp)),
+  };
+}
+
+/** `list` (sorted by host) with `before`'s entries taken out and `after`'s put in, by binary search, and `sum` kept with them; null when an entry would repeat. */
+function splice<T extends { readonly host: string }>(list: T[], sum: DigestSum, before: readonly T[], after: readonly T[]): DigestSum | null {
+  for (const v of before) {
+    sum = addDigest(sum, v, -1);
+    list.splice(indexOfHost(list, v.host), 1);
+  }
+  for (const v of after) {
+    sum = addDigest(sum, v, 1);
+    const at = insertionPoint(list, v.host);
+    if (list[at]?.host === v.host) return null;
+    list.splice(at, 0, v);
+  }
+  return sum;
 }
 
 /**
- * `last` with parts replaced (`before` → `after`, the same owned Ingresses): their hosts spliced
- * out and in by binary search, their backends replaced. Null when a part's backends or accepted
- * Ingresses are others than before (merge then starts over), or a host would repeat.
+ * `last` with parts replaced (`before` → `after`, the same owned Ingresses): their hosts and TLS
+ * bindings spliced out and in by binary search, their backends and Secrets replaced. Null when a
+ * part's backends, accepted Ingresses, ACME requests or annotation Secrets are others than before
+ * (merge then starts over), or a host would repeat. `secretDigest`: of a Secret now; the Secrets'
+ * sum is kept when the snapshot's Secrets are those it was worked out from (`secretRevision`).
  */
-function remerge(last: Merged, changes: readonly { before: Part; after: Part }[]): Merged | null {
+function remerge(last: Merged, changes: readonly { before: Part; after: Part }[], secretRevision: number, secretDigest: (ref: string) => string): Merged | null {
   const hosts = last.hosts.slice();
-  let hostsSum = last.hostsSum;
+  let hostsSum: DigestSum | null = last.hostsSum;
+  const tls = last.tls.slice();
+  let tlsSum: DigestSum | null = last.tlsSum;
   const backends: Record<string, Backend> = { ...last.backends };
   let backendsSum = last.backendsSum;
+  // Counted in place once nothing can fail (below): the last merge is not used again.
+  const refs = last.refs;
+  let secrets = last.secrets?.revision === secretRevision ? last.secrets.sum : null;
+  const count = (ref: string, by: 1 | -1) => {
+    const n = (refs.get(ref) ?? 0) + by;
+    if (n === 0) refs.delete(ref);
+    else refs.set(ref, n);
+    // A Secret named for the first time, or no more.
+    if (secrets !== null && (n === 0 || (n === 1 && by === 1))) secrets = addHex(secrets, secretDigest(ref), by);
+  };
   for (const { before, after } of changes) {
-    if (!sameStrings(Object.keys(before.backends), Object.keys(after.backends)) || !sameStrings(before.accepted, after.accepted)) return null;
-    deepFreeze(after.hosts);
-    for (const vh of before.hosts) {
-      hostsSum = addDigest(hostsSum, vh, -1);
-      hosts.splice(indexOfHost(hosts, vh.host), 1);
-    }
-    for (const vh of after.hosts) {
-      hostsSum = addDigest(hostsSum, vh, 1);
-      const at = insertionPoint(hosts, vh.host);
-      if (hosts[at]?.host === vh.host) return null;
-      hosts.splice(at, 0, vh);
-    }
+    if (!sameStrings(Object.keys(before.backends), Object.keys(after.backends)) || !sameStrings(before.accepted, after.accepted) || !sameStrings(before.annotationSecrets, after.annotationSecrets) || JSON.stringify(before.acme) !== JSON.stringify(after.acme)) return null;
+    deepFreeze(after);
+    hostsSum = splice(hosts, hostsSum, before.hosts, after.hosts);
+    tlsSum = tlsSum === null ? null : splice(tls, tlsSum, before.bindings, after.bindings);
+    if (hostsSum === null || tlsSum === null) return null;
     for (const b of Object.values(before.backends)) backendsSum = addDigest(backendsSum, b, -1);
-    for (const b of Object.values(deepFreeze(after.backends))) backendsSum = addDigest(backendsSum, b, 1);
+    for (const b of Object.values(after.backends)) backendsSum = addDigest(backendsSum, b, 1);
     Object.assign(backends, after.backends);
   }
-  return { hosts: Object.freeze(hosts), hostsSum, backends: Object.freeze(backends), backendsSum, ingresses: last.ingresses, accepted: last.accepted };
+  for (const { before, after } of changes) {
+    for (const ref of partRefs(before)) count(ref, -1);
+    for (const ref of partRefs(after)) count(ref, 1);
+  }
+  return {
+    ...last,
+    hosts: Object.freeze(hosts),
+    hostsSum,
+    backends: Object.freeze(backends),
+    backendsSum,
+    tls: Object.freeze(tls),
+    tlsSum,
+    refs,
+    secrets: secrets === null ? null : { revision: secretRevision, sum: secrets },
+  };
 }
 
 /**
@@ -518,7 +608,7 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   const partOf = (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
   const partsKey = `${memoKey} ${snapshot.revision('Service')}`;
   const lastKey = `${partsKey} ${snapshot.revision('IngressClass')}`;
-  let kept: Pick<Last, 'configMaps' | 'parts' | 'merged'> | null = memo?.again(list, lastKey, owns, readOf, partOf) ?? null;
+  let kept: Pick<Last, 'configMaps' | 'parts' | 'merged'> | null = memo?.again(list, lastKey, owns, readOf, partOf, { revision: snapshot.revision('Secret'), digest: (ref) => secretDigest(snapshot, ref) }) ?? null;
   if (kept === null) {
     const ingresses = list.filter(owns).sort(age);
     const reads = ingresses.map(readOf);
@@ -819,11 +909,11 @@ function assemble(snapshot: Snapshot, options: CompileOptions, ingresses: readon
 }
 
 /**
- * The table's fingerprint: of its body with its hosts and backends as their digests' sums (so that
- * the hosts and backends a compile kept cost nothing), and of the Secrets it names (secretContents).
+ * The table's fingerprint: of its body with its hosts, backends and TLS bindings as their digests'
+ * sums (so that those a compile kept cost nothing), and of the contents of the Secrets it names.
  */
-function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>> }, hostsSum: DigestSum, backendsSum: DigestSum, secrets: string): string {
-  return fingerprint(JSON.stringify({ ...body, hosts: [body.hosts.length, ...hostsSum], backends: [Object.keys(body.backends).length, ...backendsSum] }) + secrets);
+function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>>; readonly tls: readonly TlsBinding[] }, merged: Merged, backendsSum: DigestSum, secrets: readonly [number, ...DigestSum]): string {
+  return fingerprint(JSON.stringify({ ...body, hosts: [body.hosts.length, ...merged.hostsSum], backends: [Object.keys(body.backends).length, ...backendsSum], tls: [body.tls.length, ...merged.tlsSum], secrets }));
 }
 
 /** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) merged, and the settings. */
@@ -844,24 +934,29 @@ function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<
     backends = had === undefined ? Object.fromEntries(Object.keys(all).sort().map((id) => [id, all[id]!])) : all;
     defaultBackend = b.id;
   }
-  const tls = parts.flatMap((p) => p.bindings).sort(byHost);
   const defaultCertificate = options.defaultSslCertificate ?? null;
+  // The named Secrets' contents: kept in the merge while the snapshot's Secrets stay.
+  const revision = snapshot.revision('Secret');
+  if (merged.secrets?.revision !== revision) {
+    let sum: DigestSum = [0, 0];
+    for (const ref of merged.refs.keys()) sum = addHex(sum, secretDigest(snapshot, ref), 1);
+    merged.secrets = { revision, sum };
+  }
+  let secrets: [number, ...DigestSum] = [merged.refs.size, ...merged.secrets.sum];
+  if (defaultCertificate !== null && !merged.refs.has(defaultCertificate)) secrets = [merged.refs.size + 1, ...addHex(merged.secrets.sum, secretDigest(snapshot, defaultCertificate), 1)];
   // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-  const body = { hosts: merged.hosts, defaultBackend, backends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
-  const annotationSecrets = parts.flatMap((p) => p.annotationSecrets);
-  const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate]), ...annotationSecrets];
-  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, merged.hostsSum, backendsSum, secretContents(snapshot, secretRefs)), ...body };
+  const body = { hosts: merged.hosts, defaultBackend, backends, tls: merged.tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
+  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, merged, backendsSum, secrets), ...body };
   sortConditions(printableConditions(conditions));
-  const acme = parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret));
   return {
-    // Its hosts are frozen already (merge).
+    // Its hosts and TLS bindings are frozen already (merge).
     table: deepFreeze(table),
     conditions: deepFreeze(conditions),
     ingresses: merged.ingresses,
     accepted: merged.accepted,
-    acme: deepFreeze(acme),
-    annotationSecrets: Object.freeze([...new Set(annotationSecrets)].sort(cmp)),
+    acme: merged.acme,
+    annotationSecrets: merged.annotationSecrets,
     configMaps: Object.freeze([...new Set(configMaps)].sort(cmp)),
   };
 }
