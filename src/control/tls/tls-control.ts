@@ -15,6 +15,8 @@ import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
 export interface TlsControlOptions {
   readonly secret: SecretLookup;
+  /** Counts the changes to Secrets (Snapshot.revision('Secret')): a table whose bindings and Secrets stay is not checked again. */
+  readonly secretRevision?: () => number;
   readonly log: Log;
   /** A rotation (ticketKeys) or an expiry re-check (tls) changed what the workers serve. */
   readonly onChange: (update: { tls?: TlsMaterial; ticketKeys?: readonly Buffer[] }) => void;
@@ -45,7 +47,7 @@ export class TlsControl {
   private closed = false;
 
   constructor(options: TlsControlOptions) {
-    this.resolver = new CertificateResolver(options.secret);
+    this.resolver = new CertificateResolver(options.secret, Date.now, options.secretRevision);
     this.proxySsl = new ProxySslResolver(options.secret);
     this.basicAuth = new BasicAuthResolver(options.secret);
     this.clientCert = new ClientCertResolver(options.secret);
