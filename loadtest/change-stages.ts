@@ -9,7 +9,8 @@
 //   tls       TlsControl.resolve (certificates, proxy-ssl, basic-auth and client-certificate Secrets)
 //   diff      the worker pool's table diff
 //   status    Kubernetes mode's status publisher (leader, nothing to write)
-//   apply     a worker applying the diff (as received: a structured clone)
+//   send      the diff's structured clone (what postMessage does for each worker)
+//   apply     a worker applying the diff
 //   router    the worker's router for the new table, from the last one
 // Median ms of each. With --baseline DIR (another checkout), DIR's modules are measured first, then
 // this tree's, in the same process order, alternating twice. Not part of npm test.
@@ -70,7 +71,7 @@ async function measure(tree: string): Promise<Record<string, number>> {
   status.update(snapshot, result.ingresses);
   let table = result.table;
   let router = new Router(table);
-  const times: Record<string, number[]> = { compile: [], tls: [], diff: [], status: [], apply: [], router: [] };
+  const times: Record<string, number[]> = { compile: [], tls: [], diff: [], status: [], send: [], apply: [], router: [] };
   const time = async <T>(stage: string, f: () => T | Promise<T>): Promise<T> => {
     const started = performance.now();
     const v = await f();
@@ -83,7 +84,7 @@ async function measure(tree: string): Promise<Record<string, number>> {
     await time('tls', () => tls.resolve(result.table));
     const diff = await time('diff', () => differ.diff(result.table));
     await time('status', () => status.update(snapshot, result.ingresses));
-    const sent = structuredClone(diff);
+    const sent = await time('send', () => structuredClone(diff));
     table = await time('apply', () => applyTableDiff(table, sent));
     router = await time('router', () => new Router(table, {}, router, sent));
   }

@@ -35,13 +35,14 @@ const table = (generation: number): fc.Arbitrary<RouteTable> =>
     hosts: fc.subarray(HOSTS).chain((hosts) => fc.tuple(...hosts.map(vhost))),
     backends: fc.subarray(BACKENDS).chain((ids) => fc.tuple(...ids.map(backend))),
     defaultBackend: fc.option(fc.constantFrom(...BACKENDS), { nil: null }),
-  }).map(({ hosts, backends, defaultBackend }) => ({
+    tls: fc.subarray(HOSTS).chain((hosts) => fc.tuple(...hosts.map((host) => fc.record({ host: fc.constant(host), secret: fc.constantFrom(null, 'ns/tls-a', 'ns/tls-b'), ingress: fc.constant('ns/ing'), field: fc.constant('spec.tls[0]') })))),
+  }).map(({ hosts, backends, defaultBackend, tls }) => ({
     generation,
     fingerprint: `f${generation}`,
     hosts: [...hosts].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
     defaultBackend,
     backends: Object.fromEntries(backends.map((b) => [b.id, b])),
-    tls: [],
+    tls: [...tls].sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0)),
     defaultCertificate: null,
   }));
 
