@@ -91,8 +91,8 @@ export async function startController(options: Options, source: Source, rootLog:
     onChange: (update) =>
       enqueue(async () => {
         pool.publish(update);
-        if (update.tls) tlsSent = update.tls.fingerprint;
         if (update.tls) {
+          tlsSent = update.tls.fingerprint;
           // A certificate expired between compiles: its condition goes out like any other.
           setConditions(compiled);
           hooks.onConditions?.(snapshot, conditions);

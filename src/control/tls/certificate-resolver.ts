@@ -67,8 +67,6 @@ export class CertificateResolver {
   /** What each Secret object holds (its PEM and their id, or why it holds none): read once per object, not on every resolve. */
   private readonly read = new WeakMap<KubeObject, { ok: true; id: string; pem: CertificatePem } | { ok: false; code: ErrorCode; message: string }>();
   private selfSigned: Promise<CertificatePem> | null = null;
-  /** The last resolve's hosts (by host, with their certificate ids), certificate ids and default, with the map and fingerprint made of them. */
-  private last: { ids: readonly string[]; entries: readonly (readonly [string, string])[]; defaultId: string; hosts: Readonly<Record<string, string>>; fingerprint: string } | null = null;
 
   private readonly revision: (() => number) | undefined;
   /** The last result, and what it was resolved from: kept while those stay and no served certificate expired. */
@@ -149,13 +147,10 @@ export class CertificateResolver {
     this.parsed = used;
 
     const ids = Object.keys(certificates).sort();
-    // By host: table.tls is (compile sorts it), so they are sorted only when not. The last
-    // resolve's map and fingerprint are kept while the hosts map to the same certificates.
+    // By host: table.tls is (compile sorts it), so they are sorted only when not.
     if (!entries.every(([host], i) => i === 0 || entries[i - 1]![0] < host)) entries.sort(([a], [b]) => (a < b ? -1 : 1));
-    const last = this.last;
-    const same = last !== null && last.defaultId === defaultId && sameIds(last.ids, ids) && last.entries.length === entries.length && entries.every(([h, id], i) => last.entries[i]![0] === h && last.entries[i]![1] === id);
-    if (!same) this.last = { ids, entries, defaultId, hosts: Object.fromEntries(entries), fingerprint: createHash('sha256').update(JSON.stringify([ids, entries, defaultId])).digest('hex').slice(0, 16) };
-    const { hosts, fingerprint } = this.last!;
+    const hosts = Object.fromEntries(entries);
+    const fingerprint = createHash('sha256').update(JSON.stringify([ids, entries, defaultId])).digest('hex').slice(0, 16);
     return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry, served: [...served.values()].sort((a, b) => (a.secret < b.secret ? -1 : 1)) };
   }
 
@@ -191,10 +186,6 @@ function readTlsSecret(secret: KubeObject): { ok: true; id: string; pem: Certifi
 /** The same binding: mostly the same object (compile keeps those of the Ingresses a change did not touch). */
 function sameBinding(a: TlsBinding, b: TlsBinding): boolean {
   return a === b || (a.host === b.host && a.secret === b.secret && a.ingress === b.ingress && a.field === b.field);
-}
-
-function sameIds(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 function parse(pem: CertificatePem): Parsed {
