@@ -335,12 +335,8 @@ export class CompileMemo {
   }
 
   /** Kept for again(): the Ingresses as listed under `key`, and what compile made of them. */
-  keep(last: Omit<Last, 'at' | 'groupOf' | 'configMaps'>): Last {
-    const groupOf = new Int32Array(last.ingresses.length);
-    last.groups.forEach((group, g) => {
-      for (const i of group) groupOf[i] = g;
-    });
-    this.#last = { ...last, at: new Map(last.ingresses.map((ing, i) => [ingressKey(ing), i])), groupOf, configMaps: readConfigMaps(last.reads) };
+  keep(last: Omit<Last, 'index' | 'configMaps'>): Last {
+    this.#last = { ...last, index: null, configMaps: readConfigMaps(last.reads) };
     return this.#last;
   }
 
@@ -358,12 +354,14 @@ export class CompileMemo {
     const reads = last.reads.slice();
     const touched = new Set<number>();
     let configMapsMoved = false;
+    let index = last.index;
     for (let i = 0; i < list.length; i++) {
       const was = last.list[i]!;
       const now = list[i]!;
       if (now === was) continue;
       if (ingressKey(now) !== ingressKey(was)) return null;
-      const at = last.at.get(ingressKey(now));
+      index ??= indexIngresses(last);
+      const at = index.at.get(ingressKey(now));
       if (at === undefined) {
         if (owns(now)) return null;
         continue;
@@ -374,7 +372,7 @@ export class CompileMemo {
       if (!sameStrings(read.configMaps, reads[at]!.configMaps)) configMapsMoved = true;
       ingresses[at] = now;
       reads[at] = read;
-      touched.add(last.groupOf[at]!);
+      touched.add(index.groupOf[at]!);
     }
     const parts = last.parts.slice();
     const changes: { before: Part; after: Part }[] = [];
@@ -387,7 +385,7 @@ export class CompileMemo {
       this.#parts.set(ingresses[group[0]!]!, { members: group.map((i) => ingresses[i]!), part: after });
     }
     const merged = changes.length === 0 ? last.merged : (remerge(last.merged, changes, secrets.revision, secrets.digest) ?? merge(parts, ingresses));
-    this.#last = { ...last, list, ingresses, reads, parts, merged, configMaps: configMapsMoved ? readConfigMaps(reads) : last.configMaps };
+    this.#last = { ...last, list, ingresses, reads, parts, merged, index, configMaps: configMapsMoved ? readConfigMaps(reads) : last.configMaps };
     return this.#last;
   }
 }
@@ -401,16 +399,29 @@ interface Last {
   /** The owned ones, in age order, and their reads. */
   readonly ingresses: readonly KubeObject[];
   readonly reads: readonly IngressRead[];
-  /** ingressKey → index in `ingresses`. */
-  readonly at: ReadonlyMap<string, number>;
   readonly groups: readonly (readonly number[])[];
-  /** Index in `ingresses` → index of its group. */
-  readonly groupOf: Int32Array;
+  /** Where each owned Ingress is, made when a change first asks. */
+  readonly index: IngressIndex | null;
   /** The ConfigMaps the reads name (IngressRead.configMaps), each once. */
   readonly configMaps: readonly string[];
   /** Each group's part. */
   readonly parts: readonly Part[];
   readonly merged: Merged;
+}
+
+interface IngressIndex {
+  /** ingressKey → index in Last.ingresses. */
+  readonly at: ReadonlyMap<string, number>;
+  /** Index in Last.ingresses → index of its group. */
+  readonly groupOf: Int32Array;
+}
+
+function indexIngresses(last: Pick<Last, 'ingresses' | 'groups'>): IngressIndex {
+  const groupOf = new Int32Array(last.ingresses.length);
+  last.groups.forEach((group, g) => {
+    for (const i of group) groupOf[i] = g;
+  });
+  return { at: new Map(last.ingresses.map((ing, i) => [ingressKey(ing), i])), groupOf };
 }
 
 /** The parts taken together (finish adds the settings). */
@@ -447,14 +458,26 @@ const LANE = 2 ** 32;
 
 /** `sum` with the digest (hex, from fingerprint) added or taken out. */
 function addHex(sum: DigestSum, hex: string, sign: 1 | -1): DigestSum {
+  return addLanes(sum, lanes(hex), sign);
+}
+
+function lanes(hex: string): DigestSum {
   const d = parseInt(hex, 16);
   const lo = d % LANE;
-  const hi = (d - lo) / LANE;
+  return [lo, (d - lo) / LANE];
+}
+
+function addLanes(sum: DigestSum, [lo, hi]: DigestSum, sign: 1 | -1): DigestSum {
   return [(sum[0] + sign * lo + LANE) % LANE, (sum[1] + sign * hi + LANE) % LANE];
 }
 
+/** digest(value) as lanes, once per object (compile keeps most objects from one compile to the next). */
+const digestLanes = new WeakMap<object, DigestSum>();
+
 function addDigest(sum: DigestSum, value: object, sign: 1 | -1): DigestSum {
-  return addHex(sum, digest(value), sign);
+  let l = digestLanes.get(value);
+  if (l === undefined) digestLanes.set(value, (l = lanes(digest(value))));
+  return addLanes(sum, l, sign);
 }
 
 const secretContentDigests = new WeakMap<KubeObject, string>();
