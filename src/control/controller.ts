@@ -82,13 +82,17 @@ export async function startController(options: Options, source: Source, rootLog:
   // Certificates: each table's TLS Secrets are read and checked here, off the workers; the
   // material, and the rotating session-ticket keys, travel to the workers as data.
   let compiled: readonly Condition[] = [];
+  /** The fingerprint of the TLS material the workers were last sent. */
+  let tlsSent: string | null = null;
   const tls = new TlsControl({
     secret: (namespace, name) => snapshot.get('Secret', namespace, name),
+    secretRevision: () => snapshot.revision('Secret'),
     log,
     onChange: (update) =>
       enqueue(async () => {
         pool.publish(update);
         if (update.tls) {
+          tlsSent = update.tls.fingerprint;
           // A certificate expired between compiles: its condition goes out like any other.
           setConditions(compiled);
           hooks.onConditions?.(snapshot, conditions);
@@ -123,7 +127,8 @@ export async function startController(options: Options, source: Source, rootLog:
         compileSeconds.observe((performance.now() - started) / 1000);
         if (result.table.fingerprint !== table?.fingerprint) {
           const material = await tls.resolve(result.table);
-          update.tls = material;
+          // The workers keep the material they have: it goes out again only when it changed (all the certificates, at 10,000 hosts, are megabytes per worker).
+          if (material.fingerprint !== tlsSent) update.tls = material;
           table = update.table = result.table;
           log.info({ generation: table.generation, hosts: table.hosts.length, compileMs: +(performance.now() - started).toFixed(2) }, 'route table published');
         }
@@ -140,6 +145,7 @@ export async function startController(options: Options, source: Source, rootLog:
       }
       if (update.table || update.endpoints) {
         pool.publish(update);
+        if (update.tls) tlsSent = update.tls.fingerprint;
         health.update(table!, endpoints!);
       }
       // Status and Events once the workers have the table (they walk every Ingress).

@@ -1,6 +1,7 @@
 // compile with a CompileMemo (readings kept per Ingress, groups of Ingresses assembled apart and
 // kept while unchanged) must give byte for byte what compile without one gives, after any sequence
-// of changes. The Ingresses here are drawn from a few hosts, Services and Secrets so that they
+// of changes (edits that keep an Ingress's ties among them: the path that replaces a few Ingresses
+// in the last compile's). The Ingresses here are drawn from a few hosts, Services and Secrets so that they
 // interact in every way compile knows: shared hosts and paths, www-redirects, server-alias,
 // wildcard TLS, canaries, health checks per backend, client certificates, error-page and default
 // backends, service-upstream, ACME.
@@ -84,20 +85,56 @@ function changes(hosts: readonly string[], services: readonly string[]): fc.Arbi
       spec: { clusterIP, ports: [{ name: 'http', port, targetPort: 8080 }] },
     }));
 
+  // An edit that keeps what ties the Ingress to others (hosts, Services, TLS): its paths and some annotations.
+  const edit = fc.record({
+    name: fc.integer({ min: 0, max: INGRESSES - 1 }).map((i) => `ing-${i}`),
+    path: fc.constantFrom('/', '/api', '/api/v1', '/(.*)', '/v2'),
+    pathType: fc.constantFrom('Prefix', 'Exact', 'ImplementationSpecific'),
+    annotations: fc.subarray(EDITABLE).chain((keys) => fc.tuple(...keys.map((k) => fc.constantFrom(...ANNOTATIONS[k]!).map((v) => [k, v] as const)))).map((pairs) => Object.fromEntries(pairs)),
+    secretName: fc.option(fc.constantFrom(...SECRETS, 'tls-d'), { nil: undefined }),
+  });
+
   const op: fc.Arbitrary<Op> = fc.oneof(
     { weight: 6, arbitrary: fc.integer({ min: 0, max: INGRESSES - 1 }).chain(ingress).map((o) => ({ upsert: o })) },
+    { weight: 6, arbitrary: edit.map((e) => ({ edit: e })) },
     { weight: 1, arbitrary: fc.integer({ min: 0, max: INGRESSES - 1 }).map((i) => ({ remove: { kind: 'Ingress' as const, name: `ing-${i}` } })) },
     { weight: 1, arbitrary: fc.constantFrom(...services).chain(service).map((o) => ({ upsert: o })) },
     { weight: 1, arbitrary: fc.constantFrom(...services).map((name) => ({ remove: { kind: 'Service' as const, name } })) },
+    { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...SECRETS, 'ca-1', 'tls-d'), fc.constantFrom('eA==', 'eQ==')).map(([name, data]) => ({ upsert: { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS }, type: 'Opaque', data: { 'ca.crt': data } } })) },
+    { weight: 1, arbitrary: fc.constantFrom(...SECRETS, 'ca-1', 'tls-d').map((name) => ({ remove: { kind: 'Secret' as const, name } })) },
   );
   return fc.array(op, { minLength: 1, maxLength: 40 });
 }
 
-type Op = { upsert: unknown } | { remove: { kind: 'Ingress' | 'Service'; name: string } };
+/** Annotations that tie an Ingress to no other: an edit may change them. */
+const EDITABLE = [`${N}auth-tls-secret`, `${N}force-ssl-redirect`, `${N}ssl-redirect`, `${N}backend-protocol`, `${N}use-regex`, `${N}rewrite-target`, `${N}custom-http-errors`, 'gatehouse.io/health-check-path', 'gatehouse.io/passive-health-consecutive-failures'];
 
-const options = fc.record({ defaultBackendService: fc.constantFrom(null, `${NS}/svc-a`), acme: fc.constantFrom(true, true, false), defaultSslRedirect: fc.boolean() }).map((o) => ({ ...BASE, ...o }));
+type Edit = { name: string; path: string; pathType: string; annotations: Record<string, string>; secretName: string | undefined };
+type Op = { upsert: unknown } | { remove: { kind: 'Ingress' | 'Service' | 'Secret'; name: string } } | { edit: Edit };
+
+/** The Ingress `e.name` with every path, pathType and TLS secretName replaced and the editable annotations set to `e`'s; nothing when it does not exist. */
+function edited(snapshot: Snapshot, e: Edit): unknown {
+  const ing = snapshot.get('Ingress', NS, e.name);
+  if (ing === undefined) return undefined;
+  const o = structuredClone(ing) as { metadata: { annotations?: Record<string, string> }; spec: { rules?: { http?: { paths: { path: string; pathType: string }[] } }[]; tls?: { secretName?: string }[] } };
+  const annotations = Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => !EDITABLE.includes(k)));
+  o.metadata.annotations = { ...annotations, ...e.annotations };
+  for (const rule of o.spec.rules ?? []) for (const p of rule.http?.paths ?? []) Object.assign(p, { path: e.path, pathType: e.pathType });
+  for (const t of o.spec.tls ?? []) {
+    if (e.secretName === undefined) delete t.secretName;
+    else t.secretName = e.secretName;
+  }
+  return o;
+}
+
+const options = fc.record({ defaultBackendService: fc.constantFrom(null, `${NS}/svc-a`), acme: fc.constantFrom(true, true, false), defaultSslRedirect: fc.boolean(), defaultSslCertificate: fc.constantFrom(null, `${NS}/tls-a`, `${NS}/tls-d`) }).map((o) => ({ ...BASE, ...o }));
 
 function apply(snapshot: Snapshot, o: Op): void {
+  if ('edit' in o) {
+    const upsert = edited(snapshot, o.edit);
+    if (upsert !== undefined) apply(snapshot, { upsert });
+    return;
+  }
   if ('remove' in o) {
     snapshot.remove(o.remove.kind, NS, o.remove.name);
     return;

@@ -5,15 +5,16 @@
 import type { Backend, CanaryPolicy, CompileOptions, Condition, HealthPolicy, Route, RoutePolicies, RouteTable, TlsBinding, UpstreamPolicy, VirtualHost } from './model.ts';
 import type { KubeObject, Snapshot } from './snapshot.ts';
 import { readIngressAnnotations, type IngressAnnotations } from './annotations/ingress-annotations.ts';
-import { ownedIngresses } from './processors/ingress-class.ts';
+import { ownership } from './processors/ingress-class.ts';
 import { condition, readIngress, type DefaultCandidate, type IngressOutput, type RouteCandidate } from './processors/ingress.ts';
-import { readTls, ruleHosts, secretContents, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
+import { readTls, ruleHosts, tlsCovers, tlsShapeProblem, type TlsCandidate } from './processors/tls.ts';
 import { clusterIpBackend, firstPortRef, resolveBackend, resolveDefaultBackendService } from './processors/services.ts';
 import { routeErrorPages } from './annotations/error-pages.ts';
 import { aliasHosts } from './processors/aliases.ts';
 import { readAnnotation } from './annotations/read-annotation.ts';
 import { printableConditions, sortConditions } from './conditions.ts';
 import { deepFreeze, digest, fingerprint } from './hash.ts';
+import { indexOfHost, insertionPoint } from './sorted.ts';
 import { upstreamPolicy } from './annotations/backend-protocol.ts';
 import { DEFAULT_PROXY_BODY_SIZE } from './annotations/body-size.ts';
 import { acmeRequests } from './annotations/acme.ts';
@@ -284,6 +285,8 @@ interface Part {
  * object (the snapshot replaces an object that changes) under one key (settings and ConfigMaps).
  */
 export class CompileMemo {
+  /** The last compile's Ingresses, groups, parts and their merge: what a change to a few Ingresses starts from (again). */
+  #last: Last | null = null;
   #key = '';
   #reads = new WeakMap<KubeObject, IngressRead>();
   /** The last grouping, and the ties (IngressRead.ties) it was made from, in order. */
@@ -330,6 +333,282 @@ export class CompileMemo {
     this.#parts = next;
     return out;
   }
+
+  /** Kept for again(): the Ingresses as listed under `key`, and what compile made of them. */
+  keep(last: Omit<Last, 'index' | 'configMaps'>): Last {
+    this.#last = { ...last, index: null, configMaps: readConfigMaps(last.reads) };
+    return this.#last;
+  }
+
+  /**
+   * The common change, some Ingresses replaced by new versions that stay ours, keep their
+   * creationTimestamp and tie to the same others (IngressRead.ties), under the same `key`
+   * (settings, ConfigMaps, Services, IngressClasses): the last compile's Ingresses in age order with
+   * those replaced, their groups assembled again and merged into the last merge. Null for any
+   * other change (compile then starts over, with the reads and parts kept).
+   */
+  again(list: readonly KubeObject[], key: string, owns: (ing: KubeObject) => boolean, readOf: (ing: KubeObject) => IngressRead, partOf: (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => Part, secrets: { revision: number; digest: (ref: string) => string }): Last | null {
+    const last = this.#last;
+    if (last === null || last.key !== key || last.list.length !== list.length) return null;
+    const ingresses = last.ingresses.slice();
+    const reads = last.reads.slice();
+    const touched = new Set<number>();
+    let configMapsMoved = false;
+    let index = last.index;
+    for (let i = 0; i < list.length; i++) {
+      const was = last.list[i]!;
+      const now = list[i]!;
+      if (now === was) continue;
+      if (ingressKey(now) !== ingressKey(was)) return null;
+      index ??= indexIngresses(last);
+      const at = index.at.get(ingressKey(now));
+      if (at === undefined) {
+        if (owns(now)) return null;
+        continue;
+      }
+      if (!owns(now) || created(now) !== created(was)) return null;
+      const read = readOf(now);
+      if (read.ties !== reads[at]!.ties) return null;
+      if (!sameStrings(read.configMaps, reads[at]!.configMaps)) configMapsMoved = true;
+      ingresses[at] = now;
+      reads[at] = read;
+      touched.add(index.groupOf[at]!);
+    }
+    const parts = last.parts.slice();
+    const changes: { before: Part; after: Part }[] = [];
+    for (const g of touched) {
+      const group = last.groups[g]!;
+      const after = partOf(ingresses, reads, group);
+      changes.push({ before: parts[g]!, after });
+      parts[g] = after;
+      this.#parts.delete(last.ingresses[group[0]!]!);
+      this.#parts.set(ingresses[group[0]!]!, { members: group.map((i) => ingresses[i]!), part: after });
+    }
+    const merged = changes.length === 0 ? last.merged : (remerge(last.merged, changes, secrets.revision, secrets.digest) ?? merge(parts, ingresses));
+    this.#last = { ...last, list, ingresses, reads, parts, merged, index, configMaps: configMapsMoved ? readConfigMaps(reads) : last.configMaps };
+    return this.#last;
+  }
+}
+
+/** What CompileMemo.again starts from: the last compile's Ingresses (as listed, and owned in age order) and what it made of them. */
+interface Last {
+  /** The settings, ConfigMaps, Services and IngressClasses they were compiled under. */
+  readonly key: string;
+  /** snapshot.list('Ingress'). */
+  readonly list: readonly KubeObject[];
+  /** The owned ones, in age order, and their reads. */
+  readonly ingresses: readonly KubeObject[];
+  readonly reads: readonly IngressRead[];
+  readonly groups: readonly (readonly number[])[];
+  /** Where each owned Ingress is, made when a change first asks. */
+  readonly index: IngressIndex | null;
+  /** The ConfigMaps the reads name (IngressRead.configMaps), each once. */
+  readonly configMaps: readonly string[];
+  /** Each group's part. */
+  readonly parts: readonly Part[];
+  readonly merged: Merged;
+}
+
+interface IngressIndex {
+  /** ingressKey → index in Last.ingresses. */
+  readonly at: ReadonlyMap<string, number>;
+  /** Index in Last.ingresses → index of its group. */
+  readonly groupOf: Int32Array;
+}
+
+function indexIngresses(last: Pick<Last, 'ingresses' | 'groups'>): IngressIndex {
+  const groupOf = new Int32Array(last.ingresses.length);
+  last.groups.forEach((group, g) => {
+    for (const i of group) groupOf[i] = g;
+  });
+  return { at: new Map(last.ingresses.map((ing, i) => [ingressKey(ing), i])), groupOf };
+}
+
+/** The parts taken together (finish adds the settings). */
+interface Merged {
+  /** Sorted by host, frozen. */
+  readonly hosts: readonly VirtualHost[];
+  readonly hostsSum: DigestSum;
+  /** Sorted by id, frozen. */
+  readonly backends: Readonly<Record<string, Backend>>;
+  readonly backendsSum: DigestSum;
+  /** Sorted by host, frozen. */
+  readonly tls: readonly TlsBinding[];
+  readonly tlsSum: DigestSum;
+  /** The Secrets the bindings and annotations name, each with how many name it (remerge counts the next merge's in it). */
+  readonly refs: Map<string, number>;
+  /** Those Secrets' contents (secretDigest) summed, under a Secret revision of the snapshot; null: not worked out yet. */
+  secrets: { readonly revision: number; readonly sum: DigestSum } | null;
+  /** CompileResult.ingresses, accepted, acme and annotationSecrets. */
+  readonly ingresses: readonly string[];
+  readonly accepted: readonly string[];
+  readonly acme: readonly AcmeRequest[];
+  readonly annotationSecrets: readonly string[];
+}
+
+/**
+ * Digests (of hosts, backends, TLS bindings or Secrets) summed, in two lanes of 32 bits: kept from
+ * one compile to the next by taking out those gone and adding those new. A host's, backend's or
+ * binding's JSON holds its name or id, which are unique, so the sum stands for the list sorted by
+ * them.
+ */
+type DigestSum = readonly [number, number];
+
+const LANE = 2 ** 32;
+
+/** `sum` with the digest (hex, from fingerprint) added or taken out. */
+function addHex(sum: DigestSum, hex: string, sign: 1 | -1): DigestSum {
+  return addLanes(sum, lanes(hex), sign);
+}
+
+function lanes(hex: string): DigestSum {
+  const d = parseInt(hex, 16);
+  const lo = d % LANE;
+  return [lo, (d - lo) / LANE];
+}
+
+function addLanes(sum: DigestSum, [lo, hi]: DigestSum, sign: 1 | -1): DigestSum {
+  return [(sum[0] + sign * lo + LANE) % LANE, (sum[1] + sign * hi + LANE) % LANE];
+}
+
+/** digest(value) as lanes, once per object (compile keeps most objects from one compile to the next). */
+const digestLanes = new WeakMap<object, DigestSum>();
+
+function addDigest(sum: DigestSum, value: object, sign: 1 | -1): DigestSum {
+  let l = digestLanes.get(value);
+  if (l === undefined) digestLanes.set(value, (l = lanes(digest(value))));
+  return addLanes(sum, l, sign);
+}
+
+const secretContentDigests = new WeakMap<KubeObject, string>();
+
+/**
+ * Of the Secret `ref` as the snapshot has it: its name, type and data (missing: its name alone; it
+ * may appear), worked out once per Secret object. The table carries only the references; a changed
+ * Secret must still publish a new table, so that the control plane ships the new certificate.
+ */
+function secretDigest(snapshot: Snapshot, ref: string): string {
+  const [namespace = '', name = ''] = ref.split('/');
+  const s = snapshot.get('Secret', namespace, name);
+  if (s === undefined) return fingerprint(JSON.stringify([ref, null]));
+  let content = secretContentDigests.get(s);
+  if (content === undefined) secretContentDigests.set(s, (content = fingerprint(JSON.stringify([s.type ?? null, s.data ?? null, s.stringData ?? null]))));
+  return fingerprint(JSON.stringify([ref, content]));
+}
+
+/** The Secrets a part names: its bindings' and its annotations', as often as they name them. */
+function partRefs(p: Part): string[] {
+  return [...p.bindings.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...p.annotationSecrets];
+}
+
+function byHost(a: { host: string }, b: { host: string }): number {
+  return cmp(a.host, b.host);
+}
+
+const sameStrings = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
+function readConfigMaps(reads: readonly IngressRead[]): string[] {
+  const out = new Set<string>();
+  for (const r of reads) for (const ref of r.configMaps) out.add(ref);
+  return [...out];
+}
+
+/** The parts (in the order of their groups) merged; `ingresses` the owned ones. */
+function merge(parts: readonly Part[], ingresses: readonly KubeObject[]): Merged {
+  for (const p of parts) deepFreeze(p);
+  const hosts = Object.freeze(parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost));
+  let hostsSum: DigestSum = [0, 0];
+  for (const vh of hosts) hostsSum = addDigest(hostsSum, vh, 1);
+  const backends: Record<string, Backend> = {};
+  for (const p of parts) Object.assign(backends, p.backends);
+  const sorted: Record<string, Backend> = {};
+  let backendsSum: DigestSum = [0, 0];
+  for (const id of Object.keys(backends).sort()) backendsSum = addDigest(backendsSum, (sorted[id] = backends[id]!), 1);
+  const tls = Object.freeze(parts.flatMap((p) => p.bindings).sort(byHost));
+  let tlsSum: DigestSum = [0, 0];
+  for (const b of tls) tlsSum = addDigest(tlsSum, b, 1);
+  const refs = new Map<string, number>();
+  for (const p of parts) for (const ref of partRefs(p)) refs.set(ref, (refs.get(ref) ?? 0) + 1);
+  return {
+    hosts,
+    hostsSum,
+    backends: sorted,
+    backendsSum,
+    tls,
+    tlsSum,
+    refs,
+    secrets: null,
+    ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)),
+    accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)),
+    acme: deepFreeze(parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret))),
+    annotationSecrets: Object.freeze([...new Set(parts.flatMap((p) => p.annotationSecrets))].sort(cmp)),
+  };
+}
+
+/** `list` (sorted by host) with `before`'s entries taken out and `after`'s put in, by binary search, and `sum` kept with them; null when an entry would repeat. */
+function splice<T extends { readonly host: string }>(list: T[], sum: DigestSum, before: readonly T[], after: readonly T[]): DigestSum | null {
+  for (const v of before) {
+    sum = addDigest(sum, v, -1);
+    list.splice(indexOfHost(list, v.host), 1);
+  }
+  for (const v of after) {
+    sum = addDigest(sum, v, 1);
+    const at = insertionPoint(list, v.host);
+    if (list[at]?.host === v.host) return null;
+    list.splice(at, 0, v);
+  }
+  return sum;
+}
+
+/**
+ * `last` with parts replaced (`before` → `after`, the same owned Ingresses): their hosts and TLS
+ * bindings spliced out and in by binary search, their backends and Secrets replaced. Null when a
+ * part's backends, accepted Ingresses, ACME requests or annotation Secrets are others than before
+ * (merge then starts over), or a host would repeat. `secretDigest`: of a Secret now; the Secrets'
+ * sum is kept when the snapshot's Secrets are those it was worked out from (`secretRevision`).
+ */
+function remerge(last: Merged, changes: readonly { before: Part; after: Part }[], secretRevision: number, secretDigest: (ref: string) => string): Merged | null {
+  const hosts = last.hosts.slice();
+  let hostsSum: DigestSum | null = last.hostsSum;
+  const tls = last.tls.slice();
+  let tlsSum: DigestSum | null = last.tlsSum;
+  const backends: Record<string, Backend> = { ...last.backends };
+  let backendsSum = last.backendsSum;
+  // Counted in place once nothing can fail (below): the last merge is not used again.
+  const refs = last.refs;
+  let secrets = last.secrets?.revision === secretRevision ? last.secrets.sum : null;
+  const count = (ref: string, by: 1 | -1) => {
+    const n = (refs.get(ref) ?? 0) + by;
+    if (n === 0) refs.delete(ref);
+    else refs.set(ref, n);
+    // A Secret named for the first time, or no more.
+    if (secrets !== null && (n === 0 || (n === 1 && by === 1))) secrets = addHex(secrets, secretDigest(ref), by);
+  };
+  for (const { before, after } of changes) {
+    if (!sameStrings(Object.keys(before.backends), Object.keys(after.backends)) || !sameStrings(before.accepted, after.accepted) || !sameStrings(before.annotationSecrets, after.annotationSecrets) || JSON.stringify(before.acme) !== JSON.stringify(after.acme)) return null;
+    deepFreeze(after);
+    hostsSum = splice(hosts, hostsSum, before.hosts, after.hosts);
+    tlsSum = tlsSum === null ? null : splice(tls, tlsSum, before.bindings, after.bindings);
+    if (hostsSum === null || tlsSum === null) return null;
+    for (const b of Object.values(before.backends)) backendsSum = addDigest(backendsSum, b, -1);
+    for (const b of Object.values(after.backends)) backendsSum = addDigest(backendsSum, b, 1);
+    Object.assign(backends, after.backends);
+  }
+  for (const { before, after } of changes) {
+    for (const ref of partRefs(before)) count(ref, -1);
+    for (const ref of partRefs(after)) count(ref, 1);
+  }
+  return {
+    ...last,
+    hosts: Object.freeze(hosts),
+    hostsSum,
+    backends: Object.freeze(backends),
+    backendsSum,
+    tls: Object.freeze(tls),
+    tlsSum,
+    refs,
+    secrets: secrets === null ? null : { revision: secretRevision, sum: secrets },
+  };
 }
 
 /**
@@ -342,19 +621,28 @@ export function compile(snapshot: Snapshot, flags: CompileOptions, generation: n
   // The --configmap ConfigMap first: its keys are defaults the families below read from options.
   const global = readGlobalConfig(snapshot, flags, conditions);
   const options = global.options;
-  const ingresses = ownedIngresses(snapshot, options).sort(age);
-  const configMaps = new Set(global.configMaps);
+  const owns = ownership(snapshot, options);
+  const list = snapshot.list('Ingress');
   const customHeadersContext = { configMap: (ns: string, name: string) => snapshot.get('ConfigMap', ns, name), allowed: options.allowedResponseHeaders ?? [] };
   const annotationOptions = { ...options, sslRedirect: options.defaultSslRedirect ?? true, customHeaders: customHeadersContext };
   // What changes an Ingress's own reading besides itself: the settings and the ConfigMaps (custom-headers).
   const memoKey = memo === undefined ? '' : `${snapshot.revision('ConfigMap')} ${JSON.stringify(options)}`;
-  const reads = ingresses.map((ing) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions))));
-  for (const r of reads) for (const ref of r.configMaps) configMaps.add(ref);
-  const partOf = (group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
-  // With a memo, each group of Ingresses that do not touch another group's output is assembled
-  // alone, and kept while its Ingresses (and the Services they use) stay the same.
-  const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(memo.groups(reads), ingresses, `${memoKey} ${snapshot.revision('Service')}`, partOf);
-  return finish(snapshot, options, global, generation, ingresses, parts, [...configMaps], conditions);
+  const readOf = (ing: KubeObject) => (memo === undefined ? readOwned(ing, annotationOptions) : memo.read(ing, memoKey, () => readOwned(ing, annotationOptions)));
+  const partOf = (ingresses: readonly KubeObject[], reads: readonly IngressRead[], group: readonly number[]) => assemble(snapshot, options, group.map((i) => ingresses[i]!), group.map((i) => reads[i]!));
+  const partsKey = `${memoKey} ${snapshot.revision('Service')}`;
+  const lastKey = `${partsKey} ${snapshot.revision('IngressClass')}`;
+  let kept: Pick<Last, 'configMaps' | 'parts' | 'merged'> | null = memo?.again(list, lastKey, owns, readOf, partOf, { revision: snapshot.revision('Secret'), digest: (ref) => secretDigest(snapshot, ref) }) ?? null;
+  if (kept === null) {
+    const ingresses = list.filter(owns).sort(age);
+    const reads = ingresses.map(readOf);
+    // With a memo, each group of Ingresses that do not touch another group's output is assembled
+    // alone, and kept while its Ingresses (and the Services they use) stay the same.
+    const groups = memo === undefined ? [ingresses.map((_, i) => i)] : memo.groups(reads);
+    const parts = memo === undefined ? [assemble(snapshot, options, ingresses, reads)] : memo.parts(groups, ingresses, partsKey, (group) => partOf(ingresses, reads, group));
+    const merged = merge(parts, ingresses);
+    kept = memo?.keep({ key: lastKey, list, ingresses, reads, groups, parts, merged }) ?? { configMaps: readConfigMaps(reads), parts, merged };
+  }
+  return finish(snapshot, options, global, generation, kept.merged, kept.parts, [...global.configMaps, ...kept.configMaps], conditions);
 }
 
 /** compile for one group of owned Ingresses (in age order), or all of them; `reads` are theirs. */
@@ -644,51 +932,54 @@ function assemble(snapshot: Snapshot, options: CompileOptions, ingresses: readon
 }
 
 /**
- * The table's fingerprint: of its body with each host and backend as its digest (so that the hosts
- * and backends a compile kept cost nothing), and of the Secrets it names (secretContents).
+ * The table's fingerprint: of its body with its hosts, backends and TLS bindings as their digests'
+ * sums (so that those a compile kept cost nothing), and of the contents of the Secrets it names.
  */
-function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>> }, secrets: string): string {
-  const backends: Record<string, string> = {};
-  for (const [id, b] of Object.entries(body.backends)) backends[id] = digest(b);
-  return fingerprint(JSON.stringify({ ...body, hosts: body.hosts.map(digest), backends }) + secrets);
+function tableFingerprint(body: { readonly hosts: readonly VirtualHost[]; readonly backends: Readonly<Record<string, Backend>>; readonly tls: readonly TlsBinding[] }, merged: Merged, backendsSum: DigestSum, secrets: readonly [number, ...DigestSum]): string {
+  return fingerprint(JSON.stringify({ ...body, hosts: [body.hosts.length, ...merged.hostsSum], backends: [Object.keys(body.backends).length, ...backendsSum], tls: [body.tls.length, ...merged.tlsSum], secrets }));
 }
 
-/** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) and the settings. */
-function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<typeof readGlobalConfig>, generation: number, ingresses: readonly KubeObject[], parts: readonly Part[], configMaps: readonly string[], conditions: Condition[]): CompileResult {
-  const byHost = (a: { host: string }, b: { host: string }) => cmp(a.host, b.host);
-  const hosts = parts.length === 1 ? parts[0]!.hosts : parts.flatMap((p) => p.hosts).sort(byHost);
-  const backends: Record<string, Backend> = {};
-  for (const p of parts) {
-    Object.assign(backends, p.backends);
-    conditions.push(...p.conditions);
-  }
+/** The table and the rest of compile's result from the parts (each group's, or the one of all Ingresses) merged, and the settings. */
+function finish(snapshot: Snapshot, options: CompileOptions, global: ReturnType<typeof readGlobalConfig>, generation: number, merged: Merged, parts: readonly Part[], configMaps: readonly string[], conditions: Condition[]): CompileResult {
+  let backends = merged.backends;
+  let backendsSum = merged.backendsSum;
+  for (const p of parts) conditions.push(...p.conditions);
   let defaultBackend: string | null = null;
   if (options.defaultBackendService !== null) {
     const b = resolveDefaultBackendService(snapshot, options.defaultBackendService, conditions);
     // It replaces a route's backend of the same id, whose health checks still apply.
-    const health = backends[b.id]?.health;
-    backends[b.id] = health === undefined ? b : { ...b, health };
+    const had = backends[b.id];
+    const own = had?.health === undefined ? b : { ...b, health: had.health };
+    if (had !== undefined) backendsSum = addDigest(backendsSum, had, -1);
+    backendsSum = addDigest(backendsSum, deepFreeze(own), 1);
+    const all: Record<string, Backend> = { ...backends, [b.id]: own };
+    // In id order, as the parts' backends are.
+    backends = had === undefined ? Object.fromEntries(Object.keys(all).sort().map((id) => [id, all[id]!])) : all;
     defaultBackend = b.id;
   }
-  const sortedBackends: Record<string, Backend> = {};
-  for (const id of Object.keys(backends).sort()) sortedBackends[id] = backends[id]!;
-  const tls = parts.flatMap((p) => p.bindings).sort(byHost);
   const defaultCertificate = options.defaultSslCertificate ?? null;
+  // The named Secrets' contents: kept in the merge while the snapshot's Secrets stay.
+  const revision = snapshot.revision('Secret');
+  if (merged.secrets?.revision !== revision) {
+    let sum: DigestSum = [0, 0];
+    for (const ref of merged.refs.keys()) sum = addHex(sum, secretDigest(snapshot, ref), 1);
+    merged.secrets = { revision, sum };
+  }
+  let secrets: [number, ...DigestSum] = [merged.refs.size, ...merged.secrets.sum];
+  if (defaultCertificate !== null && !merged.refs.has(defaultCertificate)) secrets = [merged.refs.size + 1, ...addHex(merged.secrets.sum, secretDigest(snapshot, defaultCertificate), 1)];
   // The ConfigMap's proxy-body-size, carried only when it is not the default (DEFAULT_PROXY_BODY_SIZE).
   const bodySize = options.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;
-  const body = { hosts, defaultBackend, backends: sortedBackends, tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
-  const annotationSecrets = parts.flatMap((p) => p.annotationSecrets);
-  const secretRefs = [...tls.flatMap((b) => (b.secret === null ? [] : [b.secret])), ...(defaultCertificate === null ? [] : [defaultCertificate]), ...annotationSecrets];
-  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, secretContents(snapshot, secretRefs)), ...body };
+  const body = { hosts: merged.hosts, defaultBackend, backends, tls: merged.tls, defaultCertificate, ...(bodySize !== DEFAULT_PROXY_BODY_SIZE ? { proxyBodySize: bodySize } : {}), ...(global.policy ? { global: global.policy } : {}) };
+  const table: RouteTable = { generation, fingerprint: tableFingerprint(body, merged, backendsSum, secrets), ...body };
   sortConditions(printableConditions(conditions));
-  const acme = parts.flatMap((p) => p.acme).sort((a, b) => cmp(a.secret, b.secret));
   return {
+    // Its hosts and TLS bindings are frozen already (merge).
     table: deepFreeze(table),
     conditions: deepFreeze(conditions),
-    ingresses: Object.freeze(ingresses.map(ingressKey).sort(cmp)),
-    accepted: Object.freeze(parts.flatMap((p) => p.accepted).sort(cmp)),
-    acme: deepFreeze(acme),
-    annotationSecrets: Object.freeze([...new Set(annotationSecrets)].sort(cmp)),
+    ingresses: merged.ingresses,
+    accepted: merged.accepted,
+    acme: merged.acme,
+    annotationSecrets: merged.annotationSecrets,
     configMaps: Object.freeze([...new Set(configMaps)].sort(cmp)),
   };
 }

@@ -218,4 +218,13 @@ describe('Snapshot.list', () => {
       { numRuns: 200 },
     );
   });
+
+  it('hands out a copy: sorting or emptying it leaves the next list alone', () => {
+    const s = new Snapshot();
+    for (const name of ['b', 'a', 'c']) s.upsert(obj('Service', name, 'x'));
+    const first = s.list('Service');
+    first.reverse();
+    first.length = 1;
+    expect(s.list('Service').map((o) => o.metadata.name)).toEqual(['a', 'b', 'c']);
+  });
 });

@@ -83,27 +83,44 @@ function content(o: KubeObject): string {
 export class Snapshot {
   private readonly objects = new Map<Kind, Map<string, { object: KubeObject; content: string }>>(KINDS.map((k) => [k, new Map()]));
   private readonly revisions = new Map<Kind, number>(KINDS.map((k) => [k, 0]));
-  /** Each kind's keys in order, kept until a key comes or goes (a changed object keeps its place). */
-  private readonly sortedKeys = new Map<Kind, string[]>();
+  /**
+   * Each kind's keys in order and their objects, once list() asked for them: a changed object takes
+   * its place, a key that comes or goes is spliced in or out (found by binary search).
+   */
+  private readonly sorted = new Map<Kind, { keys: string[]; objects: KubeObject[] }>();
 
   upsert(object: KubeObject): Change {
     const byKey = this.objects.get(object.kind)!;
     const key = objectKey(object.kind, object.metadata.namespace, object.metadata.name);
     const c = content(object);
     const had = byKey.get(key);
-    if (had === undefined) this.sortedKeys.delete(object.kind);
     const unchanged = had?.content === c;
     // Keep the newest object even when nothing that matters changed: get() must hand out
     // the current resourceVersion (status writes use it for optimistic concurrency).
     byKey.set(key, { object, content: c });
+    const sorted = this.sorted.get(object.kind);
+    if (sorted !== undefined) {
+      const at = search(sorted.keys, key);
+      if (at >= 0) sorted.objects[at] = object;
+      else {
+        sorted.keys.splice(~at, 0, key);
+        sorted.objects.splice(~at, 0, object);
+      }
+    }
     if (unchanged) return 'none';
     this.bump(object.kind);
     return changeFor(object.kind);
   }
 
   remove(kind: Kind, namespace: string, name: string): Change {
-    if (!this.objects.get(kind)!.delete(objectKey(kind, namespace, name))) return 'none';
-    this.sortedKeys.delete(kind);
+    const key = objectKey(kind, namespace, name);
+    if (!this.objects.get(kind)!.delete(key)) return 'none';
+    const sorted = this.sorted.get(kind);
+    if (sorted !== undefined) {
+      const at = search(sorted.keys, key);
+      sorted.keys.splice(at, 1);
+      sorted.objects.splice(at, 1);
+    }
     this.bump(kind);
     return changeFor(kind);
   }
@@ -121,12 +138,15 @@ export class Snapshot {
     return this.objects.get(kind)!.get(objectKey(kind, namespace, name))?.object;
   }
 
-  /** Every object of a kind, in key order (output never depends on arrival order). */
+  /** Every object of a kind, in key order (output never depends on arrival order); a copy. */
   list(kind: Kind): KubeObject[] {
-    const byKey = this.objects.get(kind)!;
-    let keys = this.sortedKeys.get(kind);
-    if (keys === undefined) this.sortedKeys.set(kind, (keys = [...byKey.keys()].sort()));
-    return keys.map((k) => byKey.get(k)!.object);
+    let sorted = this.sorted.get(kind);
+    if (sorted === undefined) {
+      const byKey = this.objects.get(kind)!;
+      const keys = [...byKey.keys()].sort();
+      this.sorted.set(kind, (sorted = { keys, objects: keys.map((k) => byKey.get(k)!.object) }));
+    }
+    return sorted.objects.slice();
   }
 
   /** Keys of every object, for sources that replace their whole set at once. */
@@ -137,6 +157,20 @@ export class Snapshot {
     }
     return out;
   }
+}
+
+/** Index of `key` in the ascending `keys`, or, when it is not there, ~ the index it would go to. */
+function search(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const k = keys[mid]!;
+    if (k === key) return mid;
+    if (k < key) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return ~lo;
 }
 
 function changeFor(kind: Kind): Change {

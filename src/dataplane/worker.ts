@@ -533,14 +533,12 @@ function upstreamSettingsMoved(before: RouteTable, diff: TableDiff): boolean {
 port.on('message', (m: ToWorker) => {
   try {
     if (m.type === 'drain') return drain(m.graceMs);
-    // Build first, then swap the references together. The new router keeps the matchers of the hosts the diff left alone.
     // Metrics series: a whole table comes with the whole index, a diff with the series it adds (a number never changes meaning).
     if (m.series) {
       seriesIndex = m.tableDiff === undefined ? m.series : { ...seriesIndex, ...m.series };
       observer.setSeries(seriesIndex);
     }
     const nextTable = m.table ?? (m.tableDiff === undefined ? undefined : applyTableDiff(table!, m.tableDiff));
-    const next = nextTable ? new Router(nextTable, { ...ROUTER_OPTIONS, series: (b, r) => seriesIndex[seriesKey(nextTable, b, r)] ?? OVERFLOW }, router ?? undefined) : router;
     if (m.ticketKeys) {
       keyring.set(m.ticketKeys);
       applyTicketKeys();
@@ -568,7 +566,8 @@ port.on('message', (m: ToWorker) => {
     const pemMoved = pem !== null && pem !== upstreamPem;
     const upstreamsMoved = pemMoved || m.table !== undefined || (m.tableDiff !== undefined && upstreamSettingsMoved(table!, m.tableDiff));
     if (nextTable) {
-      router = next;
+      // It keeps the matchers of the hosts the diff left alone, and takes the previous router's host maps over: built last.
+      router = new Router(nextTable, { ...ROUTER_OPTIONS, series: (b, r) => seriesIndex[seriesKey(nextTable, b, r)] ?? OVERFLOW }, router ?? undefined, m.tableDiff);
       table = nextTable;
       generation = nextTable.generation;
       defaultBodyLimit = nextTable.proxyBodySize ?? DEFAULT_PROXY_BODY_SIZE;

@@ -96,6 +96,30 @@ describe('CertificateResolver', () => {
     expect(later.material.hosts['a.test']).toBeUndefined();
     expect(later.conditions.map((c) => c.code)).toEqual(['GH_TLS_CERT_EXPIRED']);
   });
+
+  it('with a Secret revision, gives the last result for the same bindings, and checks again once a Secret changed or a served certificate expired', async () => {
+    const notAfter = new X509Certificate(good.cert).validToDate.getTime();
+    let now = notAfter - 1000;
+    let revision = 1;
+    const own = new Map(secrets);
+    const res = new CertificateResolver((ns, name) => own.get(`${ns}/${name}`), () => now, () => revision);
+    const tls = [binding('a.test', 'shop/good'), binding('b.test', 'shop/string-data')];
+    const first = await res.resolve({ defaultCertificate: null, tls });
+    expect(await res.resolve({ defaultCertificate: null, tls: [...tls] })).toBe(first);
+    // Another binding object, alike: the same result; another binding: checked again.
+    expect(await res.resolve({ defaultCertificate: null, tls: [tls[0]!, { ...tls[1]! }] })).toBe(first);
+    const other = await res.resolve({ defaultCertificate: null, tls: [tls[0]!, binding('b.test', 'shop/good')] });
+    expect(other.material.hosts['b.test']).toBe(certificateId(good));
+    expect((await res.resolve({ defaultCertificate: null, tls })).material).toEqual(first.material);
+    // A Secret changed: the snapshot counts it.
+    own.set('shop/string-data', tlsSecret('string-data', good, { namespace: 'shop' }) as unknown as KubeObject);
+    revision++;
+    expect((await res.resolve({ defaultCertificate: null, tls })).material.hosts['b.test']).toBe(certificateId(good));
+    now = notAfter + 1;
+    const later = await res.resolve({ defaultCertificate: null, tls });
+    expect(later.material.hosts).toEqual({});
+    expect(later.conditions.map((c) => c.code)).toEqual(['GH_TLS_CERT_EXPIRED', 'GH_TLS_CERT_EXPIRED']);
+  });
 });
 
 describe('CertStore SNI lookup', () => {

@@ -8,7 +8,7 @@
 
 import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import type { Condition, RouteTable } from '../../core/model.ts';
+import type { Condition, RouteTable, TlsBinding } from '../../core/model.ts';
 import type { KubeObject } from '../../core/snapshot.ts';
 import type { ErrorCode } from '../../errors.ts';
 import { generateSelfSigned } from './self-signed.ts';
@@ -64,11 +64,19 @@ export class CertificateResolver {
   private readonly now: () => number;
   /** Crypto checks by certificate id; entries not used by the last resolve are dropped. */
   private parsed = new Map<string, Parsed>();
+  /** What each Secret object holds (its PEM and their id, or why it holds none): read once per object, not on every resolve. */
+  private readonly read = new WeakMap<KubeObject, { ok: true; id: string; pem: CertificatePem } | { ok: false; code: ErrorCode; message: string }>();
   private selfSigned: Promise<CertificatePem> | null = null;
 
-  constructor(secret: SecretLookup, now: () => number = Date.now) {
+  private readonly revision: (() => number) | undefined;
+  /** The last result, and what it was resolved from: kept while those stay and no served certificate expired. */
+  private kept: { revision: number; table: Pick<RouteTable, 'tls' | 'defaultCertificate'>; result: Resolved } | null = null;
+
+  /** `revision`: counts the changes to Secrets (Snapshot.revision); with it, a table with the same bindings under the same count gives the last result. */
+  constructor(secret: SecretLookup, now: () => number = Date.now, revision?: () => number) {
     this.secret = secret;
     this.now = now;
+    this.revision = revision;
   }
 
   /** The generated default certificate (made on first use). */
@@ -77,9 +85,19 @@ export class CertificateResolver {
   }
 
   async resolve(table: Pick<RouteTable, 'tls' | 'defaultCertificate'>): Promise<Resolved> {
+    const revision = this.revision?.();
+    const kept = this.kept;
+    if (kept !== null && kept.revision === revision && kept.table.defaultCertificate === table.defaultCertificate && (kept.result.nextExpiry === null || this.now() < kept.result.nextExpiry) && kept.table.tls.length === table.tls.length && kept.table.tls.every((b, i) => sameBinding(b, table.tls[i]!))) return kept.result;
+    const result = await this.resolveAll(table);
+    this.kept = revision === undefined ? null : { revision, table, result };
+    return result;
+  }
+
+  private async resolveAll(table: Pick<RouteTable, 'tls' | 'defaultCertificate'>): Promise<Resolved> {
     const conditions: Condition[] = [];
     const certificates: Record<string, CertificatePem> = {};
-    const hosts: Record<string, string> = {};
+    /** Host → certificate id, in table.tls order. */
+    const entries: [string, string][] = [];
     const used = new Map<string, Parsed>();
     const byRef = new Map<string, Checked>();
     let nextExpiry: number | null = null;
@@ -117,7 +135,7 @@ export class CertificateResolver {
       if (b.secret === null) continue;
       const c = check(b.secret);
       if (c.ok) {
-        hosts[b.host] = serve(c, b.secret, b.host);
+        entries.push([b.host, serve(c, b.secret, b.host)]);
         continue;
       }
       const key = `${b.ingress} ${b.field} ${b.secret}`;
@@ -129,7 +147,10 @@ export class CertificateResolver {
     this.parsed = used;
 
     const ids = Object.keys(certificates).sort();
-    const fingerprint = createHash('sha256').update(JSON.stringify([ids, Object.entries(hosts).sort(), defaultId])).digest('hex').slice(0, 16);
+    // By host: table.tls is (compile sorts it), so they are sorted only when not.
+    if (!entries.every(([host], i) => i === 0 || entries[i - 1]![0] < host)) entries.sort(([a], [b]) => (a < b ? -1 : 1));
+    const hosts = Object.fromEntries(entries);
+    const fingerprint = createHash('sha256').update(JSON.stringify([ids, entries, defaultId])).digest('hex').slice(0, 16);
     return { material: { certificates, hosts, defaultCertificate: defaultId, fingerprint }, conditions, nextExpiry, served: [...served.values()].sort((a, b) => (a.secret < b.secret ? -1 : 1)) };
   }
 
@@ -138,13 +159,10 @@ export class CertificateResolver {
     const [namespace = '', name = ''] = ref.split('/');
     const secret = this.secret(namespace, name);
     if (secret === undefined) return { ok: false, code: 'GH_TLS_SECRET_NOT_FOUND', message: 'not found' };
-    if (secret.type !== TLS_SECRET_TYPE) return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: `type is ${JSON.stringify(secret.type ?? 'Opaque')}, not ${TLS_SECRET_TYPE}` };
-    const cert = secretField(secret, 'tls.crt');
-    const key = secretField(secret, 'tls.key');
-    if (cert === undefined || cert === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.crt' };
-    if (key === undefined || key === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.key' };
-    const pem = { cert, key };
-    const id = certificateId(pem);
+    let read = this.read.get(secret);
+    if (read === undefined) this.read.set(secret, (read = readTlsSecret(secret)));
+    if (!read.ok) return read;
+    const { id, pem } = read;
     let p = used.get(id) ?? this.parsed.get(id);
     if (p === undefined) p = parse(pem);
     used.set(id, p);
@@ -152,6 +170,22 @@ export class CertificateResolver {
     if (p.notAfter <= this.now()) return { ok: false, code: 'GH_TLS_CERT_EXPIRED', message: `the certificate expired at ${new Date(p.notAfter).toISOString()}` };
     return { ok: true, id, pem, notAfter: p.notAfter };
   }
+}
+
+/** A Secret's certificate and key, and their id; or why it has none. */
+function readTlsSecret(secret: KubeObject): { ok: true; id: string; pem: CertificatePem } | { ok: false; code: ErrorCode; message: string } {
+  if (secret.type !== TLS_SECRET_TYPE) return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: `type is ${JSON.stringify(secret.type ?? 'Opaque')}, not ${TLS_SECRET_TYPE}` };
+  const cert = secretField(secret, 'tls.crt');
+  const key = secretField(secret, 'tls.key');
+  if (cert === undefined || cert === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.crt' };
+  if (key === undefined || key === '') return { ok: false, code: 'GH_TLS_SECRET_INVALID', message: 'has no tls.key' };
+  const pem = { cert, key };
+  return { ok: true, id: certificateId(pem), pem };
+}
+
+/** The same binding: mostly the same object (compile keeps those of the Ingresses a change did not touch). */
+function sameBinding(a: TlsBinding, b: TlsBinding): boolean {
+  return a === b || (a.host === b.host && a.secret === b.secret && a.ingress === b.ingress && a.field === b.field);
 }
 
 function parse(pem: CertificatePem): Parsed {

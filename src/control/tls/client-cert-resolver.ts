@@ -49,7 +49,8 @@ export class ClientCertResolver {
     this.secret = secret;
   }
 
-  resolve(hosts: readonly VirtualHost[]): ClientCertResolved {
+  /** `hosts`: those of the table that may have a policy (all of them will do); `all`: every host of the table. */
+  resolve(hosts: readonly VirtualHost[], all: readonly VirtualHost[] = hosts): ClientCertResolved {
     const clientAuth: Record<string, ClientAuthPem | null> = {};
     const conditions: Condition[] = [];
     const used = new Map<string, Checked>();
@@ -77,7 +78,8 @@ export class ClientCertResolver {
       });
     }
     // A host without client certificates keeps them out of its handshakes even under a wildcard that asks.
-    for (const vh of hosts) {
+    const wildcardAsks = Object.entries(clientAuth).some(([host, pem]) => host.startsWith('*.') && pem);
+    for (const vh of wildcardAsks ? all : []) {
       const wildcard = wildcardOf(vh.host);
       if (!withPolicy.has(vh.host) && wildcard !== null && clientAuth[wildcard]) clientAuth[vh.host] = null;
     }

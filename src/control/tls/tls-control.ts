@@ -9,11 +9,14 @@ import { CertificateResolver, type SecretLookup, type ServedCertificate } from '
 import { ProxySslResolver, withSecretData, withUpstream } from './proxy-ssl-resolver.ts';
 import { BasicAuthResolver } from '../basic-auth-resolver.ts';
 import { ClientCertResolver } from './client-cert-resolver.ts';
+import { SecretHosts } from './secret-hosts.ts';
 import { TicketKeyRotation } from '../../dataplane/tls/ticket-keys.ts';
 import type { TlsMaterial } from '../../dataplane/tls/tls-material.ts';
 
 export interface TlsControlOptions {
   readonly secret: SecretLookup;
+  /** Counts the changes to Secrets (Snapshot.revision('Secret')): a table whose bindings and Secrets stay is not checked again. */
+  readonly secretRevision?: () => number;
   readonly log: Log;
   /** A rotation (ticketKeys) or an expiry re-check (tls) changed what the workers serve. */
   readonly onChange: (update: { tls?: TlsMaterial; ticketKeys?: readonly Buffer[] }) => void;
@@ -32,6 +35,7 @@ export class TlsControl {
   private readonly proxySsl: ProxySslResolver;
   private readonly basicAuth: BasicAuthResolver;
   private readonly clientCert: ClientCertResolver;
+  private readonly secretHosts = new SecretHosts();
   private readonly rotation: TicketKeyRotation;
   private readonly log: Log;
   private readonly onChange: TlsControlOptions['onChange'];
@@ -43,7 +47,7 @@ export class TlsControl {
   private closed = false;
 
   constructor(options: TlsControlOptions) {
-    this.resolver = new CertificateResolver(options.secret);
+    this.resolver = new CertificateResolver(options.secret, Date.now, options.secretRevision);
     this.proxySsl = new ProxySslResolver(options.secret);
     this.basicAuth = new BasicAuthResolver(options.secret);
     this.clientCert = new ClientCertResolver(options.secret);
@@ -62,9 +66,11 @@ export class TlsControl {
   async resolve(table: TlsTable): Promise<TlsMaterial> {
     this.table = table;
     const served = await this.resolver.resolve(table);
-    const upstream = this.proxySsl.resolve(table.hosts ?? []);
-    const users = this.basicAuth.resolve(table.hosts ?? []);
-    const clientCert = this.clientCert.resolve(table.hosts ?? []);
+    // The hosts that name Secrets, found from the last table's by the hosts that changed.
+    const named = this.secretHosts.update(table.hosts ?? []);
+    const upstream = this.proxySsl.resolve(named);
+    const users = this.basicAuth.resolve(named);
+    const clientCert = this.clientCert.resolve(named, table.hosts ?? []);
     const material = withSecretData(withSecretData(withUpstream(served.material, upstream.upstream), 'basicAuth', users.basicAuth), 'clientAuth', clientCert.clientAuth);
     const conditions = [...served.conditions, ...upstream.conditions, ...users.conditions, ...clientCert.conditions];
     const nextExpiry = served.nextExpiry;

@@ -7,7 +7,7 @@
 // by the control plane, outside compile (it needs node:crypto).
 
 import type { Condition } from '../model.ts';
-import type { KubeObject, Snapshot } from '../snapshot.ts';
+import type { KubeObject } from '../snapshot.ts';
 import { arr, isRecord, rec, str } from './fields.ts';
 import { condition, normaliseHost, readRuleHost } from './ingress.ts';
 
@@ -79,17 +79,4 @@ export function ruleHosts(ing: KubeObject): string[] {
     if (read.ok && !out.includes(read.host)) out.push(read.host);
   }
   return out;
-}
-
-/**
- * The contents of the Secrets that `refs` name, as text for the table fingerprint: the table
- * carries only the references, and a changed Secret must still publish a new table so that
- * the control plane ships the new certificate. Missing Secrets count too (they may appear).
- */
-export function secretContents(snapshot: Snapshot, refs: Iterable<string>): string {
-  return JSON.stringify([...new Set(refs)].sort().map((ref) => {
-    const [namespace = '', name = ''] = ref.split('/');
-    const s = snapshot.get('Secret', namespace, name);
-    return s === undefined ? [ref, null] : [ref, s.type ?? null, s.data ?? null, s.stringData ?? null];
-  }));
 }

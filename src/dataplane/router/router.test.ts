@@ -3,9 +3,11 @@
 // relies on, pinned against find-my-way itself so an upgrade that changes them fails here.
 // Routing semantics shared with the reference matcher live in test/router-vs-reference.test.ts.
 
+import fc from 'fast-check';
 import FindMyWay from 'find-my-way';
 import { describe, expect, it } from 'vitest';
 import type { MatchType, Route, RouteTable, VirtualHost } from '../../core/model.ts';
+import { applyTableDiff, TableDiffer } from '../table-diff.ts';
 import { normaliseHost, Router } from './router.ts';
 
 function route(match: MatchType, path: string, backend: string): Route {
@@ -248,5 +250,46 @@ describe.each([
     expect(find('/foo#y')).toBe('/foo');
     expect(find('/foo;x')).toBe(null);
     expect(find('/foo//')).toBe('/foo/*');
+  });
+});
+
+describe('Router from a table diff', () => {
+  const HOSTS = ['', 'a.test', 'b.test', 'c.test', '*.w.test', 'x.w.test'];
+  const PROBES = ['a.test', 'b.test', 'c.test', 'x.w.test', 'y.w.test', 'other.test', 'A.TEST:80'];
+  const PATHS = ['/', '/api', '/api/v1', '/apix', '/other'];
+  const routeArb = fc.record({ path: fc.constantFrom('/', '/api', '/api/v1'), match: fc.constantFrom<MatchType>('Exact', 'Prefix'), backend: fc.constantFrom('b1', 'b2', 'b3') });
+  const tableArb = fc
+    .record({
+      hosts: fc.subarray(HOSTS).chain((names) => fc.tuple(...names.map((host) => fc.record({ routes: fc.array(routeArb, { maxLength: 3 }), defaultBackend: fc.constantFrom(null, 'd1') }).map(({ routes, defaultBackend }) => vhost(host, routes.map((r) => route(r.match, r.path, r.backend)), defaultBackend))))),
+      defaultBackend: fc.constantFrom(null, 'td', 'td', 'td'),
+    })
+    .map(({ hosts, defaultBackend }) => deepFreeze(table([...hosts].sort((a, b) => (a.host < b.host ? -1 : 1)), defaultBackend)));
+
+  it('routes every request as a router made from the whole table, after every table of a random sequence', () => {
+    fc.assert(
+      fc.property(fc.array(tableArb, { minLength: 2, maxLength: 8 }), fc.array(fc.tuple(fc.constantFrom(...PROBES), fc.constantFrom(...PATHS)), { maxLength: 4 }), (tables, early) => {
+        const differ = new TableDiffer();
+        differ.diff(tables[0]!);
+        let served = structuredClone(tables[0]!);
+        let router = new Router(served);
+        tables.slice(1).forEach((next, generation) => {
+          // Some hosts' matchers built before the change (kept when their host is).
+          for (const [host, path] of early) router.lookup(host, path);
+          const diff = structuredClone(differ.diff({ ...next, generation: generation + 8 })!);
+          served = applyTableDiff(served, diff);
+          router = new Router(served, {}, router, diff);
+          const whole = new Router(served);
+          for (const host of PROBES) {
+            for (const path of PATHS) {
+              const got = router.lookup(host, path);
+              const want = whole.lookup(host, path);
+              expect([got.backend, got.route, got.host]).toEqual([want.backend, want.route, want.host]);
+              expect(got.route === want.route && got.host === want.host).toBe(true);
+            }
+          }
+        });
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,8 +1,11 @@
 // Ingress status (leader only): owned Ingresses get the published addresses — the
 // --publish-service's status.loadBalancer.ingress, or --publish-status-address — and an
-// Ingress that stops being ours has them cleared. Writes happen only on change.
+// Ingress that stops being ours has them cleared. Writes happen only on change. After a compile
+// only the Ingresses that are other objects than at the last sync are compared (a status can
+// have changed only there); every one is, when the addresses or the owned Ingresses changed, a
+// write failed, on the periodic resync and when this replica becomes leader.
 
-import type { Snapshot } from '../../core/snapshot.ts';
+import type { KubeObject, Snapshot } from '../../core/snapshot.ts';
 import type { Log } from '../source.ts';
 import { Informer } from './informer.ts';
 import type { KubeHttp } from './kube-http.ts';
@@ -41,7 +44,12 @@ export class StatusPublisher {
   private readonly o: StatusPublisherOptions;
   private addresses: LoadBalancerIngress[];
   private snapshot: Snapshot | null = null;
+  private ownedList: readonly string[] = [];
   private owned = new Set<string>();
+  /** What the last sync compared: the Ingresses as listed, and the addresses. */
+  private checked: { list: readonly KubeObject[]; want: string } | null = null;
+  /** The next sync compares every Ingress. */
+  private everything = true;
   /** Owned at some point in this process: stops being ours → cleared. */
   private everOwned = new Set<string>();
   /**
@@ -83,13 +91,24 @@ export class StatusPublisher {
   /** After every compile: the snapshot and which Ingresses are ours. */
   update(snapshot: Snapshot, owned: readonly string[]): void {
     this.snapshot = snapshot;
-    this.owned = new Set(owned);
-    for (const k of owned) this.everOwned.add(k);
-    this.sync();
+    // compile hands out the same list while the owned Ingresses stay.
+    if (owned !== this.ownedList && (owned.length !== this.ownedList.length || owned.some((k, i) => k !== this.ownedList[i]))) {
+      this.owned = new Set(owned);
+      for (const k of owned) this.everOwned.add(k);
+      this.everything = true;
+    }
+    this.ownedList = owned;
+    this.kick();
   }
 
   /** Bring every Ingress's status in line; coalesces calls made while a sync runs. */
   sync(): void {
+    this.everything = true;
+    this.kick();
+  }
+
+  /** Runs a sync now, or once the one running ends. */
+  private kick(): void {
     if (this.syncing) {
       this.again = true;
       return;
@@ -98,7 +117,7 @@ export class StatusPublisher {
       this.syncing = null;
       if (this.again) {
         this.again = false;
-        this.sync();
+        this.kick();
       }
     });
   }
@@ -106,7 +125,14 @@ export class StatusPublisher {
   private async run(): Promise<void> {
     if (!this.o.elector.isLeader() || this.snapshot === null) return;
     const want = JSON.stringify(this.addresses);
-    for (const ing of this.snapshot.list('Ingress')) {
+    const list = this.snapshot.list('Ingress');
+    const last = this.checked;
+    const all = this.everything || last === null || last.want !== want || last.list.length !== list.length;
+    this.everything = false;
+    this.checked = { list, want };
+    for (let i = 0; i < list.length; i++) {
+      const ing = list[i]!;
+      if (!all && ing === last.list[i]) continue;
       const key = `${ing.metadata.namespace}/${ing.metadata.name}`;
       const current = JSON.stringify(ingressStatus(ing));
       let target: string;
@@ -130,8 +156,14 @@ export class StatusPublisher {
         this.o.log.info({ ingress: key, addresses: ingress ?? [] }, ingress ? 'status updated' : 'status cleared');
       } catch (err) {
         this.o.log.warn({ ingress: key, err: (err as Error).message }, 'status write failed; retrying on the next sync');
+        this.everything = true;
       }
     }
+  }
+
+  /** Resolves once no sync runs (or follows the one running). */
+  async idle(): Promise<void> {
+    while (this.syncing !== null) await this.syncing;
   }
 
   async close(): Promise<void> {
