@@ -1,5 +1,5 @@
 // `npx node loadtest/scale-bench.ts [--sizes 10,1000,5000,10000] [--modes local,kube]
-//   [--changes 50] [--workers 2] [--no-idle] [--baseline DIR]`
+//   [--changes 50] [--workers 2] [--no-idle | --idle-only] [--idle-runs 1] [--baseline DIR]`
 //
 // Gatehouse at scale: N Ingresses (one host and one Prefix path each, a Service per ten of them,
 // every Service's EndpointSlice → one echo upstream), in local mode (manifests in 20 files in a
@@ -13,7 +13,8 @@
 //             on a fresh connection (the kernel picks the worker) until it answers 200, and
 //             /readyz polled until every worker acks a new table generation; the change is
 //             served once both happened. p50 / p99 / max.
-// and, unless --no-idle, the idle RSS on the demo manifests (examples/local) with 1 and 2 workers.
+// and, unless --no-idle, the idle RSS on the demo manifests (examples/local) with 1 and 2 workers
+// (the median of --idle-runs starts, each tree in turn; --idle-only measures that alone).
 // Each checkout runs as its `gatehouse` command (package.json "bin"); src/gatehouse.js keeps
 // Node's compile cache in ~/.cache/gatehouse, so only a first run ever starts cold.
 // With --baseline DIR (another checkout, e.g. `git worktree add /tmp/base main`, with node_modules),
@@ -52,6 +53,8 @@ const USAGE = `Flags:
   --changes N      changes measured per size and mode (default 50, 1-500)
   --workers N      data-plane workers (default 2, 1-8)
   --no-idle        skip the idle-memory figures on the demo manifests
+  --idle-only      measure only those
+  --idle-runs N    starts per tree and worker count for them, the median printed (default 1, 1-15)
   --baseline DIR   also run DIR's gatehouse command, interleaved with this tree's (before/after)
 `;
 
@@ -67,6 +70,8 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '50' },
     workers: { type: 'string', default: '2' },
     'no-idle': { type: 'boolean', default: false },
+    'idle-only': { type: 'boolean', default: false },
+    'idle-runs': { type: 'string', default: '1' },
     baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -85,6 +90,8 @@ const MODES = values.modes.split(',').map((m) => m.trim());
 for (const m of MODES) if (m !== 'local' && m !== 'kube') fail(`--modes: unknown mode ${JSON.stringify(m)}`);
 const CHANGES = int('changes', values.changes, 1, 500);
 const WORKERS = int('workers', values.workers, 1, 8);
+const IDLE_RUNS = int('idle-runs', values['idle-runs'], 1, 15);
+if (values['no-idle'] && values['idle-only']) fail('--no-idle and --idle-only exclude each other');
 /** The Gatehouse builds measured, each figure for all of them in turn. */
 const TREES: readonly { label: string; main: string }[] = [
   ...(values.baseline === undefined ? [] : [{ label: 'base', main: entry(values.baseline) }]),
@@ -340,10 +347,17 @@ try {
   process.stdout.write(`scale-bench: ${WORKERS} worker(s), ${CHANGES} changes per run, Node ${process.version}\n`);
   if (!values['no-idle']) {
     for (const workers of [1, 2]) {
-      for (const tree of TREES) process.stdout.write(`idle RSS on the demo manifests, ${tree.label}, ${workers} worker(s): ${f1(await idle(tree.main, workers))} MB\n`);
+      // Interleaved: each run starts every tree in turn, so drift hits them alike.
+      const runs = new Map<string, number[]>(TREES.map((t) => [t.label, []]));
+      for (let run = 0; run < IDLE_RUNS; run++) for (const tree of TREES) runs.get(tree.label)!.push(await idle(tree.main, workers));
+      for (const [label, rss] of runs) {
+        const sorted = rss.sort((a, b) => a - b);
+        const all = IDLE_RUNS > 1 ? ` (median of ${sorted.map(f1).join(', ')})` : '';
+        process.stdout.write(`idle RSS on the demo manifests, ${label}, ${workers} worker(s): ${f1(sorted[(sorted.length - 1) >> 1]!)} MB${all}\n`);
+      }
     }
   }
-  for (const n of SIZES) {
+  for (const n of values['idle-only'] ? [] : SIZES) {
     for (const mode of MODES) {
       for (const tree of TREES) {
         const r = mode === 'local' ? await local(tree, n, upstream) : await kube(tree, n, upstream);
