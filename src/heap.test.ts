@@ -46,6 +46,34 @@ describe('compactHeap', () => {
     expect(await node(['--expose-gc'], 'grow.mjs', script)).toBe('number true number true');
   });
 
+  it('after changes, compacts once they paused for the quiet time, and again only after another change', async () => {
+    const script = [
+      `const { compactAfterChanges } = await import(${HEAP});`,
+      'const lines = [];',
+      'const log = { debug: (fields, msg) => lines.push({ at: Date.now(), msg }) };',
+      'const pool = { applies: 0, lastApply: 0 };',
+      'const timer = compactAfterChanges(pool, log, 200);',
+      'const until = async (done) => { for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 20)); };',
+      // Nothing applied since it started: nothing to give back.
+      'await new Promise((r) => setTimeout(r, 500));',
+      'const before = lines.length;',
+      'const applied = Date.now();',
+      'pool.applies = 1; pool.lastApply = applied;',
+      'await until(() => lines.length > 0);',
+      'const first = lines[0];',
+      // No new change: no second one.
+      'await new Promise((r) => setTimeout(r, 500));',
+      'const still = lines.length;',
+      'pool.applies = 2; pool.lastApply = Date.now();',
+      'await until(() => lines.length > 1);',
+      'clearInterval(timer);',
+      'console.log(JSON.stringify({ before, msg: first.msg, quiet: first.at - applied >= 200, still, after: lines.length }));',
+      '',
+    ].join('\n');
+    const out = JSON.parse(await node(['--expose-gc'], 'changes.mjs', script)) as Record<string, unknown>;
+    expect(out).toEqual({ before: 0, msg: 'heap compacted after changes', quiet: true, still: 1, after: 2 });
+  });
+
   it('does nothing without --expose-gc', async () => {
     expect(compactHeap()).toBeNull();
     expect(await node([], 'none.mjs', `const { compactHeap } = await import(${HEAP});\nconsole.log(compactHeap());\n`)).toBe('null');

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { constants } from 'node:module';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
-import { compactAfterLoading } from './heap.ts';
+import { compactAfterChanges, compactAfterLoading } from './heap.ts';
 import { createLog, flushLog } from './observability/log.ts';
 import { parseOptions, statusBindAddresses, usage, type Options } from './options.ts';
 
@@ -71,9 +71,10 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     flushLog(log);
     fail((err as Error).message, 1);
   }
-  // Every worker serves: the main thread's memory of loading goes back too (heap.ts).
+  // Every worker serves: the main thread's memory of loading goes back too, and after changes once they pause (heap.ts).
   compactAfterLoading(log);
   const { controller } = launched;
+  compactAfterChanges(controller.pool, log);
   log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: statusBindAddresses(options).map((a) => `${a}:${controller.adminPort}`), workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 
