@@ -1,5 +1,5 @@
 // `npx node loadtest/scale-bench.ts [--sizes 10,1000,5000,10000] [--modes local,kube]
-//   [--changes 50] [--workers 2] [--no-idle | --idle-only] [--idle-runs 1] [--baseline DIR]`
+//   [--changes 50] [--workers 2] [--no-idle | --idle-only] [--idle-runs 1] [--quiet 0] [--baseline DIR]`
 //
 // Gatehouse at scale: N Ingresses (one host and one Prefix path each, a Service per ten of them,
 // every Service's EndpointSlice → one echo upstream), in local mode (manifests in 20 files in a
@@ -7,7 +7,7 @@
 // N and mode it starts `src/main.ts` as a child process and reports:
 //   ready     spawn → /readyz 200
 //   rss       VmRSS of the Gatehouse process (main thread + workers) once ready, and after the
-//             changes; peak is VmHWM
+//             changes (and --quiet S seconds later, when given); peak is VmHWM
 //   change    50 times: one Ingress's path switched to a new one (its file rewritten, or the
 //             object updated in the emulator), then a request for the new path polled every 2 ms
 //             on a fresh connection (the kernel picks the worker) until it answers 200, and
@@ -55,6 +55,7 @@ const USAGE = `Flags:
   --no-idle        skip the idle-memory figures on the demo manifests
   --idle-only      measure only those
   --idle-runs N    starts per tree and worker count for them, the median printed (default 1, 1-15)
+  --quiet S        also the RSS S seconds after the last change (default 0: not measured; 0-120)
   --baseline DIR   also run DIR's gatehouse command, interleaved with this tree's (before/after)
 `;
 
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     'no-idle': { type: 'boolean', default: false },
     'idle-only': { type: 'boolean', default: false },
     'idle-runs': { type: 'string', default: '1' },
+    quiet: { type: 'string', default: '0' },
     baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -91,6 +93,7 @@ for (const m of MODES) if (m !== 'local' && m !== 'kube') fail(`--modes: unknown
 const CHANGES = int('changes', values.changes, 1, 500);
 const WORKERS = int('workers', values.workers, 1, 8);
 const IDLE_RUNS = int('idle-runs', values['idle-runs'], 1, 15);
+const QUIET_S = int('quiet', values.quiet, 0, 120);
 if (values['no-idle'] && values['idle-only']) fail('--no-idle and --idle-only exclude each other');
 /** The Gatehouse builds measured, each figure for all of them in turn. */
 const TREES: readonly { label: string; main: string }[] = [
@@ -239,6 +242,8 @@ interface Row {
   readyMs: number;
   rssReady: number;
   rssAfter: number;
+  /** --quiet seconds after the last change; null without --quiet. */
+  rssQuiet: number | null;
   peak: number;
   p50: number;
   p99: number;
@@ -265,10 +270,15 @@ async function runChanges(g: Running, n: number, apply: (i: number, path: string
   return ms;
 }
 
-function row(tree: string, mode: string, n: number, g: Running, rssReady: number, ms: number[]): Row {
+async function row(tree: string, mode: string, n: number, g: Running, rssReady: number, ms: number[]): Promise<Row> {
   const sorted = [...ms].sort((a, b) => a - b);
   const m = memory(g.child.pid);
-  return { tree, mode, ingresses: n, readyMs: g.readyMs, rssReady, rssAfter: m.rss, peak: m.peak, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  let rssQuiet: number | null = null;
+  if (QUIET_S > 0) {
+    await sleep(QUIET_S * 1000);
+    rssQuiet = memory(g.child.pid).rss;
+  }
+  return { tree, mode, ingresses: n, readyMs: g.readyMs, rssReady, rssAfter: m.rss, rssQuiet, peak: m.peak, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
 }
 
 async function settledRss(pid: number): Promise<number> {
@@ -296,7 +306,7 @@ async function local(tree: (typeof TREES)[number], n: number, upstream: EchoUpst
       paths.set(i, path);
       writeFile(fileOf(i));
     });
-    return row(tree.label, 'local', n, g, rssReady, ms);
+    return await row(tree.label, 'local', n, g, rssReady, ms);
   } finally {
     await g?.child.stop(10_000);
     rmSync(dir, { recursive: true, force: true });
@@ -312,7 +322,7 @@ async function kube(tree: (typeof TREES)[number], n: number, upstream: EchoUpstr
     g = await startGatehouse(tree.main, ['--apiserver-host', api.url, '--workers', String(WORKERS)], { POD_NAMESPACE: 'gatehouse', POD_NAME: 'scale' });
     const rssReady = await settledRss(g.child.pid);
     const ms = await runChanges(g, n, (i, path) => void api.apply(ingressObject(i, path) as KubeObject));
-    return row(tree.label, 'kube', n, g, rssReady, ms);
+    return await row(tree.label, 'kube', n, g, rssReady, ms);
   } finally {
     await g?.child.stop(10_000);
     await api.close();
@@ -331,8 +341,8 @@ async function idle(main: string, workers: number): Promise<number> {
 
 const f1 = (x: number) => x.toFixed(1);
 function print(rows: readonly Row[]): void {
-  const head = ['tree', 'mode', 'ingresses', 'ready s', 'RSS ready MB', 'RSS after MB', 'peak MB', 'change p50 ms', 'p99 ms', 'max ms'];
-  const lines = rows.map((r) => [r.tree, r.mode, String(r.ingresses), (r.readyMs / 1000).toFixed(2), f1(r.rssReady), f1(r.rssAfter), f1(r.peak), f1(r.p50), f1(r.p99), f1(r.max)]);
+  const head = ['tree', 'mode', 'ingresses', 'ready s', 'RSS ready MB', 'RSS after MB', ...(QUIET_S > 0 ? [`RSS +${QUIET_S}s MB`] : []), 'peak MB', 'change p50 ms', 'p99 ms', 'max ms'];
+  const lines = rows.map((r) => [r.tree, r.mode, String(r.ingresses), (r.readyMs / 1000).toFixed(2), f1(r.rssReady), f1(r.rssAfter), ...(r.rssQuiet === null ? [] : [f1(r.rssQuiet)]), f1(r.peak), f1(r.p50), f1(r.p99), f1(r.max)]);
   const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
   for (const l of [head, ...lines]) process.stdout.write(`${l.map((cell, c) => cell.padStart(widths[c]!)).join('  ')}\n`);
 }

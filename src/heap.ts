@@ -10,8 +10,8 @@
 // scope: the `gatehouse` command (gatehouse.js's shebang, `npm start`, the image) runs with it.
 // Without it (`node src/main.ts`, the tests) nothing is given back. A `gc` taken from a context
 // made while the flag is switched on at run time (v8.setFlagsFromString, vm.runInNewContext)
-// needs no flag, but that second context cost a worker 20–30 % of its requests/s from ~15 s of
-// load on (loadtest/ab-bench.ts, every round after the second), so it is not used.
+// needs no flag, but with that second context a worker's CPU per request rose from ~62 to 84–89
+// µs after ~15 s of load (loadtest/ab-bench.ts, every round after the second): not used.
 
 import type { Log } from './observability/log.ts';
 
@@ -39,7 +39,7 @@ export const QUIET_MS = 10_000;
  * The main thread again after changes: each compiles and diffs a table, its young generation
  * grows back to its maximum (32 MB at 10,000 Ingresses) and V8 keeps it. Once `QUIET_MS` passed
  * since the last table every worker applied (WorkerPool.applies, lastApply) and one was applied
- * since the last time, compactHeap(): 280 → 243 MB after 30 changes at 10,000 Ingresses, for
+ * since the last time, compactHeap(): 294 → 256 MB after 30 changes at 10,000 Ingresses, for
  * ~110 ms of the main thread (a change that arrives then waits that long). Not in the workers:
  * that pause would hold their requests. The timer does not keep the process alive.
  */
