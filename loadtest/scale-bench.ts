@@ -1,5 +1,5 @@
 // `npx node loadtest/scale-bench.ts [--sizes 10,1000,5000,10000] [--modes local,kube]
-//   [--changes 50] [--workers 2] [--no-idle] [--baseline DIR]`
+//   [--changes 50] [--workers 2] [--no-idle | --idle-only] [--idle-runs 1] [--quiet 0] [--baseline DIR]`
 //
 // Gatehouse at scale: N Ingresses (one host and one Prefix path each, a Service per ten of them,
 // every Service's EndpointSlice → one echo upstream), in local mode (manifests in 20 files in a
@@ -7,13 +7,14 @@
 // N and mode it starts `src/main.ts` as a child process and reports:
 //   ready     spawn → /readyz 200
 //   rss       VmRSS of the Gatehouse process (main thread + workers) once ready, and after the
-//             changes; peak is VmHWM
+//             changes (and --quiet S seconds later, when given); peak is VmHWM
 //   change    50 times: one Ingress's path switched to a new one (its file rewritten, or the
 //             object updated in the emulator), then a request for the new path polled every 2 ms
 //             on a fresh connection (the kernel picks the worker) until it answers 200, and
 //             /readyz polled until every worker acks a new table generation; the change is
 //             served once both happened. p50 / p99 / max.
-// and, unless --no-idle, the idle RSS on the demo manifests (examples/local) with 1 and 2 workers.
+// and, unless --no-idle, the idle RSS on the demo manifests (examples/local) with 1 and 2 workers
+// (the median of --idle-runs starts, each tree in turn; --idle-only measures that alone).
 // Each checkout runs as its `gatehouse` command (package.json "bin"); src/gatehouse.js keeps
 // Node's compile cache in ~/.cache/gatehouse, so only a first run ever starts cold.
 // With --baseline DIR (another checkout, e.g. `git worktree add /tmp/base main`, with node_modules),
@@ -52,6 +53,9 @@ const USAGE = `Flags:
   --changes N      changes measured per size and mode (default 50, 1-500)
   --workers N      data-plane workers (default 2, 1-8)
   --no-idle        skip the idle-memory figures on the demo manifests
+  --idle-only      measure only those
+  --idle-runs N    starts per tree and worker count for them, the median printed (default 1, 1-15)
+  --quiet S        also the RSS S seconds after the last change (default 0: not measured; 0-120)
   --baseline DIR   also run DIR's gatehouse command, interleaved with this tree's (before/after)
 `;
 
@@ -67,6 +71,9 @@ const { values } = parseArgs({
     changes: { type: 'string', default: '50' },
     workers: { type: 'string', default: '2' },
     'no-idle': { type: 'boolean', default: false },
+    'idle-only': { type: 'boolean', default: false },
+    'idle-runs': { type: 'string', default: '1' },
+    quiet: { type: 'string', default: '0' },
     baseline: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -85,6 +92,9 @@ const MODES = values.modes.split(',').map((m) => m.trim());
 for (const m of MODES) if (m !== 'local' && m !== 'kube') fail(`--modes: unknown mode ${JSON.stringify(m)}`);
 const CHANGES = int('changes', values.changes, 1, 500);
 const WORKERS = int('workers', values.workers, 1, 8);
+const IDLE_RUNS = int('idle-runs', values['idle-runs'], 1, 15);
+const QUIET_S = int('quiet', values.quiet, 0, 120);
+if (values['no-idle'] && values['idle-only']) fail('--no-idle and --idle-only exclude each other');
 /** The Gatehouse builds measured, each figure for all of them in turn. */
 const TREES: readonly { label: string; main: string }[] = [
   ...(values.baseline === undefined ? [] : [{ label: 'base', main: entry(values.baseline) }]),
@@ -232,6 +242,8 @@ interface Row {
   readyMs: number;
   rssReady: number;
   rssAfter: number;
+  /** --quiet seconds after the last change; null without --quiet. */
+  rssQuiet: number | null;
   peak: number;
   p50: number;
   p99: number;
@@ -258,10 +270,15 @@ async function runChanges(g: Running, n: number, apply: (i: number, path: string
   return ms;
 }
 
-function row(tree: string, mode: string, n: number, g: Running, rssReady: number, ms: number[]): Row {
+async function row(tree: string, mode: string, n: number, g: Running, rssReady: number, ms: number[]): Promise<Row> {
   const sorted = [...ms].sort((a, b) => a - b);
   const m = memory(g.child.pid);
-  return { tree, mode, ingresses: n, readyMs: g.readyMs, rssReady, rssAfter: m.rss, peak: m.peak, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  let rssQuiet: number | null = null;
+  if (QUIET_S > 0) {
+    await sleep(QUIET_S * 1000);
+    rssQuiet = memory(g.child.pid).rss;
+  }
+  return { tree, mode, ingresses: n, readyMs: g.readyMs, rssReady, rssAfter: m.rss, rssQuiet, peak: m.peak, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]! };
 }
 
 async function settledRss(pid: number): Promise<number> {
@@ -289,7 +306,7 @@ async function local(tree: (typeof TREES)[number], n: number, upstream: EchoUpst
       paths.set(i, path);
       writeFile(fileOf(i));
     });
-    return row(tree.label, 'local', n, g, rssReady, ms);
+    return await row(tree.label, 'local', n, g, rssReady, ms);
   } finally {
     await g?.child.stop(10_000);
     rmSync(dir, { recursive: true, force: true });
@@ -305,7 +322,7 @@ async function kube(tree: (typeof TREES)[number], n: number, upstream: EchoUpstr
     g = await startGatehouse(tree.main, ['--apiserver-host', api.url, '--workers', String(WORKERS)], { POD_NAMESPACE: 'gatehouse', POD_NAME: 'scale' });
     const rssReady = await settledRss(g.child.pid);
     const ms = await runChanges(g, n, (i, path) => void api.apply(ingressObject(i, path) as KubeObject));
-    return row(tree.label, 'kube', n, g, rssReady, ms);
+    return await row(tree.label, 'kube', n, g, rssReady, ms);
   } finally {
     await g?.child.stop(10_000);
     await api.close();
@@ -324,8 +341,8 @@ async function idle(main: string, workers: number): Promise<number> {
 
 const f1 = (x: number) => x.toFixed(1);
 function print(rows: readonly Row[]): void {
-  const head = ['tree', 'mode', 'ingresses', 'ready s', 'RSS ready MB', 'RSS after MB', 'peak MB', 'change p50 ms', 'p99 ms', 'max ms'];
-  const lines = rows.map((r) => [r.tree, r.mode, String(r.ingresses), (r.readyMs / 1000).toFixed(2), f1(r.rssReady), f1(r.rssAfter), f1(r.peak), f1(r.p50), f1(r.p99), f1(r.max)]);
+  const head = ['tree', 'mode', 'ingresses', 'ready s', 'RSS ready MB', 'RSS after MB', ...(QUIET_S > 0 ? [`RSS +${QUIET_S}s MB`] : []), 'peak MB', 'change p50 ms', 'p99 ms', 'max ms'];
+  const lines = rows.map((r) => [r.tree, r.mode, String(r.ingresses), (r.readyMs / 1000).toFixed(2), f1(r.rssReady), f1(r.rssAfter), ...(r.rssQuiet === null ? [] : [f1(r.rssQuiet)]), f1(r.peak), f1(r.p50), f1(r.p99), f1(r.max)]);
   const widths = head.map((h, c) => Math.max(h.length, ...lines.map((l) => l[c]!.length)));
   for (const l of [head, ...lines]) process.stdout.write(`${l.map((cell, c) => cell.padStart(widths[c]!)).join('  ')}\n`);
 }
@@ -340,10 +357,17 @@ try {
   process.stdout.write(`scale-bench: ${WORKERS} worker(s), ${CHANGES} changes per run, Node ${process.version}\n`);
   if (!values['no-idle']) {
     for (const workers of [1, 2]) {
-      for (const tree of TREES) process.stdout.write(`idle RSS on the demo manifests, ${tree.label}, ${workers} worker(s): ${f1(await idle(tree.main, workers))} MB\n`);
+      // Interleaved: each run starts every tree in turn, so drift hits them alike.
+      const runs = new Map<string, number[]>(TREES.map((t) => [t.label, []]));
+      for (let run = 0; run < IDLE_RUNS; run++) for (const tree of TREES) runs.get(tree.label)!.push(await idle(tree.main, workers));
+      for (const [label, rss] of runs) {
+        const sorted = rss.sort((a, b) => a - b);
+        const all = IDLE_RUNS > 1 ? ` (median of ${sorted.map(f1).join(', ')})` : '';
+        process.stdout.write(`idle RSS on the demo manifests, ${label}, ${workers} worker(s): ${f1(sorted[(sorted.length - 1) >> 1]!)} MB${all}\n`);
+      }
     }
   }
-  for (const n of SIZES) {
+  for (const n of values['idle-only'] ? [] : SIZES) {
     for (const mode of MODES) {
       for (const tree of TREES) {
         const r = mode === 'local' ? await local(tree, n, upstream) : await kube(tree, n, upstream);

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=16 --expose-gc
 // The `gatehouse` command (package.json "bin", the image's entrypoint, `npm start`): main.ts
 // behind Node's compile cache. Node strips the TypeScript of every module it loads, in every
 // isolate, with a WebAssembly stripper that holds about 17 MB per thread once loaded; the

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16
+#!/usr/bin/env -S node --max-semi-space-size=16 --expose-gc
 // Parse flags, start the control plane (which starts the worker pool), drain on SIGTERM. With
 // no arguments at all, `npm start` runs the bundled demo. The `gatehouse` command is
 // gatehouse.js, which enables Node's compile cache first and then calls main(); running this
@@ -7,12 +7,14 @@
 // --max-semi-space-size=16 (MB; here, in gatehouse.js and in `npm start`): Node 24's V8 grows
 // each isolate's young generation to 64 MB semi-spaces while the first snapshot loads (most
 // objects survive), and never gives the pages back: 5,000 Ingresses held 420 MB resident without
-// it, 320 MB with it (measured here). 16 MB was V8's default until Node 22.
+// it, 320 MB with it (measured here). 16 MB was V8's default until Node 22. --expose-gc: every
+// thread gives back the memory of loading once it is done (heap.ts).
 
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:module';
 import { launch, type Launched } from './control/launch.ts';
 import { GatehouseError } from './errors.ts';
+import { compactAfterChanges, compactAfterLoading } from './heap.ts';
 import { createLog, flushLog } from './observability/log.ts';
 import { parseOptions, statusBindAddresses, usage, type Options } from './options.ts';
 
@@ -69,7 +71,10 @@ export async function run(argv: readonly string[], onReady?: (options: Options) 
     flushLog(log);
     fail((err as Error).message, 1);
   }
+  // Every worker serves: the main thread's memory of loading goes back too, and after changes once they pause (heap.ts).
+  compactAfterLoading(log);
   const { controller } = launched;
+  compactAfterChanges(controller.pool, log);
   log.info({ http: `${options.bindAddress}:${options.httpPort}`, status: statusBindAddresses(options).map((a) => `${a}:${controller.adminPort}`), workers: options.workers }, 'gatehouse is serving');
   onReady?.(options);
 

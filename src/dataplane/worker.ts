@@ -17,6 +17,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { FromWorker, ToWorker, WorkerConfig } from '../control/messages.ts';
 import type { BackendChoice, BalancePolicy, ErrorPagesPolicy, GlobalPolicy, RouteTable, UpstreamPolicy, VirtualHost } from '../core/model.ts';
 import { createLog } from '../observability/log.ts';
+import { compactAfterLoading } from '../heap.ts';
 import { challengeAnswer, sendChallengeAnswer } from './acme-challenges.ts';
 import { normaliseUriPath } from '../core/normalise-uri-path.ts';
 import { framingStatus } from './framing-status.ts';
@@ -585,6 +586,9 @@ port.on('message', (m: ToWorker) => {
     return;
   }
   if (router === null || endpointsFingerprint === null || !certs.ready || keyring.current === undefined) return;
-  if (!listening) listen();
-  else send({ type: 'ack', generation, endpoints: endpointsFingerprint, challenges: challengesVersion });
+  if (!listening) {
+    // Loaded: the memory of loading goes back before the first connection (src/heap.ts).
+    compactAfterLoading(log);
+    listen();
+  } else send({ type: 'ack', generation, endpoints: endpointsFingerprint, challenges: challengesVersion });
 });

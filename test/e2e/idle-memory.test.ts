@@ -3,9 +3,11 @@
 // NODE_COMPILE_CACHE), a cache the image build warmed (deploy/warm-compile-cache.js) serves the
 // very first start, and a directory that cannot be created costs one log line, not the start.
 // Node's own debug output (NODE_DEBUG_NATIVE) says which cache entry each thread read; only a
-// worker loads dataplane/worker.ts. And the main thread loads none of the data plane's modules.
+// worker loads dataplane/worker.ts. Every thread gives back the memory of loading once (src/heap.ts).
+// And the main thread loads none of the data plane's modules.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,8 @@ import { freePort, waitFor } from '../support/harness.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const COMMAND = path.join(ROOT, 'src/gatehouse.js');
 const DEMO = path.join(ROOT, 'examples/local');
+/** The Node flags of the command's shebang (`#!/usr/bin/env -S node FLAGS`), as the image runs it. */
+const SHEBANG_FLAGS = readFileSync(COMMAND, 'utf8').split('\n', 1)[0]!.replace(/^#!\/usr\/bin\/env -S node ?/, '').split(' ').filter(Boolean);
 /** Node's debug line for a module whose stripped TypeScript came from the cache. */
 const hit = (module: string) => new RegExp(`retrieving transpile cache for StrippedTypeScript \\S*${module.replace(/[./]/g, '\\$&')}\\.\\.\\.success`);
 
@@ -58,10 +62,10 @@ function node(script: string, args: readonly string[], env: NodeJS.ProcessEnv, e
   return { child, output: () => out, exited };
 }
 
-/** The command on the demo manifests with one worker, until ready; then Ctrl-C, and its output once it exited. */
-async function serveOnce(env: NodeJS.ProcessEnv, execArgv: readonly string[] = []): Promise<string> {
+/** The command on the demo manifests with one worker (unless `args` say otherwise), until ready; then Ctrl-C, and its output once it exited. */
+async function serveOnce(env: NodeJS.ProcessEnv, execArgv: readonly string[] = [], args: readonly string[] = []): Promise<string> {
   const [http, https, admin] = [await freePort(), await freePort(), await freePort()];
-  const run = node(COMMAND, ['--manifests', DEMO, '--workers', '1', '--bind-address', '127.0.0.1', '--http-port', String(http), '--https-port', String(https), '--status-port', String(admin)], env, execArgv);
+  const run = node(COMMAND, ['--manifests', DEMO, '--workers', '1', '--bind-address', '127.0.0.1', '--http-port', String(http), '--https-port', String(https), '--status-port', String(admin), ...args], env, execArgv);
   await waitFor('gatehouse to become ready', async () => (await status(admin)) === 200, 30_000, 50).catch((err: Error) => {
     throw new Error(`${err.message}\n${run.output()}`);
   });
@@ -95,6 +99,20 @@ describe('the gatehouse command', () => {
     await writeFile(notADirectory, '');
     const output = await serveOnce({ XDG_CACHE_HOME: notADirectory, NODE_DEBUG_NATIVE: '' });
     expect(output.split('\n').filter((l) => l.includes('compile cache unavailable'))).toHaveLength(1);
+  }, 90_000);
+});
+
+describe('every thread', () => {
+  it('gives back the memory of loading once, under the shebang\'s flags (src/heap.ts): each worker before it listens, the main thread once they all serve', async () => {
+    expect(SHEBANG_FLAGS).toContain('--expose-gc');
+    const output = await serveOnce({ XDG_CACHE_HOME: path.join(dir, 'user-cache'), NODE_DEBUG_NATIVE: '' }, SHEBANG_FLAGS, ['--workers', '2', '--log-level', 'debug']);
+    const lines = output.split('\n').filter((l) => l.includes('heap compacted after loading')).map((l) => JSON.parse(l) as { worker?: number; time: string });
+    expect(lines.map((l) => l.worker ?? 'main').sort(), output).toEqual([0, 1, 'main']);
+    // The main thread's comes last: after every worker acked, hence after theirs (each thread writes its own lines: by their times).
+    const at = (l: { time: string }) => Date.parse(l.time);
+    const main = lines.find((l) => l.worker === undefined)!;
+    for (const l of lines) expect(at(l), output).toBeLessThanOrEqual(at(main));
+    expect(output).not.toMatch(/"level":(50|60)/);
   }, 90_000);
 });
 
