@@ -153,7 +153,7 @@ export function applyTableDiff(table: RouteTable, diff: TableDiff): RouteTable {
 }
 
 /** The hosts (or bindings) a diff makes of `hosts` (sorted by host): a copy with those `removed` taken out and `changed` replaced or added by binary search; null when `hosts` does not ascend. */
-function spliceHosts<T extends { readonly host: string }>(hosts: readonly T[], changed: readonly T[], removed: readonly string[]): T[] | null {
+export function spliceHosts<T extends { readonly host: string }>(hosts: readonly T[], changed: readonly T[], removed: readonly string[]): T[] | null {
   if (!ascend.has(hosts)) {
     if (!ascending(hosts, hostName)) return null;
     ascend.add(hosts);

@@ -5,8 +5,7 @@
 // resolvers then walk these hosts only, not every host of the table.
 
 import type { VirtualHost } from '../../core/model.ts';
-import { indexOfHost, insertionPoint } from '../../core/sorted.ts';
-import { hostChanges } from '../../dataplane/table-diff.ts';
+import { hostChanges, spliceHosts } from '../../dataplane/table-diff.ts';
 
 /** Whether a host names a Secret the control plane reads: an upstream's (proxy-ssl-secret), basic auth's or client certificates'. */
 export function namesSecrets(vh: VirtualHost): boolean {
@@ -23,23 +22,9 @@ export class SecretHosts {
   update(hosts: readonly VirtualHost[]): readonly VirtualHost[] {
     const changes = this.#last === null ? null : hostChanges(this.#last, hosts);
     this.#last = hosts;
-    if (changes === null) {
-      this.#named = hosts.filter(namesSecrets);
-      return this.#named;
-    }
-    const named = this.#named.slice();
-    for (const host of changes.removed) {
-      const at = indexOfHost(named, host);
-      if (at !== -1) named.splice(at, 1);
-    }
-    for (const vh of changes.changed) {
-      const at = indexOfHost(named, vh.host);
-      if (at !== -1) {
-        if (namesSecrets(vh)) named[at] = vh;
-        else named.splice(at, 1);
-      } else if (namesSecrets(vh)) named.splice(insertionPoint(named, vh.host), 0, vh);
-    }
-    this.#named = named;
-    return named;
+    // Changed hosts that name Secrets no more leave the list like removed ones.
+    const next = changes === null ? null : spliceHosts(this.#named, changes.changed.filter(namesSecrets), [...changes.removed, ...changes.changed.filter((vh) => !namesSecrets(vh)).map((vh) => vh.host)]);
+    this.#named = next ?? hosts.filter(namesSecrets);
+    return this.#named;
   }
 }
